@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs, on Debian 12 as root, whatever the build and the tests need and is not there yet.
+# Idempotent: a second run installs nothing. Both README commands call it.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
+  libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev nlohmann-json3-dev libxxhash-dev
+  python3 python3-numpy python3-h5py
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

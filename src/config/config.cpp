@@ -1,0 +1,271 @@
+// Implements config.h: one table of fields drives parsing, range checks and the YAML dump.
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <variant>
+
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+using FieldPtr = std::variant<int64_t*, double*, bool*, std::string*, std::vector<std::string>*,
+                              std::vector<double>*>;
+
+struct Field {
+  std::string key;
+  FieldPtr target;
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  std::vector<std::string> choices;  // for strings; empty means any
+};
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::vector<Field> fields_of(Config& c) {
+  return {
+      {"run.dir", &c.run.dir},
+      {"run.seed", &c.run.seed, 0, kInf},
+      {"run.log_every", &c.run.log_every, 1, kInf},
+      {"data.train", &c.data.train},
+      {"data.eval", &c.data.eval},
+      {"data.prefetch_batches", &c.data.prefetch_batches, 0, 1024},
+      {"data.length_aware", &c.data.length_aware},
+      {"model.vocab_size", &c.model.vocab_size, 0, 1e7},
+      {"model.d_model", &c.model.d_model, 8, 65536},
+      {"model.n_layers", &c.model.n_layers, 1, 1024},
+      {"model.n_heads", &c.model.n_heads, 1, 1024},
+      {"model.n_kv_heads", &c.model.n_kv_heads, 1, 1024},
+      {"model.d_ff", &c.model.d_ff, 1, 1 << 20},
+      {"model.max_seq_len", &c.model.max_seq_len, 8, 1 << 20},
+      {"model.memory_slots", &c.model.memory_slots, 1, 4096},
+      {"model.rope_theta", &c.model.rope_theta, 1, kInf},
+      {"model.norm_eps", &c.model.norm_eps, 0, 1},
+      {"pi.enabled", &c.pi.enabled},
+      {"pi.real_pi_start", &c.pi.real_pi_start, 0, 1},
+      {"pi.real_pi_end", &c.pi.real_pi_end, 0, 1},
+      {"pi.align_weight", &c.pi.align_weight, 0, kInf},
+      {"train.max_steps", &c.train.max_steps, 1, kInf},
+      {"train.global_batch_size", &c.train.global_batch_size, 1, kInf},
+      {"train.micro_batch_size", &c.train.micro_batch_size, 1, kInf},
+      {"train.lr", &c.train.lr, 0, 10},
+      {"train.min_lr_ratio", &c.train.min_lr_ratio, 0, 1},
+      {"train.warmup_steps", &c.train.warmup_steps, 0, kInf},
+      {"train.weight_decay", &c.train.weight_decay, 0, 10},
+      {"train.beta1", &c.train.beta1, 0, 0.999999},
+      {"train.beta2", &c.train.beta2, 0, 0.999999999},
+      {"train.grad_clip", &c.train.grad_clip, 0, kInf},
+      {"train.eval_every", &c.train.eval_every, 0, kInf},
+      {"train.eval_samples", &c.train.eval_samples, 0, kInf},
+      {"loss.ce_weight", &c.loss.ce_weight, 0, kInf},
+      {"loss.rkl_weight", &c.loss.rkl_weight, 0, kInf},
+      {"loss.mmd_weight", &c.loss.mmd_weight, 0, kInf},
+      {"loss.emotion_weight", &c.loss.emotion_weight, 0, kInf},
+      {"loss.rkl_temperature", &c.loss.rkl_temperature, 1e-3, 1e3},
+      {"loss.rkl_tail_bucket", &c.loss.rkl_tail_bucket},
+      {"loss.mmd_bandwidths", &c.loss.mmd_bandwidths, 1e-6, 1e6},
+      {"checkpoint.dir", &c.checkpoint.dir},
+      {"checkpoint.every_steps", &c.checkpoint.every_steps, 0, kInf},
+      {"checkpoint.keep", &c.checkpoint.keep, 1, kInf},
+      {"checkpoint.keep_every", &c.checkpoint.keep_every, 0, kInf},
+      {"checkpoint.async", &c.checkpoint.async},
+      {"dist.backend", &c.dist.backend, -kInf, kInf, {"auto", "mpi", "nccl"}},
+      {"dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096},
+      {"dist.timeout_s", &c.dist.timeout_s, 0.1, 86400 * 7},
+  };
+}
+
+const char* type_name(const FieldPtr& target) {
+  static const char* names[] = {"an integer",       "a number",          "true or false",
+                                "a string",         "a list of strings", "a list of numbers"};
+  return names[target.index()];
+}
+
+template <typename T>
+T scalar_as(const YAML::Node& node, const Field& field, const std::string& origin) {
+  if (!node.IsScalar()) fail("{}: {} must be {}", origin, field.key, type_name(field.target));
+  T value;
+  if (!YAML::convert<T>::decode(node, value)) {
+    fail("{}: {} must be {}, got '{}'", origin, field.key, type_name(field.target), node.Scalar());
+  }
+  return value;
+}
+
+void check_range(double value, const Field& field, const std::string& origin) {
+  if (!(value >= field.min && value <= field.max)) {
+    fail("{}: {} = {} is out of range [{}, {}]", origin, field.key, value, field.min, field.max);
+  }
+}
+
+std::vector<std::string> strings_of(const YAML::Node& node, const Field& field,
+                                    const std::string& origin) {
+  if (node.IsScalar()) return {node.Scalar()};  // a single path is a list of one
+  if (!node.IsSequence()) fail("{}: {} must be {}", origin, field.key, type_name(field.target));
+  std::vector<std::string> out;
+  for (const auto& item : node) out.push_back(scalar_as<std::string>(item, field, origin));
+  return out;
+}
+
+void assign(const Field& field, const YAML::Node& node, const std::string& origin) {
+  std::visit(
+      [&](auto* target) {
+        using T = std::remove_pointer_t<decltype(target)>;
+        if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
+          T value = scalar_as<T>(node, field, origin);
+          check_range(static_cast<double>(value), field, origin);
+          *target = value;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          *target = scalar_as<bool>(node, field, origin);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          std::string value = node.IsNull() ? "" : scalar_as<std::string>(node, field, origin);
+          if (!field.choices.empty() &&
+              std::find(field.choices.begin(), field.choices.end(), value) == field.choices.end()) {
+            fail("{}: {} = '{}' must be one of: {}", origin, field.key, value,
+                 fmt::join(field.choices, ", "));
+          }
+          *target = value;
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          *target = node.IsNull() ? T{} : strings_of(node, field, origin);
+        } else {
+          if (!node.IsSequence()) fail("{}: {} must be {}", origin, field.key, type_name(field.target));
+          T values;
+          for (const auto& item : node) {
+            values.push_back(scalar_as<double>(item, field, origin));
+            check_range(values.back(), field, origin);
+          }
+          *target = values;
+        }
+      },
+      field.target);
+}
+
+// Walks a YAML mapping, assigning each leaf to the field of the same dotted key.
+void apply_node(std::vector<Field>& fields, const YAML::Node& node, const std::string& prefix,
+                const std::string& origin) {
+  for (const auto& entry : node) {
+    const std::string key = prefix + entry.first.as<std::string>();
+    auto field = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == key; });
+    if (field != fields.end()) {
+      assign(*field, entry.second, origin);
+      continue;
+    }
+    const bool is_section = std::any_of(fields.begin(), fields.end(), [&](const Field& f) {
+      return f.key.rfind(key + ".", 0) == 0;
+    });
+    if (!is_section) fail("{}: unknown key '{}'", origin, key);
+    if (!entry.second.IsMap()) fail("{}: '{}' is a section and must be a mapping", origin, key);
+    apply_node(fields, entry.second, key + ".", origin);
+  }
+}
+
+YAML::Node parse_yaml(const std::string& text, const std::string& origin) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail("{}: invalid YAML at line {}: {}", origin, e.mark.line + 1, e.msg);
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot open config file", path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+void apply_yaml(Config& config, const std::string& yaml_text, const std::string& origin) {
+  YAML::Node root = parse_yaml(yaml_text, origin);
+  if (root.IsNull()) return;
+  if (!root.IsMap()) fail("{}: the top level must be a mapping of sections", origin);
+  auto fields = fields_of(config);
+  apply_node(fields, root, "", origin);
+}
+
+void validate(const Config& c) {
+  const std::string origin = "config";
+  if (c.model.n_heads % c.model.n_kv_heads != 0) {
+    fail("{}: model.n_heads ({}) must be a multiple of model.n_kv_heads ({})", origin,
+         c.model.n_heads, c.model.n_kv_heads);
+  }
+  if (c.model.d_model % c.model.n_heads != 0 || (c.model.d_model / c.model.n_heads) % 2 != 0) {
+    fail("{}: model.d_model ({}) must split into model.n_heads ({}) heads of even width", origin,
+         c.model.d_model, c.model.n_heads);
+  }
+  if (c.train.global_batch_size % c.train.micro_batch_size != 0) {
+    fail("{}: train.global_batch_size ({}) must be a multiple of train.micro_batch_size ({})",
+         origin, c.train.global_batch_size, c.train.micro_batch_size);
+  }
+  if (c.loss.mmd_bandwidths.empty()) fail("{}: loss.mmd_bandwidths must not be empty", origin);
+}
+
+Config load_config(const std::vector<std::string>& files,
+                   const std::vector<std::string>& overrides) {
+  Config config;
+  for (const auto& path : files) apply_yaml(config, read_file(path), path);
+  for (const auto& item : overrides) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      fail("--set {}: expected dotted.key=value", item);
+    }
+    const std::string key = item.substr(0, eq);
+    // Build the nested mapping {a: {b: value}} for key "a.b" and apply it like a file.
+    std::string yaml = item.substr(eq + 1);
+    std::string indent;
+    std::string nested;
+    size_t start = 0;
+    while (true) {
+      const auto dot = key.find('.', start);
+      nested += indent + key.substr(start, dot - start) + ":";
+      if (dot == std::string::npos) break;
+      nested += "\n";
+      indent += "  ";
+      start = dot + 1;
+    }
+    apply_yaml(config, nested + " " + yaml + "\n", "--set " + item);
+  }
+  validate(config);
+  return config;
+}
+
+std::string to_yaml(const Config& const_config) {
+  Config config = const_config;  // fields_of takes mutable pointers; we only read through them
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::string section;
+  for (const auto& field : fields_of(config)) {
+    const auto dot = field.key.find('.');
+    const std::string field_section = field.key.substr(0, dot);
+    if (field_section != section) {
+      if (!section.empty()) out << YAML::EndMap;
+      out << YAML::Key << field_section << YAML::Value << YAML::BeginMap;
+      section = field_section;
+    }
+    out << YAML::Key << field.key.substr(dot + 1) << YAML::Value;
+    std::visit(
+        [&](auto* target) {
+          using T = std::remove_pointer_t<decltype(target)>;
+          if constexpr (std::is_same_v<T, std::vector<std::string>> ||
+                        std::is_same_v<T, std::vector<double>>) {
+            out << YAML::Flow << YAML::BeginSeq;
+            for (const auto& v : *target) out << v;
+            out << YAML::EndSeq;
+          } else {
+            out << *target;
+          }
+        },
+        field.target);
+  }
+  if (!section.empty()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace pride

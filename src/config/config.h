@@ -1,0 +1,111 @@
+// Typed run configuration: YAML files merged in order, then `--set dotted.key=value` overrides.
+// Every key is registered once (config.cpp) with its type and valid range, so that loading,
+// validation and writing the effective config all come from one table. An unknown key, a value of
+// the wrong type or out of range is a pride::Error naming the dotted key and the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pride {
+
+struct RunConfig {
+  std::string dir = "runs/tiny";  // metrics.jsonl and config.yaml go here
+  int64_t seed = 1234;
+  int64_t log_every = 10;  // steps between metrics lines
+};
+
+struct DataConfig {
+  std::vector<std::string> train;  // one file, several files, or a directory of shards
+  std::vector<std::string> eval;
+  int64_t prefetch_batches = 4;    // bound on batches read ahead by the background reader
+  bool length_aware = false;       // group similar lengths inside each global batch
+};
+
+struct ModelConfig {
+  int64_t vocab_size = 0;  // 0: taken from the training data
+  int64_t d_model = 128;
+  int64_t n_layers = 2;
+  int64_t n_heads = 4;
+  int64_t n_kv_heads = 2;  // grouped-query attention: n_heads must be a multiple
+  int64_t d_ff = 344;      // SwiGLU hidden width
+  int64_t max_seq_len = 256;
+  int64_t memory_slots = 8;  // latent slots that stand in for the privileged information
+  double rope_theta = 10000.0;
+  double norm_eps = 1e-5;
+};
+
+// How the student learns from privileged information (PI) and runs without it.
+struct PrivilegedConfig {
+  bool enabled = true;           // false: the "no PI" ablation, PI is never read
+  double real_pi_start = 1.0;    // probability that a training sample sees its real PI memory ...
+  double real_pi_end = 0.0;      // ... decayed linearly to this by train.max_steps
+  double align_weight = 1.0;     // weight of the latent-slot alignment to the encoded PI
+};
+
+struct TrainConfig {
+  int64_t max_steps = 300;
+  int64_t global_batch_size = 16;
+  int64_t micro_batch_size = 16;  // per rank; accumulation = global / (micro * world size)
+  double lr = 3e-3;
+  double min_lr_ratio = 0.1;  // cosine decays to lr * min_lr_ratio
+  int64_t warmup_steps = 20;
+  double weight_decay = 0.01;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double grad_clip = 1.0;     // global-norm clip; 0 disables
+  int64_t eval_every = 100;   // 0: evaluate only at the end
+  int64_t eval_samples = 256; // 0: the whole eval set
+};
+
+struct LossConfig {
+  double ce_weight = 1.0;
+  double rkl_weight = 1.0;
+  double mmd_weight = 1.0;
+  double emotion_weight = 0.5;
+  double rkl_temperature = 1.0;
+  bool rkl_tail_bucket = true;  // add a (K+1)-th bucket for the mass outside the teacher's top-K
+  std::vector<double> mmd_bandwidths = {0.25, 0.5, 1.0, 2.0, 4.0};  // times the mean sq. distance
+};
+
+struct CheckpointConfig {
+  std::string dir = "";  // empty: <run.dir>/checkpoints
+  int64_t every_steps = 0;  // 0: only at the end and on preemption
+  int64_t keep = 3;
+  int64_t keep_every = 0;  // also keep every keep_every-th step; 0: none
+  bool async = false;
+};
+
+struct DistConfig {
+  std::string backend = "auto";  // auto | mpi | nccl
+  double bucket_mb = 25.0;
+  double timeout_s = 300.0;
+};
+
+struct Config {
+  RunConfig run;
+  DataConfig data;
+  ModelConfig model;
+  PrivilegedConfig pi;
+  TrainConfig train;
+  LossConfig loss;
+  CheckpointConfig checkpoint;
+  DistConfig dist;
+};
+
+// Loads `files` in order (later keys override earlier ones), then applies `overrides`
+// ("dotted.key=value", value in YAML syntax), then checks cross-key constraints.
+Config load_config(const std::vector<std::string>& files,
+                   const std::vector<std::string>& overrides);
+
+// Applies one YAML document to `config`; `origin` names the source in error messages.
+void apply_yaml(Config& config, const std::string& yaml_text, const std::string& origin);
+
+// Checks constraints that involve several keys (e.g. n_heads % n_kv_heads).
+void validate(const Config& config);
+
+// The effective configuration as YAML, every key present.
+std::string to_yaml(const Config& config);
+
+}  // namespace pride
