@@ -32,6 +32,7 @@ std::vector<Field> fields_of(Config& c) {
       {"run.dir", &c.run.dir},
       {"run.seed", &c.run.seed, 0, kInf},
       {"run.log_every", &c.run.log_every, 1, kInf},
+      {"run.device", &c.run.device, -kInf, kInf, {"auto", "cpu", "cuda"}},
       {"data.train", &c.data.train},
       {"data.eval", &c.data.eval},
       {"data.prefetch_batches", &c.data.prefetch_batches, 0, 1024},

@@ -14,6 +14,7 @@ struct RunConfig {
   std::string dir = "runs/tiny";  // metrics.jsonl and config.yaml go here
   int64_t seed = 1234;
   int64_t log_every = 10;  // steps between metrics lines
+  std::string device = "auto";  // auto (CUDA of the local rank when present, else CPU) | cpu | cuda
 };
 
 struct DataConfig {

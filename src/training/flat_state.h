@@ -1,0 +1,72 @@
+// The trainer's model and optimizer state as flat float32 vectors.
+//
+// Every parameter becomes a view into one flat buffer, and its .grad a view into one flat
+// gradient buffer, in named_parameters() order. This gives: gradient buckets that are contiguous
+// slices (no packing copies before all-reduce), an AdamW update that is a handful of vector ops,
+// a global-norm clip that is one norm, and checkpoints that save contiguous ranges per rank.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace pride {
+
+struct ParamLayout {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t offset = 0;
+  int64_t numel = 0;
+};
+
+class FlatParameters {
+ public:
+  // Moves `module`'s parameters into one flat buffer (values preserved).
+  explicit FlatParameters(torch::nn::Module& module);
+
+  torch::Tensor& values() { return values_; }
+  const torch::Tensor& values() const { return values_; }
+  torch::Tensor& grads() { return grads_; }
+  const std::vector<torch::Tensor>& params() const { return params_; }
+  const std::vector<ParamLayout>& layout() const { return layout_; }
+  int64_t numel() const { return values_.numel(); }
+  // Zeroes the gradient buffer in place (the views stay attached to their parameters).
+  void zero_grad() { grads_.zero_(); }
+
+ private:
+  torch::Tensor values_, grads_;
+  std::vector<torch::Tensor> params_;
+  std::vector<ParamLayout> layout_;
+};
+
+struct AdamWOptions {
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.01;
+};
+
+// Decoupled weight decay Adam (Loshchilov & Hutter) over a flat vector. Weight decay applies to
+// matrices only (ndim >= 2), not to norms' gains, as is usual for transformers.
+class FlatAdamW {
+ public:
+  FlatAdamW(const FlatParameters& params, AdamWOptions options);
+
+  void step(torch::Tensor& values, const torch::Tensor& grads, double lr);
+
+  torch::Tensor& exp_avg() { return exp_avg_; }
+  torch::Tensor& exp_avg_sq() { return exp_avg_sq_; }
+  const torch::Tensor& exp_avg() const { return exp_avg_; }
+  const torch::Tensor& exp_avg_sq() const { return exp_avg_sq_; }
+  int64_t step_count() const { return step_count_; }
+  void set_step_count(int64_t count) { step_count_ = count; }
+
+ private:
+  AdamWOptions options_;
+  torch::Tensor exp_avg_, exp_avg_sq_, decay_mask_;
+  int64_t step_count_ = 0;
+};
+
+// Scales `grads` in place so that its L2 norm is at most max_norm (0: no clipping); returns the
+// norm before clipping.
+double clip_grad_norm(torch::Tensor& grads, double max_norm);
+
+}  // namespace pride

@@ -1,0 +1,95 @@
+// Flat parameter/gradient buffers, the flat AdamW, clipping and the LR schedule.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "training/flat_state.h"
+#include "training/schedule.h"
+
+namespace pride {
+namespace {
+
+struct TwoLayer : torch::nn::Module {
+  TwoLayer() {
+    a = register_module("a", torch::nn::Linear(torch::nn::LinearOptions(4, 8).bias(false)));
+    b = register_module("b", torch::nn::Linear(torch::nn::LinearOptions(8, 3).bias(false)));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return b(torch::tanh(a(x))); }
+  torch::nn::Linear a{nullptr}, b{nullptr};
+};
+
+TEST(FlatState, ParametersAndGradsAreViewsOfTheFlatBuffers) {
+  torch::manual_seed(0);
+  TwoLayer model;
+  const auto before = model.a->weight.clone();
+  FlatParameters flat(model);
+  EXPECT_EQ(flat.numel(), 4 * 8 + 8 * 3);
+  EXPECT_TRUE(torch::equal(model.a->weight, before));  // values preserved
+  flat.values().zero_();
+  EXPECT_EQ(model.a->weight.abs().sum().item<float>(), 0.0f);  // the parameter sees the buffer
+
+  flat.values().normal_();
+  model.forward(torch::randn({5, 4})).sum().backward();
+  model.forward(torch::randn({5, 4})).sum().backward();  // accumulates in place
+  const auto& slot = flat.layout()[1];
+  EXPECT_EQ(slot.name, "b.weight");
+  EXPECT_TRUE(torch::equal(flat.grads().narrow(0, slot.offset, slot.numel).view(slot.shape),
+                           model.b->weight.grad()));
+  EXPECT_GT(flat.grads().abs().sum().item<float>(), 0.0f);
+  flat.zero_grad();
+  EXPECT_EQ(model.b->weight.grad().abs().sum().item<float>(), 0.0f);
+}
+
+TEST(FlatState, AdamWMatchesLibTorchAdamW) {
+  torch::manual_seed(1);
+  TwoLayer reference, ours;
+  {
+    torch::NoGradGuard no_grad;
+    ours.a->weight.copy_(reference.a->weight);
+    ours.b->weight.copy_(reference.b->weight);
+  }
+  torch::optim::AdamW torch_adam(reference.parameters(),
+                                 torch::optim::AdamWOptions(0.01).betas({0.9, 0.95}).weight_decay(0.1).eps(1e-8));
+  FlatParameters flat(ours);
+  FlatAdamW adam(flat, {0.9, 0.95, 1e-8, 0.1});
+  for (int step = 0; step < 5; ++step) {
+    const auto x = torch::randn({6, 4});
+    torch_adam.zero_grad();
+    reference.forward(x).pow(2).sum().backward();
+    torch_adam.step();
+    flat.zero_grad();
+    ours.forward(x).pow(2).sum().backward();
+    adam.step(flat.values(), flat.grads(), 0.01);
+  }
+  EXPECT_TRUE(torch::allclose(ours.a->weight, reference.a->weight, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(ours.b->weight, reference.b->weight, 1e-5, 1e-6));
+  EXPECT_EQ(adam.step_count(), 5);
+}
+
+TEST(FlatState, ClipScalesToMaxNormAndReportsTheNormBefore) {
+  auto g = torch::full({4}, 2.0);
+  EXPECT_DOUBLE_EQ(clip_grad_norm(g, 1.0), 4.0);
+  EXPECT_NEAR(g.norm().item<double>(), 1.0, 1e-5);
+  auto small = torch::full({4}, 0.1);
+  clip_grad_norm(small, 1.0);
+  EXPECT_NEAR(small[0].item<double>(), 0.1, 1e-7);
+  auto unclipped = torch::full({4}, 2.0);
+  clip_grad_norm(unclipped, 0.0);
+  EXPECT_EQ(unclipped[0].item<double>(), 2.0);
+}
+
+TEST(Schedule, WarmupThenCosineToTheFloor) {
+  TrainConfig t;
+  t.lr = 1.0;
+  t.min_lr_ratio = 0.1;
+  t.warmup_steps = 9;
+  t.max_steps = 109;
+  EXPECT_NEAR(learning_rate_at(0, t), 0.1, 1e-12);
+  EXPECT_NEAR(learning_rate_at(8, t), 0.9, 1e-12);
+  EXPECT_NEAR(learning_rate_at(9, t), 1.0, 1e-12);
+  EXPECT_NEAR(learning_rate_at(59, t), 0.55, 1e-12);
+  EXPECT_NEAR(learning_rate_at(109, t), 0.1, 1e-12);
+  for (int64_t s = 10; s < 109; ++s) EXPECT_LE(learning_rate_at(s, t), learning_rate_at(s - 1, t));
+}
+
+}  // namespace
+}  // namespace pride
