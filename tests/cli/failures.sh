@@ -1,0 +1,50 @@
+# Bad input gets a clear error naming the file, key or sample and a non-zero exit; a failure on
+# one rank ends the whole job with that rank's message; a stuck rank ends the job through the
+# collective timeout instead of a hang.
+source "$(dirname "$0")/lib/common.sh"
+make_data
+
+expect_failure() {  # expect_failure "description" CODE PATTERN command...
+  local what=$1 code=$2 pattern=$3
+  shift 3
+  set +e
+  "$@" >"$WORK/out.log" 2>&1
+  local got=$?
+  set -e
+  if [ "$got" -ne "$code" ] || ! grep -q -- "$pattern" "$WORK/out.log"; then
+    echo "FAILED: $what (exit $got, want $code; output:)" >&2
+    cat "$WORK/out.log" >&2
+    exit 1
+  fi
+  echo "ok: $what"
+}
+
+expect_failure "unknown config key names the key" 2 "train.learning_rate" \
+  "$PRIDE" train "${SMALL[@]}" --set train.learning_rate=1
+expect_failure "missing data file is named" 2 "$WORK/nope.h5" \
+  "$PRIDE" train "${SMALL[@]}" --set "data.train=[$WORK/nope.h5]"
+printf 'not hdf5' >"$WORK/garbage.h5"
+expect_failure "a file that is not HDF5 is rejected by inspect" 2 "garbage.h5" \
+  "$PRIDE" data inspect "$WORK/garbage.h5"
+head -c 20000 "$WORK/train.h5" >"$WORK/truncated.h5"
+expect_failure "a truncated file is rejected by inspect" 2 "truncated.h5" \
+  "$PRIDE" data inspect "$WORK/truncated.h5"
+expect_failure "a missing checkpoint is an error" 2 "no checkpoint" \
+  "$PRIDE" train "${SMALL[@]}" --set "run.dir=$WORK/r" --resume "$WORK/none"
+
+start=$(date +%s)
+expect_failure "an error on rank 1 ends the 3-rank job with rank 1's message" 2 \
+  "\[rank 1\] error: injected fault: step point of step 3" \
+  env PRIDE_INJECT_FAULT=step:1:3:throw bash -c "$(declare -f mpi); PRIDE=$PRIDE; mpi 3 train $(printf '%q ' "${SMALL[@]}") --set train.max_steps=50 --set run.dir=$WORK/t"
+check "the failed job ended within 60 s" test $(($(date +%s) - start)) -lt 60
+
+start=$(date +%s)
+set +e
+PRIDE_INJECT_FAULT=step:1:3:hang mpi 2 train "${SMALL[@]}" --set train.max_steps=50 \
+  --set dist.timeout_s=3 --set "run.dir=$WORK/h" >"$WORK/hang.log" 2>&1
+code=$?
+set -e
+check "a hung rank ends the job through the timeout (exit $code)" test "$code" -ne 0
+check "the timeout message names the operation and the step" \
+  grep -q "did not complete within 3 s at step 3" "$WORK/hang.log"
+check "the hung job ended within 60 s" test $(($(date +%s) - start)) -lt 60

@@ -1,0 +1,40 @@
+# Shared by the CLI tests (sourced, not run): arguments, a scratch directory, small data, and the
+# settings of a small, fast training run. Each test is called as: bash TEST.sh PRIDE_BINARY REPO.
+set -euo pipefail
+PRIDE=$1
+REPO=$2
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pride-$(basename "$0" .sh).XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+COMPARE="python3 $REPO/tests/cli/lib/compare_runs.py"
+
+mpi() {  # mpi N pride-args...: N ranks of pride on this machine
+  local n=$1
+  shift
+  mpirun --oversubscribe --bind-to none -n "$n" -x OMP_NUM_THREADS "$PRIDE" "$@"
+}
+
+make_data() {  # small train and eval sets, shared by the runs of one test
+  "$PRIDE" data synth --out "$WORK/train.h5" --samples 256 --seed 11 --vocab 160 --topk 6 \
+    --hidden 24 --audio-dim 8 --visual-dim 6 >/dev/null
+  "$PRIDE" data synth --out "$WORK/eval.h5" --samples 48 --seed 12 --vocab 160 --topk 6 \
+    --hidden 24 --audio-dim 8 --visual-dim 6 >/dev/null
+}
+
+# A small student with every loss term on, logging every step.
+SMALL=(--config "$REPO/configs/tiny.yaml"
+  --set "data.train=[$WORK/train.h5]" --set "data.eval=[$WORK/eval.h5]"
+  --set model.d_model=32 --set model.n_layers=2 --set model.n_heads=4 --set model.n_kv_heads=2
+  --set model.d_ff=64 --set model.memory_slots=4 --set train.global_batch_size=8
+  --set train.warmup_steps=2 --set train.eval_every=4 --set train.eval_samples=24
+  --set run.log_every=1 --set checkpoint.every_steps=0)
+
+check() {  # check "description" command...: runs the command, fails the test with the description
+  local what=$1
+  shift
+  if ! "$@"; then
+    echo "FAILED: $what" >&2
+    exit 1
+  fi
+  echo "ok: $what"
+}
