@@ -1,6 +1,7 @@
 // Implements config.h: one table of fields drives parsing, range checks and the YAML dump.
 #include "config/config.h"
 
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -52,6 +53,7 @@ std::vector<Field> fields_of(Config& c) {
       {"pi.real_pi_end", &c.pi.real_pi_end, 0, 1},
       {"pi.align_weight", &c.pi.align_weight, 0, kInf},
       {"train.max_steps", &c.train.max_steps, 1, kInf},
+      {"train.stop_at_step", &c.train.stop_at_step, 0, kInf},
       {"train.global_batch_size", &c.train.global_batch_size, 1, kInf},
       {"train.micro_batch_size", &c.train.micro_batch_size, 1, kInf},
       {"train.lr", &c.train.lr, 0, 10},

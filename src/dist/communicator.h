@@ -27,6 +27,10 @@ class PendingOp {
  public:
   virtual ~PendingOp() = default;
   virtual void wait() = 0;
+  // Advances the operation without blocking; true once it has completed (wait() is still
+  // required). MPI moves nonblocking collectives forward only inside MPI calls, so code that
+  // overlaps work with a pending op polls it now and then.
+  virtual bool poll() { return false; }
 };
 
 class Communicator {
@@ -37,6 +41,11 @@ class Communicator {
   int rank() const { return world().rank; }
   int world_size() const { return world().world_size; }
   virtual std::string backend_name() const = 0;
+  // Where this backend wants its tensors (MPI: CPU, staging others through it; NCCL: its GPU).
+  virtual torch::Device device() const { return torch::kCPU; }
+  // Whether collectives may be started from threads other than the main one (autograd runs
+  // CUDA backward on its own threads). MPI is initialized FUNNELED: main thread only.
+  virtual bool any_thread_may_launch() const { return false; }
 
   // In-place sum over ranks; `average` divides by the world size afterwards.
   virtual void all_reduce(torch::Tensor& tensor, bool average = false) = 0;
@@ -55,6 +64,15 @@ class Communicator {
  protected:
   std::string context_ = "setup";
 };
+
+// Sums a small CPU tensor (counters, metrics) over ranks and returns it on the CPU, staging it on
+// `device` because the NCCL backend only reduces device memory.
+inline torch::Tensor all_reduce_small(Communicator& comm, const torch::Tensor& cpu,
+                                      const torch::Device& device) {
+  torch::Tensor staged = cpu.to(device).contiguous();
+  comm.all_reduce(staged);
+  return staged.cpu();
+}
 
 // Starts MPI if needed and reads the process placement. Safe to call more than once.
 WorldInfo init_world(int* argc, char*** argv);
