@@ -1,0 +1,229 @@
+// The PRIDE student (see student.h and docs/method.md): decoder stack, multi-source memory,
+// PI encoder/predictor with per-sample slot selection, emotion head and response features.
+#include "models/student.h"
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+constexpr double kInitStd = 0.02;
+enum MemorySource : int64_t { kAudio = 0, kVisual = 1, kPiSlots = 2, kNumSources = 3 };
+
+torch::nn::Embedding init_embedding(int64_t count, int64_t dim) {
+  torch::nn::Embedding embedding(count, dim);
+  torch::NoGradGuard no_grad;
+  embedding->weight.normal_(0.0, kInitStd);
+  return embedding;
+}
+
+// Mean of x [B, T, d] over the positions where mask [B, T] is true (zeros for an empty row).
+torch::Tensor masked_mean(const torch::Tensor& x, const torch::Tensor& mask) {
+  auto weights = mask.to(x.scalar_type()).unsqueeze(-1);
+  return (x * weights).sum(1) / weights.sum(1).clamp_min(1.0);
+}
+
+// Row label for error messages: the global sample index when the batch carries it.
+int64_t sample_of(const Batch& batch, int64_t row) {
+  return row < int64_t(batch.indices.size()) ? batch.indices[row] : row;
+}
+
+void check_tokens(const Batch& batch, const torch::Tensor& tokens, int64_t vocab,
+                  const std::string& what) {
+  if (tokens.dim() != 2 || tokens.size(0) != batch.size()) {
+    fail("student: {} must be [B={}, L], got {}", what, batch.size(), tokens.sizes());
+  }
+  auto bad = (tokens < 0) | (tokens >= vocab);
+  if (!bad.any().item<bool>()) return;
+  const int64_t row = bad.any(1).nonzero()[0][0].item<int64_t>();
+  fail("student: {} of sample {} holds a token id outside [0, {})", what, sample_of(batch, row),
+       vocab);
+}
+
+void check_mask(const Batch& batch, const torch::Tensor& mask, const torch::Tensor& like,
+                const std::string& what) {
+  if (!mask.defined() || mask.scalar_type() != torch::kBool ||
+      !mask.sizes().equals(like.sizes().slice(0, 2))) {
+    fail("student: {} must be a bool tensor of shape {}", what, like.sizes().slice(0, 2));
+  }
+}
+
+void check_frames(const Batch& batch, const torch::Tensor& frames, const torch::nn::Linear& proj,
+                  const char* name) {
+  if (proj.is_empty()) fail("student: batch has {} frames but the data set declares none", name);
+  const int64_t dim = proj->options.in_features();
+  if (frames.dim() != 3 || frames.size(0) != batch.size() || frames.size(2) != dim) {
+    fail("student: {} must be [B={}, frames, {}], got {}", name, batch.size(), dim, frames.sizes());
+  }
+}
+
+}  // namespace
+
+void keep_freed_memory_for_reuse() {
+#if defined(__GLIBC__)
+  static const bool once = [] {
+    constexpr int kMaxMmapThreshold = 32 << 20;  // glibc's ceiling for M_MMAP_THRESHOLD
+    constexpr int kTrimThreshold = 1 << 30;
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) {
+      mallopt(M_MMAP_THRESHOLD, kMaxMmapThreshold);
+    }
+    if (std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr) mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+    return true;
+  }();
+  (void)once;
+#endif
+}
+
+StudentImpl::StudentImpl(const ModelConfig& config, const DatasetInfo& info)
+    : config_(config),
+      info_(info),
+      vocab_size_(config.vocab_size > 0 ? config.vocab_size : info.vocab_size) {
+  keep_freed_memory_for_reuse();
+  if (vocab_size_ <= 0) fail("model: vocab_size is 0 in both model.vocab_size and the data set");
+  if (config.memory_slots <= 0) fail("model.memory_slots must be >= 1");
+  const int64_t d = config.d_model;
+  const BlockShape shape{d, config.n_heads, config.n_kv_heads, config.d_ff, config.norm_eps};
+
+  embed_tokens = register_module("embed_tokens", init_embedding(vocab_size_, d));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.n_layers; ++i) layers->push_back(DecoderLayer(shape));
+  norm = register_module("norm", RMSNorm(d, config.norm_eps));
+  lm_head = register_module("lm_head", init_linear(d, vocab_size_, false));
+
+  source_embed = register_module("source_embed", init_embedding(kNumSources, d));
+  if (info.audio_dim > 0) {
+    audio_proj = register_module("audio_proj", init_linear(info.audio_dim, d, true));
+  }
+  if (info.visual_dim > 0) {
+    visual_proj = register_module("visual_proj", init_linear(info.visual_dim, d, true));
+  }
+  memory_norm = register_module("memory_norm", RMSNorm(d, config.norm_eps));
+  const int64_t pi_sources = std::max<int64_t>(1, info.privileged_sources.size());
+  pi_source_embed = register_module("pi_source_embed", init_embedding(pi_sources, d));
+  pi_encoder = register_module("pi_encoder", Resampler(shape, config.memory_slots));
+  pi_predictor = register_module("pi_predictor", Resampler(shape, config.memory_slots));
+
+  emotion_head = register_module("emotion_head", init_linear(d, info.num_emotions, true));
+  feature_head = register_module("feature_head", init_linear(d, info.teacher_hidden, true));
+}
+
+int64_t StudentImpl::num_parameters() const {
+  int64_t total = 0;
+  for (const auto& p : parameters()) total += p.numel();
+  return total;
+}
+
+void StudentImpl::check_batch(const Batch& batch) const {
+  if (!batch.tokens.defined()) fail("student: batch has no tokens");
+  check_tokens(batch, batch.tokens, vocab_size_, "tokens");
+  if (batch.tokens.size(1) > config_.max_seq_len) {
+    fail("student: sequence length {} exceeds model.max_seq_len {} (samples {})",
+         batch.tokens.size(1), config_.max_seq_len, batch.indices);
+  }
+  check_mask(batch, batch.context_mask, batch.tokens, "context_mask");
+  check_mask(batch, batch.response_mask, batch.tokens, "response_mask");
+}
+
+StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
+  check_batch(batch);
+  const int64_t length = batch.tokens.size(1);
+  auto x = embed_tokens(batch.tokens);
+  Memory memory = build_memory(batch, x, pi);
+
+  // Causal and key-padding mask [B, 1, T, T]: pads are never attended.
+  auto causal = torch::ones({length, length}, batch.tokens.options().dtype(torch::kBool)).tril();
+  auto real = (batch.tokens != info_.pad_id).view({batch.size(), 1, 1, length});
+  auto self_mask = causal & real;
+  auto memory_mask = memory.mask.unsqueeze(1).unsqueeze(1);
+  const Rotary rotary =
+      rotary_tables(length, config_.d_model / config_.n_heads, config_.rope_theta, x);
+  for (const auto& layer : *layers) {
+    x = layer->as<DecoderLayer>()->forward(x, self_mask, rotary, memory.values, memory_mask);
+  }
+  auto hidden = norm(x);
+
+  StudentOutput out;
+  out.logits = lm_head(hidden);
+  if (out.logits.scalar_type() != torch::kDouble) out.logits = out.logits.to(torch::kFloat);
+  out.emotion_logits = emotion_head(masked_mean(hidden, batch.context_mask));
+  out.response_features = feature_head(masked_mean(hidden, batch.response_mask));
+  out.pi_align = memory.pi_align;
+  return out;
+}
+
+// Memory = [audio frames | visual frames | PI slots], each tagged with its source embedding.
+StudentImpl::Memory StudentImpl::build_memory(const Batch& batch,
+                                              const torch::Tensor& token_embeddings,
+                                              const PiUsage& pi) {
+  std::vector<torch::Tensor> values, masks;
+  auto add_frames = [&](const torch::Tensor& frames, const torch::Tensor& mask,
+                        torch::nn::Linear& proj, int64_t source, const char* name) {
+    if (!frames.defined()) return;
+    check_frames(batch, frames, proj, name);
+    values.push_back(proj(frames.to(source_embed->weight.scalar_type())) +
+                     source_embed->weight[source]);
+    if (mask.defined()) check_mask(batch, mask, frames, std::string(name) + "_mask");
+    masks.push_back(mask.defined() ? mask : torch::ones_like(frames.select(2, 0), torch::kBool));
+  };
+  add_frames(batch.audio, batch.audio_mask, audio_proj, kAudio, "audio");
+  add_frames(batch.visual, batch.visual_mask, visual_proj, kVisual, "visual");
+
+  Memory memory;
+  auto slots = pi_slots(batch, token_embeddings, pi, &memory.pi_align);
+  values.push_back(slots + source_embed->weight[kPiSlots]);
+  masks.push_back(
+      torch::ones({batch.size(), slots.size(1)}, batch.tokens.options().dtype(torch::kBool)));
+  memory.values = memory_norm(torch::cat(values, 1));
+  memory.mask = torch::cat(masks, 1);
+  return memory;
+}
+
+// Predicted slots always; with PI, the encoded slots replace them on the real_pi_rows, and the
+// predictor is pulled towards the (detached) encoding by the per-sample alignment loss.
+torch::Tensor StudentImpl::pi_slots(const Batch& batch, const torch::Tensor& token_embeddings,
+                                    const PiUsage& pi, torch::Tensor* pi_align) {
+  auto predicted = pi_predictor(token_embeddings, batch.context_mask);
+  if (!pi.use_pi || batch.privileged.empty()) return predicted;
+  auto encoded = encode_privileged(batch);
+  *pi_align = (predicted - encoded.detach()).pow(2).mean({1, 2});
+  if (!pi.real_pi_rows.defined()) return predicted;
+  const auto& rows = pi.real_pi_rows;
+  if (rows.scalar_type() != torch::kBool || rows.dim() != 1 || rows.size(0) != batch.size()) {
+    fail("student: real_pi_rows must be a bool tensor of shape [{}], got {}", batch.size(),
+         rows.sizes());
+  }
+  // torch::where (not indexing) keeps every encoder gradient defined, zero on predicted rows.
+  return torch::where(rows.to(predicted.device()).view({-1, 1, 1}), encoded, predicted);
+}
+
+// All privileged sources' tokens, embedded and source-tagged, pooled jointly into the slots.
+torch::Tensor StudentImpl::encode_privileged(const Batch& batch) {
+  std::vector<torch::Tensor> tokens, masks;
+  const auto& names = info_.privileged_sources;
+  for (const auto& [name, ids] : batch.privileged) {
+    auto found = std::find(names.begin(), names.end(), name);
+    if (found == names.end()) {
+      fail("student: privileged source '{}' is not one of the data set's sources [{}]", name,
+           fmt::join(names, ", "));
+    }
+    const std::string what = "privileged source '" + name + "'";
+    check_tokens(batch, ids, vocab_size_, what);
+    auto mask = batch.privileged_mask.find(name);
+    if (mask == batch.privileged_mask.end()) fail("student: {} has no privileged_mask", what);
+    check_mask(batch, mask->second, ids, what + " mask");
+    tokens.push_back(embed_tokens(ids) + pi_source_embed->weight[found - names.begin()]);
+    masks.push_back(mask->second);
+  }
+  return pi_encoder(torch::cat(tokens, 1), torch::cat(masks, 1));
+}
+
+}  // namespace pride

@@ -1,0 +1,77 @@
+// The PRIDE student: a small Llama-style decoder whose every block also cross-attends to a
+// multi-source memory (audio frames, visual frames, and privileged-information slots). In
+// training the PI slots come from the real privileged text (encoder) or from a predictor that sees
+// the context alone; at evaluation only the predictor runs, so the student never needs PI.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "config/config.h"
+#include "data/sample.h"
+#include "models/layers.h"
+
+namespace pride {
+
+struct StudentOutput {
+  torch::Tensor logits;             // [B, T, V] float32
+  torch::Tensor emotion_logits;     // [B, E]
+  torch::Tensor response_features;  // [B, H_teacher]
+  torch::Tensor pi_align;           // [B] per-sample alignment loss; undefined when no PI was given
+};
+
+// Whether this forward reads batch.privileged, and which rows see the real PI slots (the others,
+// and every row when real_pi_rows is undefined, see the predicted slots).
+struct PiUsage {
+  bool use_pi = false;
+  torch::Tensor real_pi_rows;  // [B] bool
+};
+
+// A training step allocates and frees the same activation buffers every step. With glibc's
+// defaults those above 128 KiB, and the freed top of a nearly empty heap, go back to the kernel at
+// once, so every step page-faults them in again (measured: 40% of a tiny-config CPU step). This
+// keeps buffers up to 32 MiB in the heap and keeps up to 1 GiB of freed heap for reuse. Once per
+// process, called by the Student constructor; MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in
+// the environment take precedence. No effect off glibc or on CUDA memory.
+void keep_freed_memory_for_reuse();
+
+class StudentImpl : public torch::nn::Module {
+ public:
+  // The vocabulary is config.vocab_size if > 0, else info.vocab_size.
+  StudentImpl(const ModelConfig& config, const DatasetInfo& info);
+  StudentOutput forward(const Batch& batch, const PiUsage& pi = {});
+  int64_t num_parameters() const;
+
+ private:
+  struct Memory {
+    torch::Tensor values;  // [B, M, d]
+    torch::Tensor mask;    // [B, M] bool
+    torch::Tensor pi_align;
+  };
+
+  void check_batch(const Batch& batch) const;
+  Memory build_memory(const Batch& batch, const torch::Tensor& token_embeddings, const PiUsage& pi);
+  torch::Tensor pi_slots(const Batch& batch, const torch::Tensor& token_embeddings,
+                         const PiUsage& pi, torch::Tensor* pi_align);
+  torch::Tensor encode_privileged(const Batch& batch);
+
+  ModelConfig config_;
+  DatasetInfo info_;
+  int64_t vocab_size_;
+
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+  torch::nn::Linear lm_head{nullptr};
+  torch::nn::Embedding source_embed{nullptr};  // memory source tags: audio, visual, PI slots
+  torch::nn::Linear audio_proj{nullptr}, visual_proj{nullptr};
+  RMSNorm memory_norm{nullptr};
+  torch::nn::Embedding pi_source_embed{nullptr};  // one per privileged source
+  Resampler pi_encoder{nullptr}, pi_predictor{nullptr};
+  torch::nn::Linear emotion_head{nullptr}, feature_head{nullptr};
+};
+TORCH_MODULE(Student);
+
+}  // namespace pride

@@ -1,0 +1,146 @@
+// The PRIDE loss terms (formulas in losses.h), computed in fp32 (fp64 for double inputs).
+#include "training/losses.h"
+
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <limits>
+
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+constexpr double kTeacherTailFloor = 1e-8;
+// Floor for log-probabilities: keeps -inf (an exhausted tail, a -inf teacher log-prob from the
+// file) out of q * log q and log p without changing any value that matters (e^-100 ~ 0).
+constexpr double kLogFloor = -100.0;
+
+torch::ScalarType compute_type(const torch::Tensor& x) {
+  return x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+}
+
+torch::Tensor widen(const torch::Tensor& x) {
+  return x.to(compute_type(x));
+}
+
+void check_mask(const torch::Tensor& mask, torch::IntArrayRef positions, const char* loss) {
+  if (!mask.defined() || mask.scalar_type() != torch::kBool || !mask.sizes().equals(positions)) {
+    fail("{}: mask must be a bool tensor of shape {}", loss, positions);
+  }
+}
+
+// Class labels must index the last dim of logits; names the first bad position.
+void check_labels(const torch::Tensor& labels, int64_t classes, const char* loss) {
+  auto bad = (labels < 0) | (labels >= classes);
+  if (!bad.any().item<bool>()) return;
+  auto where = bad.nonzero()[0];
+  fail("{}: label {} at position {} is outside [0, {})", loss,
+       labels.index({bad}).flatten()[0].item<int64_t>(),
+       std::vector<int64_t>(where.data_ptr<int64_t>(), where.data_ptr<int64_t>() + where.numel()),
+       classes);
+}
+
+// -log softmax(logits)[labels] for rows of logits [N, C] and labels [N], summed.
+torch::Tensor nll_sum(const torch::Tensor& logits, const torch::Tensor& labels) {
+  auto log_probs = torch::log_softmax(widen(logits), -1);
+  return -log_probs.gather(-1, labels.unsqueeze(-1)).sum();
+}
+
+// Log of the probability mass of log_probs [N, V] outside the ids [N, K], in log space.
+torch::Tensor log_tail_mass(const torch::Tensor& log_probs, const torch::Tensor& ids) {
+  auto outside = log_probs.scatter(-1, ids, -std::numeric_limits<double>::infinity());
+  return torch::logsumexp(outside, -1, /*keepdim=*/true).clamp_min(kLogFloor);
+}
+
+// The teacher's K or K+1 buckets as log-probabilities at temperature T.
+torch::Tensor teacher_log_buckets(const torch::Tensor& topk_logprobs, double temperature,
+                                  bool tail_bucket) {
+  auto log_b = topk_logprobs.clamp_min(kLogFloor);
+  if (tail_bucket) {
+    auto tail = (1.0 - log_b.exp().sum(-1, true)).clamp_min(kTeacherTailFloor);
+    log_b = torch::cat({log_b, tail.log()}, -1);
+  }
+  return torch::log_softmax(log_b / temperature, -1);
+}
+
+// The student's K or K+1 buckets as log-probabilities, from logits [N, V] at temperature T.
+torch::Tensor student_log_buckets(const torch::Tensor& logits, const torch::Tensor& ids,
+                                  double temperature, bool tail_bucket) {
+  auto log_probs = torch::log_softmax(logits / temperature, -1);
+  auto log_q = log_probs.gather(-1, ids);
+  if (!tail_bucket) return torch::log_softmax(log_q, -1);
+  return torch::cat({log_q, log_tail_mass(log_probs, ids)}, -1);
+}
+
+}  // namespace
+
+torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor& targets,
+                                const torch::Tensor& mask) {
+  check_mask(mask, logits.sizes().slice(0, logits.dim() - 1), "cross_entropy_sum");
+  if (!targets.sizes().equals(mask.sizes())) {
+    fail("cross_entropy_sum: targets {} must match the mask {}", targets.sizes(), mask.sizes());
+  }
+  auto picked = targets.index({mask});
+  check_labels(picked, logits.size(-1), "cross_entropy_sum");
+  return nll_sum(logits.index({mask}), picked);
+}
+
+torch::Tensor reverse_kl_sum(const torch::Tensor& logits, const torch::Tensor& topk_ids,
+                             const torch::Tensor& topk_logprobs, const torch::Tensor& mask,
+                             double temperature, bool tail_bucket) {
+  check_mask(mask, logits.sizes().slice(0, logits.dim() - 1), "reverse_kl_sum");
+  if (!(temperature > 0)) fail("reverse_kl_sum: temperature must be > 0, got {}", temperature);
+  if (topk_ids.dim() != logits.dim() || !topk_ids.sizes().equals(topk_logprobs.sizes()) ||
+      !topk_ids.sizes().slice(0, mask.dim()).equals(mask.sizes())) {
+    fail("reverse_kl_sum: topk_ids {} and topk_logprobs {} must be [{}, K]", topk_ids.sizes(),
+         topk_logprobs.sizes(), fmt::join(mask.sizes(), ", "));
+  }
+  auto ids = topk_ids.index({mask});
+  check_labels(ids, logits.size(-1), "reverse_kl_sum");
+  auto log_q = student_log_buckets(widen(logits.index({mask})), ids, temperature, tail_bucket);
+  auto teacher = topk_logprobs.index({mask}).to(log_q.scalar_type());
+  auto log_p = teacher_log_buckets(teacher, temperature, tail_bucket);
+  return (log_q.exp() * (log_q - log_p)).sum();
+}
+
+torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
+                            const std::vector<double>& bandwidth_multipliers) {
+  if (x.dim() != 2 || y.dim() != 2 || x.size(1) != y.size(1) || x.size(0) < 2 || y.size(0) < 2) {
+    fail("mmd2_unbiased: need x [n, d] and y [m, d] with n, m >= 2, got {} and {}", x.sizes(),
+         y.sizes());
+  }
+  if (bandwidth_multipliers.empty()) fail("mmd2_unbiased: no bandwidth multipliers");
+  const int64_t n = x.size(0), m = y.size(0), total = n + m;
+  auto z = widen(torch::cat({x, y}, 0));
+  auto norms = z.pow(2).sum(-1);
+  auto diagonal = torch::eye(total, z.options().dtype(torch::kBool));
+  auto sq_dist = (norms.unsqueeze(0) + norms.unsqueeze(1) - 2 * z.matmul(z.t()))
+                     .clamp_min(0)
+                     .masked_fill(diagonal, 0.0);
+  auto bandwidth = (sq_dist.detach().sum() / double(total * (total - 1))).clamp_min(1e-12);
+  auto kernel = torch::zeros_like(sq_dist);
+  for (double s : bandwidth_multipliers) {
+    if (!(s > 0)) fail("mmd2_unbiased: bandwidth multiplier {} must be > 0", s);
+    kernel = kernel + torch::exp(-sq_dist / (bandwidth * s));
+  }
+  auto off_diagonal_mean = [](const torch::Tensor& k) {
+    const int64_t size = k.size(0);
+    return (k.sum() - k.diagonal().sum()) / double(size * (size - 1));
+  };
+  auto k_xx = kernel.slice(0, 0, n).slice(1, 0, n);
+  auto k_yy = kernel.slice(0, n).slice(1, n);
+  auto k_xy = kernel.slice(0, 0, n).slice(1, n);
+  return off_diagonal_mean(k_xx) + off_diagonal_mean(k_yy) - 2 * k_xy.mean();
+}
+
+torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& labels) {
+  if (logits.dim() != 2 || labels.dim() != 1 || labels.size(0) != logits.size(0)) {
+    fail("emotion_ce_sum: need logits [B, E] and labels [B], got {} and {}", logits.sizes(),
+         labels.sizes());
+  }
+  check_labels(labels, logits.size(1), "emotion_ce_sum");
+  return nll_sum(logits, labels);
+}
+
+}  // namespace pride

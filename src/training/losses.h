@@ -1,0 +1,44 @@
+// The PRIDE loss terms. Each returns a SUM (not a mean) as a 0-dim tensor, float32 (float64 for
+// double inputs), so the trainer can divide by global token/sample counts gathered across ranks
+// and N ranks train exactly like one. Bad shapes or labels raise pride::Error.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace pride {
+
+// Gold-token cross-entropy over the masked positions:
+//   CE = sum_{t: mask_t} -log softmax(logits_t)[targets_t]
+// logits [..., V], targets and mask [...] (e.g. [B, T, V] with [B, T]).
+torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor& targets,
+                                const torch::Tensor& mask);
+
+// Reverse KL(student || teacher) over the teacher's top-K support, summed over masked positions:
+//   without tail bucket: p_k = softmax_k(topk_logprobs / T), q_k = softmax_k(logits[ids_k] / T)
+//     (both renormalised over the K ids);
+//   with tail bucket (K+1 buckets, no renormalisation over the top-K):
+//     student q_k = softmax(logits / T)[ids_k], q_tail = 1 - sum_k q_k (as a logsumexp over the
+//     ids outside the top-K); teacher buckets b_k = exp(topk_logprobs_k),
+//     b_tail = max(1 - sum_k b_k, 1e-8), tempered as p_i = b_i^(1/T) / sum_j b_j^(1/T);
+//   RKL_t = sum_i q_i (log q_i - log p_i).
+// logits [B, T, V], topk_ids [B, T, K] int64, topk_logprobs [B, T, K], mask [B, T] bool.
+torch::Tensor reverse_kl_sum(const torch::Tensor& logits, const torch::Tensor& topk_ids,
+                             const torch::Tensor& topk_logprobs, const torch::Tensor& mask,
+                             double temperature, bool tail_bucket);
+
+// Unbiased multi-kernel Gaussian MMD^2 between x [n, d] and y [m, d], n, m >= 2:
+//   k(a, b) = sum_s exp(-||a - b||^2 / (s * bw)), bw = mean squared distance over the distinct
+//   pairs of the pooled sample {x, y}, detached (a constant for the gradient);
+//   MMD^2 = sum_{i!=j} k(x_i, x_j) / (n(n-1)) + sum_{i!=j} k(y_i, y_j) / (m(m-1))
+//           - 2 sum_{i,j} k(x_i, y_j) / (nm).
+// x and y are the global batch (all-gathered from every rank); this is one value, not a sum.
+torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
+                            const std::vector<double>& bandwidth_multipliers);
+
+// Emotion cross-entropy summed over samples: sum_b -log softmax(logits_b)[labels_b].
+// logits [B, E], labels [B] int64.
+torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& labels);
+
+}  // namespace pride

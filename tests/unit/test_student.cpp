@@ -1,0 +1,290 @@
+// The PRIDE student: shapes, causality over the response, padding invariance, running without PI,
+// per-row real/predicted PI memory, alignment loss, GQA, deterministic init, and that a few Adam
+// steps on a fixed batch lower the cross-entropy.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "models/student.h"
+#include "training/losses.h"
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+constexpr int64_t kVocab = 40, kPad = 0, kAudioDim = 6, kEmotions = 5, kTeacherHidden = 12;
+
+ModelConfig tiny_config() {
+  ModelConfig c;
+  c.d_model = 32;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.d_ff = 64;
+  c.max_seq_len = 32;
+  c.memory_slots = 4;
+  return c;
+}
+
+DatasetInfo tiny_info() {
+  DatasetInfo info;
+  info.vocab_size = kVocab;
+  info.num_emotions = kEmotions;
+  info.teacher_hidden = kTeacherHidden;
+  info.audio_dim = kAudioDim;
+  info.privileged_sources = {"annotation", "reasoning"};
+  return info;
+}
+
+struct Row {
+  std::vector<int64_t> context, response;
+  int64_t audio_frames = 3;
+};
+
+std::vector<int64_t> random_ids(int64_t n) {
+  auto t = torch::randint(3, kVocab, {n}, torch::kLong);
+  return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + n);
+}
+
+Row random_row(int64_t context_len, int64_t response_len) {
+  return {random_ids(context_len), random_ids(response_len)};
+}
+
+// A padded batch in the collate layout (context, response, pad), with audio frames but no PI.
+Batch make_batch(const std::vector<Row>& rows, int64_t length) {
+  const int64_t b = rows.size(), frames = 4;
+  Batch batch;
+  batch.tokens = torch::full({b, length}, kPad, torch::kLong);
+  batch.context_mask = torch::zeros({b, length}, torch::kBool);
+  batch.response_mask = torch::zeros({b, length}, torch::kBool);
+  batch.targets = torch::full({b, length}, kPad, torch::kLong);
+  batch.emotion = torch::arange(b, torch::kLong) % kEmotions;
+  batch.audio = torch::zeros({b, frames, kAudioDim});
+  batch.audio_mask = torch::zeros({b, frames}, torch::kBool);
+  for (int64_t r = 0; r < b; ++r) {
+    std::vector<int64_t> ids = rows[r].context;
+    ids.insert(ids.end(), rows[r].response.begin(), rows[r].response.end());
+    const int64_t n = ids.size(), c = rows[r].context.size();
+    batch.tokens[r].slice(0, 0, n).copy_(torch::tensor(ids, torch::kLong));
+    batch.context_mask[r].slice(0, 0, c).fill_(true);
+    batch.response_mask[r].slice(0, c - 1, n - 1).fill_(true);
+    batch.targets[r].slice(0, c - 1, n - 1).copy_(batch.tokens[r].slice(0, c, n));
+    // Audio frame f of row r is a fixed function of (r, f), so rows stay reproducible.
+    for (int64_t f = 0; f < rows[r].audio_frames; ++f) {
+      batch.audio[r][f] = torch::sin(torch::arange(kAudioDim) * (f + 1) + double(ids[0]));
+      batch.audio_mask[r][f] = true;
+    }
+    batch.indices.push_back(100 + r);
+  }
+  batch.response_tokens = batch.response_mask.sum().item<int64_t>();
+  return batch;
+}
+
+// Adds both privileged sources, with row-dependent lengths.
+void add_privileged(Batch& batch) {
+  const int64_t b = batch.size();
+  for (const auto& [name, length] : {std::pair<std::string, int64_t>{"reasoning", 5},
+                                     std::pair<std::string, int64_t>{"annotation", 3}}) {
+    batch.privileged[name] = torch::randint(3, kVocab, {b, length}, torch::kLong);
+    auto mask = torch::ones({b, length}, torch::kBool);
+    mask[0].slice(0, length - 1).fill_(false);
+    batch.privileged_mask[name] = mask;
+  }
+}
+
+Student make_student(ModelConfig config = tiny_config(), uint64_t seed = 1) {
+  torch::manual_seed(seed);
+  return Student(config, tiny_info());
+}
+
+bool same(const torch::Tensor& a, const torch::Tensor& b) {
+  return torch::allclose(a, b, 1e-5, 1e-6);
+}
+
+class StudentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(42);
+    rows = {random_row(4, 3), random_row(6, 4)};
+    batch = make_batch(rows, 12);
+  }
+  Student student = make_student();
+  std::vector<Row> rows;
+  Batch batch;
+};
+
+TEST_F(StudentTest, OutputShapes) {
+  auto out = student->forward(batch);
+  EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, 12, kVocab}));
+  EXPECT_EQ(out.logits.scalar_type(), torch::kFloat);
+  EXPECT_EQ(out.emotion_logits.sizes(), (std::vector<int64_t>{2, kEmotions}));
+  EXPECT_EQ(out.response_features.sizes(), (std::vector<int64_t>{2, kTeacherHidden}));
+  EXPECT_FALSE(out.pi_align.defined());
+  EXPECT_TRUE(torch::isfinite(out.logits).all().item<bool>());
+}
+
+TEST_F(StudentTest, ChangingAFutureResponseTokenLeavesEarlierLogitsUnchanged) {
+  const int64_t changed_at = 7;  // row 1: context 0..5, response 6..9
+  auto before = student->forward(batch).logits;
+  Batch edited = batch;
+  edited.tokens = batch.tokens.clone();
+  edited.tokens[1][changed_at] = (edited.tokens[1][changed_at].item<int64_t>() + 1) % kVocab;
+  auto after = student->forward(edited).logits;
+  EXPECT_TRUE(same(before[1].slice(0, 0, changed_at), after[1].slice(0, 0, changed_at)));
+  EXPECT_FALSE(same(before[1][changed_at], after[1][changed_at]));
+  EXPECT_TRUE(same(before[0], after[0]));
+}
+
+TEST_F(StudentTest, PaddingDoesNotChangeRealPositions) {
+  auto alone = student->forward(make_batch({rows[0]}, 7));
+  auto padded = student->forward(batch);  // row 0 padded from 7 to 12 next to a longer row
+  EXPECT_TRUE(same(alone.logits[0], padded.logits[0].slice(0, 0, 7)));
+  EXPECT_TRUE(same(alone.emotion_logits[0], padded.emotion_logits[0]));
+  EXPECT_TRUE(same(alone.response_features[0], padded.response_features[0]));
+}
+
+TEST_F(StudentTest, WithoutPiFlagThePrivilegedMapIsNeverRead) {
+  auto reference = student->forward(batch, {});
+  Batch with_pi = batch;
+  add_privileged(with_pi);
+  auto ignored = student->forward(with_pi, {/*use_pi=*/false, torch::ones({2}, torch::kBool)});
+  EXPECT_TRUE(torch::equal(reference.logits, ignored.logits));
+  EXPECT_FALSE(ignored.pi_align.defined());
+  // Garbage PI (unknown source, out-of-vocabulary ids) is fine when it is not read.
+  Batch garbage = batch;
+  garbage.privileged["nonsense"] = torch::full({2, 3}, 10 * kVocab, torch::kLong);
+  EXPECT_TRUE(torch::equal(reference.logits, student->forward(garbage).logits));
+  // use_pi with an empty map (evaluation) runs on predicted slots only.
+  auto empty = student->forward(batch, {true, torch::ones({2}, torch::kBool)});
+  EXPECT_TRUE(torch::equal(reference.logits, empty.logits));
+  EXPECT_FALSE(empty.pi_align.defined());
+}
+
+TEST_F(StudentTest, RealPiRowsSwitchTheMemoryPerRow) {
+  add_privileged(batch);
+  auto predicted_only = student->forward(batch, {true, torch::tensor({false, false})});
+  auto first_real = student->forward(batch, {true, torch::tensor({true, false})});
+  EXPECT_FALSE(same(predicted_only.logits[0], first_real.logits[0]));
+  EXPECT_TRUE(same(predicted_only.logits[1], first_real.logits[1]));
+  // No real rows: the same as evaluation without PI.
+  Batch evaluation = batch;
+  evaluation.privileged.clear();
+  evaluation.privileged_mask.clear();
+  EXPECT_TRUE(same(predicted_only.logits, student->forward(evaluation).logits));
+}
+
+TEST_F(StudentTest, AlignmentLossIsPerSampleNonNegativeAndTrainsOnlyThePredictor) {
+  add_privileged(batch);
+  auto out = student->forward(batch, {true, torch::tensor({true, false})});
+  ASSERT_TRUE(out.pi_align.defined());
+  EXPECT_EQ(out.pi_align.sizes(), (std::vector<int64_t>{2}));
+  EXPECT_TRUE((out.pi_align > 0).all().item<bool>());
+  out.pi_align.sum().backward();
+  for (const auto& p : student->named_parameters()) {
+    const bool has_grad =
+        p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0;
+    if (p.key().rfind("pi_encoder.", 0) == 0) {
+      EXPECT_FALSE(has_grad) << p.key();
+    } else if (p.key().rfind("pi_predictor.", 0) == 0) {
+      EXPECT_TRUE(has_grad) << p.key();
+    }
+  }
+}
+
+TEST_F(StudentTest, UnknownPrivilegedSourceIsAnError) {
+  add_privileged(batch);
+  batch.privileged["gossip"] = batch.privileged["reasoning"];
+  EXPECT_THROW(student->forward(batch, {true, torch::tensor({true, true})}), Error);
+}
+
+TEST_F(StudentTest, BadTokensAndOverlongSequencesAreErrorsNamingTheSample) {
+  Batch bad = batch;
+  bad.tokens = batch.tokens.clone();
+  bad.tokens[1][2] = kVocab;
+  try {
+    student->forward(bad);
+    FAIL() << "expected pride::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sample 101"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(student->forward(make_batch({random_row(30, 10)}, 40)), Error);
+}
+
+TEST(Student, GroupedQueryAttentionShapesAndValidation) {
+  torch::manual_seed(5);
+  Batch batch = make_batch({random_row(3, 3)}, 6);
+  for (int64_t kv_heads : {1, 2, 4}) {
+    ModelConfig config = tiny_config();
+    config.n_kv_heads = kv_heads;
+    Student student = make_student(config);
+    const int64_t head_dim = config.d_model / config.n_heads;
+    auto params = student->named_parameters();
+    EXPECT_EQ(params["layers.0.self_attn.k_proj.weight"].size(0), kv_heads * head_dim);
+    EXPECT_EQ(params["layers.0.self_attn.q_proj.weight"].size(0), config.d_model);
+    EXPECT_TRUE(torch::isfinite(student->forward(batch).logits).all().item<bool>());
+  }
+  ModelConfig bad = tiny_config();
+  bad.n_kv_heads = 3;
+  EXPECT_THROW(make_student(bad), Error);
+}
+
+TEST(Student, InitIsDeterministicUnderManualSeedWithLlamaNames) {
+  auto a = make_student(tiny_config(), 7)->named_parameters();
+  auto b = make_student(tiny_config(), 7)->named_parameters();
+  auto c = make_student(tiny_config(), 8)->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  bool any_differs = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].key(), b[i].key());
+    EXPECT_TRUE(torch::equal(a[i].value(), b[i].value())) << a[i].key();
+    any_differs |= !torch::equal(a[i].value(), c[i].value());
+  }
+  EXPECT_TRUE(any_differs);
+  EXPECT_EQ(a[0].key(), "embed_tokens.weight");
+  for (const char* name :
+       {"layers.1.self_attn.o_proj.weight", "layers.0.mlp.gate_proj.weight",
+        "layers.0.mlp.down_proj.weight", "layers.0.input_layernorm.weight",
+        "layers.0.post_attention_layernorm.weight", "norm.weight", "lm_head.weight"}) {
+    EXPECT_NE(a.find(name), nullptr) << name;
+  }
+  EXPECT_TRUE(torch::equal(a["norm.weight"], torch::ones({32})));
+  EXPECT_NEAR(a["lm_head.weight"].std().item<double>(), 0.02, 0.002);
+  EXPECT_TRUE(torch::equal(a["emotion_head.bias"], torch::zeros({kEmotions})));
+}
+
+TEST(Student, NumParametersCountsEveryParameter) {
+  Student student = make_student();
+  int64_t total = 0;
+  for (const auto& p : student->parameters()) total += p.numel();
+  EXPECT_EQ(student->num_parameters(), total);
+  EXPECT_GT(total, 2 * kVocab * 32);
+}
+
+TEST(Student, AdamStepsOnAFixedBatchLowerTheCrossEntropy) {
+  torch::manual_seed(11);
+  Batch batch = make_batch({random_row(5, 6), random_row(4, 8), random_row(6, 5)}, 13);
+  add_privileged(batch);
+  Student student = make_student();
+  torch::optim::Adam adam(student->parameters(), torch::optim::AdamOptions(1e-2));
+  const PiUsage pi{true, torch::tensor({true, false, true})};
+  auto ce = [&] {
+    auto out = student->forward(batch, pi);
+    return std::make_pair(cross_entropy_sum(out.logits, batch.targets, batch.response_mask) /
+                              double(batch.response_tokens),
+                          out.pi_align.mean());
+  };
+  const double initial = ce().first.item<double>();
+  for (int step = 0; step < 25; ++step) {
+    adam.zero_grad();
+    auto [loss, align] = ce();
+    (loss + align).backward();
+    adam.step();
+  }
+  const double final_ce = ce().first.item<double>();
+  EXPECT_LT(final_ce, 0.5 * initial) << "initial " << initial;
+}
+
+}  // namespace
+}  // namespace pride
