@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs, on Debian 12 as root, whatever the build and the tests need and is not there yet.
 # Idempotent: a second run installs nothing. Both README commands call it.
+# libopenblas0-openmp matters: without it Debian's LibTorch runs on the reference BLAS, ~10x slower.
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
-  libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
+  libtorch-dev libopenblas0-openmp libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev nlohmann-json3-dev libxxhash-dev
   python3 python3-numpy python3-h5py
 )

@@ -1,2 +1,194 @@
-// The `pride` binary: subcommands are wired up in cli/ as the pieces land.
-int main() { return 0; }
+// The `pride` binary: one entry point with subcommands.
+//   pride train   --config F [--set k=v]... [--resume auto|PATH]   train (under mpirun/srun: N ranks)
+//   pride eval    --config F --checkpoint DIR                      PI-free eval of a checkpoint
+//   pride data synth|inspect                                       synthetic data, validation
+//   pride shard   --in FILE --out DIR --shards M                   split a data file across ranks
+//   pride ckpt inspect|export                                      checkpoint tools
+//   pride bench allreduce                                          communicator bandwidth
+// Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
+// 1 any other failure, 75 preempted after a checkpoint (the Slurm templates requeue on it).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "checkpoints/checkpoint.h"
+#include "config/config.h"
+#include "data/inspect.h"
+#include "data/synth.h"
+#include "dist/bench_allreduce.h"
+#include "dist/communicator.h"
+#include "sharding/shard_tool.h"
+#include "training/trainer.h"
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+constexpr int kBadInputExitCode = 2;
+
+struct ConfigArgs {
+  std::vector<std::string> files;
+  std::vector<std::string> overrides;
+
+  void add_to(CLI::App* command) {
+    command->add_option("-c,--config", files, "YAML config file (repeatable; later files win)");
+    command->add_option("--set", overrides, "override one key: dotted.key=value (repeatable)");
+  }
+};
+
+// Gives each rank an equal share of the cores unless OMP_NUM_THREADS says otherwise; two ranks
+// that both take every core run slower than one.
+void set_thread_count(const WorldInfo& world) {
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(std::max(1, cores / std::max(1, world.local_size)));
+}
+
+// Runs a distributed command: MPI up, then `body`; an error on any rank ends the whole job with
+// that rank's message.
+int run_distributed(int* argc, char*** argv, const std::function<int(const WorldInfo&)>& body) {
+  const WorldInfo world = init_world(argc, argv);
+  set_thread_count(world);
+  int code = 0;
+  try {
+    code = body(world);
+  } catch (const Error& e) {
+    abort_world(e.what(), kBadInputExitCode);
+  } catch (const std::exception& e) {
+    abort_world(e.what(), 1);
+  }
+  finalize_world();
+  return code;
+}
+
+void print_version() {
+  fmt::print("pride 0.1.0 (LibTorch {}, NCCL backend {})\n", TORCH_VERSION,
+#ifdef PRIDE_WITH_NCCL
+             "built"
+#else
+             "not built"
+#endif
+  );
+}
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"pride: privileged-information knowledge distillation trainer"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", [] {
+    print_version();
+    return std::string();
+  });
+
+  ConfigArgs train_config;
+  std::string resume;
+  auto* train = app.add_subcommand("train", "train a student (start with mpirun/srun for N ranks)");
+  train_config.add_to(train);
+  train->add_option("--resume", resume, "auto (newest valid checkpoint, if any) or a checkpoint path");
+
+  ConfigArgs eval_config;
+  std::string eval_checkpoint;
+  auto* eval = app.add_subcommand("eval", "evaluate a checkpoint on data.eval without PI (JSON)");
+  eval_config.add_to(eval);
+  eval->add_option("--checkpoint", eval_checkpoint, "checkpoint directory or checkpoint root")
+      ->required();
+
+  auto* data = app.add_subcommand("data", "synthesize and validate data files");
+  data->require_subcommand(1);
+  SynthOptions synth_options;
+  std::string synth_out;
+  auto* synth = data->add_subcommand("synth", "write a synthetic data set (same seed, same file)");
+  synth->add_option("--out", synth_out, "output HDF5 file")->required();
+  synth->add_option("--samples", synth_options.samples, "number of samples")->capture_default_str();
+  synth->add_option("--seed", synth_options.seed, "random seed")->capture_default_str();
+  synth->add_option("--vocab", synth_options.vocab_size, "vocabulary size")->capture_default_str();
+  synth->add_option("--topk", synth_options.topk, "teacher top-K")->capture_default_str();
+  synth->add_option("--hidden", synth_options.teacher_hidden, "teacher hidden width")->capture_default_str();
+  synth->add_option("--emotions", synth_options.num_emotions, "emotion classes")->capture_default_str();
+  synth->add_option("--causes", synth_options.num_causes, "latent causes")->capture_default_str();
+  synth->add_option("--audio-dim", synth_options.audio_dim, "audio feature width, 0: none")->capture_default_str();
+  synth->add_option("--visual-dim", synth_options.visual_dim, "visual feature width, 0: none")->capture_default_str();
+  synth->add_flag("--half", synth_options.half_precision, "store features and log-probs as float16");
+  std::string inspect_path;
+  auto* inspect = data->add_subcommand("inspect", "check every invariant of a data file; summary");
+  inspect->add_option("file", inspect_path, "HDF5 data file")->required();
+
+  std::string shard_in, shard_out;
+  int64_t shard_count = 0;
+  auto* shard = app.add_subcommand("shard", "split a data file into M files plus a manifest");
+  shard->add_option("--in", shard_in, "input HDF5 file")->required();
+  shard->add_option("--out", shard_out, "output directory")->required();
+  shard->add_option("--shards", shard_count, "number of shards")->required()->check(CLI::PositiveNumber);
+
+  auto* ckpt = app.add_subcommand("ckpt", "checkpoint tools");
+  ckpt->require_subcommand(1);
+  std::string ckpt_path, export_out;
+  auto* ckpt_inspect = ckpt->add_subcommand("inspect", "manifest, sizes and full verification");
+  ckpt_inspect->add_option("dir", ckpt_path, "checkpoint directory")->required();
+  auto* ckpt_export = ckpt->add_subcommand("export", "student weights as a safetensors file");
+  ckpt_export->add_option("dir", ckpt_path, "checkpoint directory")->required();
+  ckpt_export->add_option("--out", export_out, "output .safetensors file")->required();
+
+  auto* bench = app.add_subcommand("bench", "benchmarks");
+  bench->require_subcommand(1);
+  std::string bench_backend = "auto";
+  auto* bench_allreduce = bench->add_subcommand("allreduce", "all-reduce bandwidth vs memcpy");
+  bench_allreduce->add_option("--backend", bench_backend, "auto, mpi or nccl");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*train || *eval) {
+    return run_distributed(&argc, &argv, [&](const WorldInfo& world) {
+      const auto& args = *train ? train_config : eval_config;
+      const Config config = load_config(args.files, args.overrides);
+      const torch::Device device = choose_device(config, world);
+      auto comm = make_communicator(config.dist.backend, device, config.dist.timeout_s);
+      if (*train) return run_training(config, *comm, device, TrainOptions{resume});
+      const std::string metrics = run_checkpoint_eval(config, *comm, device, eval_checkpoint);
+      if (world.rank == 0) fmt::print("{}\n", metrics);
+      return 0;
+    });
+  }
+  if (*bench_allreduce) {
+    return run_distributed(&argc, &argv, [&](const WorldInfo& world) {
+      Config defaults;
+      const torch::Device device = choose_device(defaults, world);
+      auto comm = make_communicator(bench_backend, device, defaults.dist.timeout_s);
+      run_allreduce_benchmark(*comm, std::cout);
+      return 0;
+    });
+  }
+  if (*synth) {
+    synthesize(synth_out, synth_options);
+    fmt::print("wrote {} ({} samples, seed {})\n", synth_out, synth_options.samples, synth_options.seed);
+  } else if (*inspect) {
+    fmt::print("{}", inspect_file(inspect_path).summary());
+  } else if (*shard) {
+    shard_file(shard_in, shard_out, shard_count);
+    fmt::print("wrote {} shards to {}\n", shard_count, shard_out);
+  } else if (*ckpt_inspect) {
+    fmt::print("{}", inspect_checkpoint(ckpt_path));
+  } else if (*ckpt_export) {
+    export_safetensors(ckpt_path, export_out);
+    fmt::print("wrote {}\n", export_out);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace pride
+
+int main(int argc, char** argv) {
+  try {
+    return pride::run_cli(argc, argv);
+  } catch (const pride::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return pride::kBadInputExitCode;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -47,6 +47,7 @@ struct PrivilegedConfig {
 
 struct TrainConfig {
   int64_t max_steps = 300;
+  int64_t stop_at_step = 0;  // > 0: end this run after that step with a checkpoint (time slices)
   int64_t global_batch_size = 16;
   int64_t micro_batch_size = 16;  // per rank; accumulation = global / (micro * world size)
   double lr = 3e-3;

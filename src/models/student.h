@@ -31,10 +31,10 @@ struct PiUsage {
 
 // A training step allocates and frees the same activation buffers every step. With glibc's
 // defaults those above 128 KiB, and the freed top of a nearly empty heap, go back to the kernel at
-// once, so every step page-faults them in again (measured: 40% of a tiny-config CPU step). This
-// keeps buffers up to 32 MiB in the heap and keeps up to 1 GiB of freed heap for reuse. Once per
-// process, called by the Student constructor; MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in
-// the environment take precedence. No effect off glibc or on CUDA memory.
+// once, so every step page-faults them in again (measured: the tiny config's CPU step took ~2x as
+// long). This keeps buffers up to 32 MiB in the heap and up to 1 GiB of freed heap for reuse.
+// Once per process, called by the Student constructor; MALLOC_MMAP_THRESHOLD_ and
+// MALLOC_TRIM_THRESHOLD_ in the environment take precedence. No effect off glibc or on CUDA memory.
 void keep_freed_memory_for_reuse();
 
 class StudentImpl : public torch::nn::Module {

@@ -1,0 +1,178 @@
+// Reading checkpoints: verified shard reads, loading under any world size, choosing the
+// checkpoint to resume from, and full inspection (format: docs/checkpoint-format.md).
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "checkpoints/checkpoint.h"
+#include "checkpoints/protocol.h"
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string join(const std::string& dir, const std::string& name) {
+  return (fs::path(dir) / name).string();
+}
+
+void check_header(const std::vector<char>& bytes, const std::string& file, int shard, int world) {
+  uint32_t fields[3];
+  std::memcpy(fields, bytes.data() + 8, sizeof(fields));
+  if (std::memcmp(bytes.data(), "PRIDESHD", 8) != 0 || fields[1] != static_cast<uint32_t>(shard) ||
+      fields[2] != static_cast<uint32_t>(world)) {
+    fail("{}: not shard {} of {} of a pride checkpoint (bad header)", file, shard, world);
+  }
+}
+
+// Copies the overlap of a shard's range with this rank's owned range [begin, end) into `part`.
+void copy_overlap(const std::vector<char>& shard_bytes, const ShardRange& range, int64_t begin,
+                  int64_t end, torch::Tensor& part) {
+  const int64_t low = std::max(begin, range.begin), high = std::min(end, range.end);
+  if (low >= high) return;
+  const int64_t item = static_cast<int64_t>(part.element_size());
+  std::memcpy(static_cast<char*>(part.data_ptr()) + (low - begin) * item,
+              shard_bytes.data() + range.byte_offset + (low - range.begin) * item,
+              (high - low) * item);
+}
+
+// Every rank ends with the full tensor: the owned parts concatenated in rank order. Gathered as
+// bytes so that the communicator needs no support for the tensor's dtype.
+torch::Tensor gather_full(Communicator& comm, const torch::Tensor& part, torch::ScalarType dtype) {
+  if (comm.world_size() == 1) return part;
+  const torch::Tensor bytes = part.view(torch::kUInt8).to(collective_device(comm));
+  return comm.all_gather(bytes).cpu().view(dtype);
+}
+
+// Verifies the manifest and every shard of `path`, the shards split over the ranks. Collective.
+void verify_collectively(const std::string& path, Communicator& comm) {
+  run_agreed(comm, [&] {
+    const Manifest manifest = read_manifest(join(path, kManifestFile));
+    for (int shard = comm.rank(); shard < manifest.world_size; shard += comm.world_size()) {
+      read_verified_shard(path, manifest, shard);
+    }
+  });
+}
+
+// The checkpoints to try under a root, best first: the one `latest` names, then newest step first.
+std::vector<std::string> resume_candidates(const std::string& root) {
+  std::vector<std::string> candidates;
+  const std::string latest = join(root, "latest");
+  if (fs::exists(latest)) {
+    std::string name = read_text_file(latest);
+    name.erase(name.find_last_not_of(" \t\r\n") + 1);
+    if (!name.empty()) candidates.push_back(join(root, name));
+  }
+  for (const auto& [step, name] : list_step_dirs(root)) {
+    const std::string path = join(root, name);
+    if (std::find(candidates.begin(), candidates.end(), path) == candidates.end()) {
+      candidates.push_back(path);
+    }
+  }
+  return candidates;
+}
+
+}  // namespace
+
+std::vector<char> read_verified_shard(const std::string& path, const Manifest& manifest,
+                                      int shard) {
+  const ShardRecord& record = manifest.shards.at(shard);
+  const std::string file = join(path, record.file);
+  std::vector<char> bytes = read_binary_file(file);
+  const FileDigest digest = digest_of(bytes);
+  if (digest.bytes != record.digest.bytes) {
+    fail("{}: {} bytes, the manifest says {} (truncated or replaced shard)", file, digest.bytes,
+         record.digest.bytes);
+  }
+  if (digest.xxh64 != record.digest.xxh64) {
+    fail("{}: checksum mismatch (xxh64 {} but the manifest says {}): corrupt shard", file,
+         to_hex64(digest.xxh64), to_hex64(record.digest.xxh64));
+  }
+  check_header(bytes, file, shard, manifest.world_size);
+  return bytes;
+}
+
+std::vector<torch::Tensor> read_owned_parts(const std::string& path, const Manifest& manifest,
+                                            int rank, int world) {
+  std::vector<torch::Tensor> parts;
+  std::vector<std::pair<int64_t, int64_t>> owned;
+  for (const TensorRecord& tensor : manifest.tensors) {
+    owned.push_back(owned_range(tensor.length, rank, world));
+    const torch::ScalarType dtype = scalar_type_of(tensor.dtype, path);
+    parts.push_back(torch::empty({owned.back().second - owned.back().first}, dtype));
+  }
+  // One shard in memory at a time, read only if it holds some of this rank's elements.
+  for (int shard = 0; shard < manifest.world_size; ++shard) {
+    bool needed = false;
+    for (size_t t = 0; t < parts.size(); ++t) {
+      const ShardRange& range = manifest.tensors[t].ranges[shard];
+      needed |= std::max(owned[t].first, range.begin) < std::min(owned[t].second, range.end);
+    }
+    if (!needed) continue;
+    const std::vector<char> bytes = read_verified_shard(path, manifest, shard);
+    for (size_t t = 0; t < parts.size(); ++t) {
+      copy_overlap(bytes, manifest.tensors[t].ranges[shard], owned[t].first, owned[t].second,
+                   parts[t]);
+    }
+  }
+  return parts;
+}
+
+CheckpointState load_checkpoint(const std::string& path, Communicator& comm) {
+  Manifest manifest;
+  std::vector<torch::Tensor> parts;
+  run_agreed(comm, [&] {
+    manifest = read_manifest(join(path, kManifestFile));
+    parts = read_owned_parts(path, manifest, comm.rank(), comm.world_size());
+  });
+  CheckpointState state = state_metadata(manifest);
+  for (size_t t = 0; t < parts.size(); ++t) {
+    const TensorRecord& record = manifest.tensors[t];
+    state.tensors.push_back({record.name, gather_full(comm, parts[t], parts[t].scalar_type())});
+  }
+  return state;
+}
+
+std::optional<std::string> resolve_resume(const std::string& dir_or_path, Communicator& comm) {
+  if (fs::exists(join(dir_or_path, kManifestFile))) {
+    verify_collectively(dir_or_path, comm);
+    return dir_or_path;
+  }
+  for (const std::string& candidate : resume_candidates(dir_or_path)) {
+    try {
+      verify_collectively(candidate, comm);
+      return candidate;
+    } catch (const Error& error) {
+      if (comm.rank() == 0) {
+        std::cerr << "pride: warning: skipping invalid checkpoint " << candidate << ": "
+                  << error.what() << std::endl;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::string inspect_checkpoint(const std::string& path) {
+  const Manifest manifest = read_manifest(join(path, kManifestFile));
+  std::string report = fmt::format(
+      "checkpoint {}\n  format {} v{}\n  step {}  epoch {}  samples_consumed {}\n"
+      "  saved by {} rank(s)\n  {} model parameters in the layout\n  tensors:\n",
+      path, kFormatName, kFormatVersion, manifest.step, manifest.epoch, manifest.samples_consumed,
+      manifest.world_size, manifest.params.size());
+  for (const TensorRecord& tensor : manifest.tensors) {
+    report +=
+        fmt::format("    {:<24} {:<8} {:>12} elements\n", tensor.name, tensor.dtype, tensor.length);
+  }
+  report += "  shards:\n";
+  for (int shard = 0; shard < manifest.world_size; ++shard) {
+    read_verified_shard(path, manifest, shard);
+    const ShardRecord& record = manifest.shards[shard];
+    report += fmt::format("    {:<24} {:>12} bytes  xxh64 {}  OK\n", record.file,
+                          record.digest.bytes, to_hex64(record.digest.xxh64));
+  }
+  return report + "  all shards verified\n";
+}
+
+}  // namespace pride

@@ -1,0 +1,136 @@
+// Durable file primitives for checkpoints (see file_io.h).
+#include "checkpoints/file_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Closes the descriptor on scope exit so that every error path releases it.
+class FileDescriptor {
+ public:
+  FileDescriptor(const std::string& path, int flags) : path_(path) {
+    fd_ = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail("cannot open {}: {}", path, std::strerror(errno));
+  }
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+
+  void write_all(const void* data, int64_t size) {
+    const char* cursor = static_cast<const char*>(data);
+    while (size > 0) {
+      ssize_t written = ::write(fd_, cursor, static_cast<size_t>(size));
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) fail("cannot write {}: {}", path_, std::strerror(errno));
+      cursor += written;
+      size -= written;
+    }
+  }
+  void sync() {
+    if (::fsync(fd_) != 0) fail("cannot fsync {}: {}", path_, std::strerror(errno));
+  }
+  void close_checked() {
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) fail("cannot close {}: {}", path_, std::strerror(errno));
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+struct XxhStateDeleter {
+  void operator()(XXH64_state_t* state) const { XXH64_freeState(state); }
+};
+
+std::string parent_of(const std::string& path) {
+  std::string parent = fs::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+}  // namespace
+
+FileDigest write_file_durably(const std::string& path, const std::vector<ByteSpan>& pieces) {
+  std::unique_ptr<XXH64_state_t, XxhStateDeleter> hash(XXH64_createState());
+  XXH64_reset(hash.get(), 0);
+  FileDescriptor file(path, O_WRONLY | O_CREAT | O_TRUNC);
+  FileDigest digest;
+  for (const ByteSpan& piece : pieces) {
+    if (piece.size == 0) continue;
+    file.write_all(piece.data, piece.size);
+    XXH64_update(hash.get(), piece.data, static_cast<size_t>(piece.size));
+    digest.bytes += piece.size;
+  }
+  file.sync();
+  file.close_checked();
+  digest.xxh64 = XXH64_digest(hash.get());
+  return digest;
+}
+
+void replace_file_atomically(const std::string& path, const std::string& content) {
+  const std::string temporary = path + ".tmp";
+  write_file_durably(temporary, {{content.data(), static_cast<int64_t>(content.size())}});
+  rename_durably(temporary, path);
+}
+
+void fsync_directory(const std::string& dir) {
+  FileDescriptor directory(dir, O_RDONLY | O_DIRECTORY);
+  directory.sync();
+}
+
+void rename_durably(const std::string& from, const std::string& to) {
+  if (std::rename(from.c_str(), to.c_str()) != 0) {
+    fail("cannot rename {} to {}: {}", from, to, std::strerror(errno));
+  }
+  fsync_directory(parent_of(to));
+}
+
+std::string read_text_file(const std::string& path) {
+  std::vector<char> bytes = read_binary_file(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+std::vector<char> read_binary_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot open {}: {}", path, fs::exists(path) ? "unreadable" : "missing");
+  in.seekg(0, std::ios::end);
+  std::vector<char> bytes(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!in) fail("cannot read {}", path);
+  return bytes;
+}
+
+FileDigest digest_of(const std::vector<char>& bytes) {
+  return {static_cast<int64_t>(bytes.size()), XXH64(bytes.data(), bytes.size(), 0)};
+}
+
+std::string to_hex64(uint64_t value) {
+  return fmt::format("{:016x}", value);
+}
+
+uint64_t from_hex64(const std::string& text, const std::string& context) {
+  if (text.size() != 16 || text.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    fail("{}: expected 16 lowercase hex digits, got '{}'", context, text);
+  }
+  return std::stoull(text, nullptr, 16);
+}
+
+}  // namespace pride

@@ -1,0 +1,68 @@
+// export_safetensors: the student's weights alone, in the safetensors format
+// (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length, a JSON header
+// padded with spaces to a multiple of 8, then the raw tensor data.
+#include <filesystem>
+
+#include "checkpoints/checkpoint.h"
+#include "checkpoints/protocol.h"
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+constexpr char kParamsTensor[] = "model.params";
+
+int64_t numel_of(const ParamSlice& param) {
+  int64_t numel = 1;
+  for (int64_t dim : param.shape) numel *= dim;
+  return numel;
+}
+
+// The header for the params laid out back to back in layout order; checks they lie inside the
+// flat tensor of `length` elements.
+std::string safetensors_header(const Manifest& manifest, int64_t length,
+                               const std::string& checkpoint_path) {
+  nlohmann::ordered_json header;
+  header["__metadata__"] = {
+      {"format", "pt"}, {"producer", "pride"}, {"step", std::to_string(manifest.step)}};
+  int64_t cursor = 0;
+  for (const ParamSlice& param : manifest.params) {
+    const int64_t numel = numel_of(param);
+    if (numel < 0 || param.offset < 0 || param.offset + numel > length) {
+      fail("{}: parameter '{}' (offset {}, {} elements) lies outside {} ({} elements)",
+           checkpoint_path, param.name, param.offset, numel, kParamsTensor, length);
+    }
+    header[param.name] = {{"dtype", "F32"},
+                          {"shape", param.shape},
+                          {"data_offsets", {cursor * 4, (cursor + numel) * 4}}};
+    cursor += numel;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  return text;
+}
+
+}  // namespace
+
+void export_safetensors(const std::string& checkpoint_path, const std::string& out_file) {
+  const Manifest manifest =
+      read_manifest((std::filesystem::path(checkpoint_path) / kManifestFile).string());
+  size_t index = 0;
+  while (index < manifest.tensors.size() && manifest.tensors[index].name != kParamsTensor) ++index;
+  if (index == manifest.tensors.size() || manifest.tensors[index].dtype != "float32") {
+    fail("{}: no float32 tensor '{}' to export", checkpoint_path, kParamsTensor);
+  }
+  const torch::Tensor params = read_owned_parts(checkpoint_path, manifest, 0, 1)[index];
+  const std::string header = safetensors_header(manifest, params.numel(), checkpoint_path);
+  const uint64_t header_length = header.size();
+  std::vector<ByteSpan> pieces = {{&header_length, 8},
+                                  {header.data(), static_cast<int64_t>(header.size())}};
+  const float* values = params.data_ptr<float>();
+  for (const ParamSlice& param : manifest.params) {
+    pieces.push_back({values + param.offset, numel_of(param) * 4});
+  }
+  write_file_durably(out_file + ".tmp", pieces);
+  rename_durably(out_file + ".tmp", out_file);
+}
+
+}  // namespace pride

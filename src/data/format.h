@@ -1,0 +1,67 @@
+// Names of the datasets and attributes of the pride dialogue + teacher HDF5 format, version 1
+// (docs/data-format.md), and the small helpers that derive one name from another.
+#pragma once
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace pride::format {
+
+inline constexpr char kFormatName[] = "pride-dialogue";
+inline constexpr int64_t kVersion = 1;
+
+// Root attributes.
+inline constexpr char kAttrFormat[] = "format";
+inline constexpr char kAttrVersion[] = "version";
+inline constexpr char kAttrVocabSize[] = "vocab_size";
+inline constexpr char kAttrNumEmotions[] = "num_emotions";
+inline constexpr char kAttrPadId[] = "pad_id";
+inline constexpr char kAttrBosId[] = "bos_id";
+inline constexpr char kAttrEosId[] = "eos_id";
+inline constexpr char kAttrModalities[] = "modalities";
+inline constexpr char kAttrPrivilegedSources[] = "privileged_sources";
+
+// Datasets. Variable-length fields are flat with an int64 "<name>_offsets" array of N+1 entries.
+inline constexpr char kContext[] = "/samples/context";
+inline constexpr char kResponse[] = "/samples/response";
+inline constexpr char kEmotion[] = "/samples/emotion";
+inline constexpr char kPrivilegedGroup[] = "/samples/privileged";
+inline constexpr char kTopkIds[] = "/teacher/topk_ids";
+inline constexpr char kTopkLogprobs[] = "/teacher/topk_logprobs";
+inline constexpr char kTeacherHidden[] = "/teacher/hidden";
+inline constexpr char kTeacherHiddenTokens[] = "/teacher/hidden_tokens";  // optional, [R, H]
+
+inline constexpr char kAudio[] = "audio";
+inline constexpr char kVisual[] = "visual";
+inline const std::vector<std::string> kKnownModalities = {kAudio, kVisual};
+
+inline std::string offsets_of(const std::string& dataset) {
+  return dataset + "_offsets";
+}
+inline std::string privileged_dataset(const std::string& source) {
+  return std::string(kPrivilegedGroup) + "/" + source;
+}
+inline std::string modality_dataset(const std::string& modality) {
+  return "/samples/" + modality;
+}
+
+// "a,b,c" <-> {a, b, c}; the empty string is the empty list.
+inline std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+inline std::string join_list(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += (text.empty() ? "" : ",") + item;
+  return text;
+}
+
+}  // namespace pride::format

@@ -1,0 +1,59 @@
+// Implements training/evaluator.h.
+#include "training/evaluator.h"
+
+#include <cmath>
+
+#include "data/batch.h"
+#include "training/losses.h"
+
+namespace pride {
+
+nlohmann::json EvalResult::to_json(int64_t step) const {
+  return {{"step", step},      {"eval_ce", ce},   {"eval_ppl", ppl},         {"eval_rkl", rkl},
+          {"eval_emotion_acc", emotion_acc},      {"eval_samples", samples}, {"eval_tokens", tokens}};
+}
+
+EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& config,
+                    Communicator& comm, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const int64_t total = config.train.eval_samples > 0
+                            ? std::min(config.train.eval_samples, data.size())
+                            : data.size();
+  // Rank r takes samples r, r+W, ...: every rank gets a near-equal share.
+  std::vector<int64_t> mine;
+  for (int64_t i = comm.rank(); i < total; i += comm.world_size()) mine.push_back(i);
+
+  // [ce_sum, rkl_sum, emotion_correct, samples, tokens] in float64 for exact counts.
+  auto sums = torch::zeros({5}, torch::kFloat64);
+  const auto batch_size = static_cast<size_t>(config.train.micro_batch_size);
+  for (size_t begin = 0; begin < mine.size(); begin += batch_size) {
+    std::vector<Sample> samples;
+    for (size_t i = begin; i < std::min(mine.size(), begin + batch_size); ++i) {
+      samples.push_back(data.read(mine[i], /*with_privileged=*/false));
+    }
+    const Batch batch = collate(samples, data.info(), config.model.max_seq_len).to(device);
+    const StudentOutput out = model->forward(batch, PiUsage{});
+    const auto& mask = batch.response_mask;
+    sums[0] += cross_entropy_sum(out.logits, batch.targets, mask).item<double>();
+    sums[1] += reverse_kl_sum(out.logits, batch.topk_ids, batch.topk_logprobs, mask,
+                              config.loss.rkl_temperature, config.loss.rkl_tail_bucket)
+                   .item<double>();
+    sums[2] += (out.emotion_logits.argmax(-1) == batch.emotion).sum().item<double>();
+    sums[3] += static_cast<double>(batch.size());
+    sums[4] += static_cast<double>(batch.response_tokens);
+  }
+  model->train();
+  sums = all_reduce_small(comm, sums, device);
+  EvalResult result;
+  result.samples = static_cast<int64_t>(sums[3].item<double>());
+  result.tokens = static_cast<int64_t>(sums[4].item<double>());
+  const double tokens = std::max<double>(1.0, static_cast<double>(result.tokens));
+  result.ce = sums[0].item<double>() / tokens;
+  result.ppl = std::exp(result.ce);
+  result.rkl = sums[1].item<double>() / tokens;
+  result.emotion_acc = sums[2].item<double>() / std::max<double>(1.0, sums[3].item<double>());
+  return result;
+}
+
+}  // namespace pride

@@ -1,0 +1,25 @@
+// PI-free evaluation: the student sees the dialogue context and the multimodal features only.
+// Samples are read with with_privileged=false, so no privileged dataset is ever opened or read,
+// and the model runs on its predicted PI slots. Sums are all-reduced, so the figures do not depend
+// on the number of ranks.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "data/reader.h"
+#include "dist/communicator.h"
+#include "models/student.h"
+
+namespace pride {
+
+struct EvalResult {
+  double ce = 0, ppl = 0, rkl = 0, emotion_acc = 0;
+  int64_t samples = 0, tokens = 0;
+  nlohmann::json to_json(int64_t step) const;
+};
+
+EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& config,
+                    Communicator& comm, const torch::Device& device);
+
+}  // namespace pride

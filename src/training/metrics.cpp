@@ -1,0 +1,87 @@
+// Implements training/metrics.h.
+#include "training/metrics.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <vector>
+
+#include "util/error.h"
+
+namespace pride {
+
+namespace {
+
+// Lines of an existing metrics file whose step is <= last_step (unparseable lines are dropped).
+std::vector<std::string> lines_up_to(const std::string& path, int64_t last_step) {
+  std::vector<std::string> kept;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_object() && record.value("step", int64_t{-1}) <= last_step) kept.push_back(line);
+  }
+  return kept;
+}
+
+}  // namespace
+
+MetricsLog::MetricsLog(const std::string& path, bool enabled, int64_t resume_step)
+    : enabled_(enabled) {
+  if (!enabled_) return;
+  const auto kept = resume_step >= 0 ? lines_up_to(path, resume_step) : std::vector<std::string>{};
+  out_.open(path, std::ios::trunc);
+  if (!out_) fail("{}: cannot write metrics file", path);
+  for (const auto& line : kept) out_ << line << '\n';
+  out_.flush();
+}
+
+void MetricsLog::write(const nlohmann::json& record) {
+  if (!enabled_) return;
+  out_ << record.dump() << '\n';
+  out_.flush();
+}
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s / 60) % 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+ProgressPrinter::ProgressPrinter(bool enabled, int64_t first_step, int64_t total_steps)
+    : enabled_(enabled), first_step_(first_step), total_steps_(total_steps) {}
+
+void ProgressPrinter::step(const nlohmann::json& r) {
+  if (!enabled_) return;
+  const int64_t step = r["step"];
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double done = static_cast<double>(step - first_step_);
+  const double eta = done > 0 ? elapsed / done * static_cast<double>(total_steps_ - step) : 0.0;
+  fmt::print(
+      "step {:>{}}/{} | loss {:.4f} | ce {:.4f} rkl {:.4f} mmd {:.4f} emo {:.4f} | lr {:.2e} | "
+      "grad {:.2f} | {:.0f} tok/s | eta {}\n",
+      step, std::to_string(total_steps_).size(), total_steps_, r["loss"].get<double>(),
+      r["ce"].get<double>(), r["rkl"].get<double>(), r["mmd"].get<double>(),
+      r["emotion_ce"].get<double>(), r["lr"].get<double>(), r["grad_norm"].get<double>(),
+      r["tokens_per_s"].get<double>(), format_duration(eta));
+  std::fflush(stdout);
+}
+
+void ProgressPrinter::eval(const nlohmann::json& r) {
+  if (!enabled_) return;
+  fmt::print("eval @ step {} | ce {:.4f} | ppl {:.2f} | rkl {:.4f} | emotion acc {:.3f} (no PI)\n",
+             r["step"].get<int64_t>(), r["eval_ce"].get<double>(), r["eval_ppl"].get<double>(),
+             r["eval_rkl"].get<double>(), r["eval_emotion_acc"].get<double>());
+  std::fflush(stdout);
+}
+
+void ProgressPrinter::note(const std::string& line) {
+  if (!enabled_) return;
+  fmt::print("{}\n", line);
+  std::fflush(stdout);
+}
+
+}  // namespace pride

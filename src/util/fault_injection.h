@@ -1,0 +1,16 @@
+// Fault injection for the failure tests: the environment variable
+//   PRIDE_INJECT_FAULT=<point>:<rank>:<step>:<action>
+// makes rank <rank> fail at <point> ("step" at the start of a training step, "save" after its
+// checkpoint shard is written and before the checkpoint is published) of step <step>, with
+// <action>: "throw" (a pride::Error, as bad data would), "hang" (stops answering, as a stuck node
+// would) or "kill" (SIGKILL, as the OOM killer would). Unset in normal runs: one getenv per call.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pride {
+
+void maybe_inject_fault(const std::string& point, int rank, int64_t step);
+
+}  // namespace pride
