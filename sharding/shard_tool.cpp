@@ -159,7 +159,7 @@ std::string file_xxh64(const std::string& path) {
   return fmt::format("{:016x}", hash);
 }
 
-ShardManifest read_manifest(const std::string& dir) {
+ShardManifest read_shard_manifest(const std::string& dir) {
   const std::string path = (fs::path(dir) / kManifestName).string();
   std::ifstream stream(path);
   if (!stream) fail("{}: shard manifest is missing or unreadable", path);
@@ -180,7 +180,7 @@ ShardManifest read_manifest(const std::string& dir) {
   return manifest;
 }
 
-void write_manifest(const std::string& dir, const ShardManifest& manifest) {
+void write_shard_manifest(const std::string& dir, const ShardManifest& manifest) {
   nlohmann::json shards = nlohmann::json::array();
   for (const ShardEntry& shard : manifest.shards) {
     shards.push_back({{"file", shard.file},
@@ -204,7 +204,7 @@ void write_manifest(const std::string& dir, const ShardManifest& manifest) {
 }
 
 void verify_shards(const std::string& dir) {
-  const ShardManifest manifest = read_manifest(dir);
+  const ShardManifest manifest = read_shard_manifest(dir);
   for (const ShardEntry& shard : manifest.shards) {
     const std::string file = (fs::path(dir) / shard.file).string();
     if (!fs::exists(file)) fail("{}: shard listed in {} is missing", file, kManifestName);
@@ -233,7 +233,7 @@ void shard_file(const std::string& in_path, const std::string& out_dir, int64_t 
     write_shard(in, info, begin, end, path);
     manifest.shards.push_back({name, end - begin, begin, file_xxh64(path)});
   }
-  write_manifest(out_dir, manifest);
+  write_shard_manifest(out_dir, manifest);
 }
 
 }  // namespace pride

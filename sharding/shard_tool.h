@@ -32,8 +32,8 @@ std::string shard_file_name(int64_t index, int64_t count);
 std::string file_xxh64(const std::string& path);
 
 // Reads and checks dir/manifest.json (format, counts adding up, contiguous first_sample).
-ShardManifest read_manifest(const std::string& dir);
-void write_manifest(const std::string& dir, const ShardManifest& manifest);
+ShardManifest read_shard_manifest(const std::string& dir);
+void write_shard_manifest(const std::string& dir, const ShardManifest& manifest);
 // Recomputes every shard's checksum; pride::Error naming the first file that is missing or differs.
 void verify_shards(const std::string& dir);
 

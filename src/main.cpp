@@ -4,7 +4,7 @@
 //   pride data synth|inspect                                       synthetic data, validation
 //   pride shard   --in FILE --out DIR --shards M                   split a data file across ranks
 //   pride ckpt inspect|export                                      checkpoint tools
-//   pride bench allreduce                                          communicator bandwidth
+//   pride bench allreduce|step                                     communicator bandwidth, step time
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
 // 1 any other failure, 75 preempted after a checkpoint (the Slurm templates requeue on it).
 #include <CLI/CLI.hpp>
@@ -21,6 +21,7 @@
 #include "data/synth.h"
 #include "dist/bench_allreduce.h"
 #include "dist/communicator.h"
+#include "training/bench_step.h"
 #include "sharding/shard_tool.h"
 #include "training/trainer.h"
 #include "util/error.h"
@@ -103,7 +104,10 @@ int run_cli(int argc, char** argv) {
   auto* synth = data->add_subcommand("synth", "write a synthetic data set (same seed, same file)");
   synth->add_option("--out", synth_out, "output HDF5 file")->required();
   synth->add_option("--samples", synth_options.samples, "number of samples")->capture_default_str();
-  synth->add_option("--seed", synth_options.seed, "random seed")->capture_default_str();
+  synth->add_option("--seed", synth_options.seed, "seed of the samples")->capture_default_str();
+  synth->add_option("--world-seed", synth_options.world_seed,
+                    "seed of the generator's tables (keep it equal for train and eval sets)")
+      ->capture_default_str();
   synth->add_option("--vocab", synth_options.vocab_size, "vocabulary size")->capture_default_str();
   synth->add_option("--topk", synth_options.topk, "teacher top-K")->capture_default_str();
   synth->add_option("--hidden", synth_options.teacher_hidden, "teacher hidden width")->capture_default_str();
@@ -137,6 +141,9 @@ int run_cli(int argc, char** argv) {
   std::string bench_backend = "auto";
   auto* bench_allreduce = bench->add_subcommand("allreduce", "all-reduce bandwidth vs memcpy");
   bench_allreduce->add_option("--backend", bench_backend, "auto, mpi or nccl");
+  ConfigArgs step_config;
+  auto* bench_step = bench->add_subcommand("step", "one training step's time (vs scripts/bench/reference_step.py)");
+  step_config.add_to(bench_step);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -160,6 +167,10 @@ int run_cli(int argc, char** argv) {
       run_allreduce_benchmark(*comm, std::cout);
       return 0;
     });
+  }
+  if (*bench_step) {  // single process, torch's default threads: as the Python reference runs
+    run_step_benchmark(load_config(step_config.files, step_config.overrides), {}, std::cout);
+    return 0;
   }
   if (*synth) {
     synthesize(synth_out, synth_options);

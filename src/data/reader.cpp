@@ -292,7 +292,7 @@ namespace {
 // Shard directories expand to their shard files (checked against the manifest's counts).
 std::vector<std::pair<std::string, int64_t>> expand(const std::string& path) {
   if (!std::filesystem::is_directory(path)) return {{path, -1}};
-  const ShardManifest manifest = read_manifest(path);
+  const ShardManifest manifest = read_shard_manifest(path);
   std::vector<std::pair<std::string, int64_t>> files;
   for (const ShardEntry& shard : manifest.shards) {
     const std::string file = (std::filesystem::path(path) / shard.file).string();

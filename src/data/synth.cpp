@@ -91,7 +91,8 @@ std::vector<std::vector<float>> random_vectors(Rng& rng, int64_t count, int64_t 
   return vectors;
 }
 
-// The fixed tables of the generator; they depend on the seed only, never on the sample count.
+// The fixed tables of the generator; they depend on the world seed only, never on the sample
+// seed or count.
 struct Tables {
   // Indexed by cause, then "previous token slot": 0 = bos, 1 + k = band token k.
   std::vector<std::vector<int64_t>> preferred;
@@ -244,7 +245,7 @@ class Synthesizer {
   Synthesizer(h5::File& file, const SynthOptions& options)
       : options_(options),
         vocab_(options),
-        table_rng_(options.seed ^ 0x5eed7ab1e5ULL),
+        table_rng_(options.world_seed ^ 0x5eed7ab1e5ULL),
         tables_(options, table_rng_),
         model_(options, vocab_, tables_),
         rng_(options.seed),

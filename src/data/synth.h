@@ -22,6 +22,9 @@ struct SynthOptions {
   int64_t num_causes = 8;
   int64_t audio_dim = 16;       // 0 = no audio
   int64_t visual_dim = 16;      // 0 = no visual
+  // Seeds the generator's fixed tables (the 'world' the teacher knows): a train and an eval set
+  // made with different --seed and the same world seed come from one distribution.
+  uint64_t world_seed = 0;
   bool half_precision = false;  // float16 features, log-probs and hidden states
 };
 

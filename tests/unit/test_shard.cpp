@@ -67,7 +67,7 @@ class Shard : public ::testing::Test {
 };
 
 TEST_F(Shard, ManifestDescribesBalancedContiguousShards) {
-  const ShardManifest manifest = read_manifest(dir_);
+  const ShardManifest manifest = read_shard_manifest(dir_);
   EXPECT_EQ(manifest.format, "pride-dialogue");
   EXPECT_EQ(manifest.num_samples, 50);
   EXPECT_EQ(manifest.source, source_);
@@ -118,10 +118,10 @@ TEST_F(Shard, InconsistentManifestIsRejected) {
   nlohmann::json json = manifest_json();
   json["num_samples"] = 51;
   write_manifest_json(json);
-  EXPECT_TRUE(contains(error_of([&] { read_manifest(dir_); }), kManifestName));
+  EXPECT_TRUE(contains(error_of([&] { read_shard_manifest(dir_); }), kManifestName));
   json.erase("shards");
   write_manifest_json(json);
-  EXPECT_TRUE(contains(error_of([&] { read_manifest(dir_); }), "shards"));
+  EXPECT_TRUE(contains(error_of([&] { read_shard_manifest(dir_); }), "shards"));
 }
 
 TEST_F(Shard, ChecksumDetectsAModifiedShard) {
