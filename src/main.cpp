@@ -12,6 +12,8 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -64,6 +66,20 @@ int run_distributed(int* argc, char*** argv, const std::function<int(const World
   }
   finalize_world();
   return code;
+}
+
+// Lets the checkpoint tools take a checkpoint directory, a checkpoint root or its `latest` file.
+std::string checkpoint_path(const std::string& given) {
+  namespace fs = std::filesystem;
+  fs::path path(given);
+  if (fs::is_directory(path) && fs::exists(path / "latest")) path /= "latest";
+  if (fs::is_regular_file(path) && path.filename() == "latest") {
+    std::ifstream in(path);
+    std::string name;
+    std::getline(in, name);
+    return (path.parent_path() / name).string();
+  }
+  return given;
 }
 
 void print_version() {
@@ -181,9 +197,9 @@ int run_cli(int argc, char** argv) {
     shard_file(shard_in, shard_out, shard_count);
     fmt::print("wrote {} shards to {}\n", shard_count, shard_out);
   } else if (*ckpt_inspect) {
-    fmt::print("{}", inspect_checkpoint(ckpt_path));
+    fmt::print("{}", inspect_checkpoint(checkpoint_path(ckpt_path)));
   } else if (*ckpt_export) {
-    export_safetensors(ckpt_path, export_out);
+    export_safetensors(checkpoint_path(ckpt_path), export_out);
     fmt::print("wrote {}\n", export_out);
   }
   return 0;

@@ -6,7 +6,7 @@ REPO=$2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pride-$(basename "$0" .sh).XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-COMPARE="python3 $REPO/tests/cli/lib/compare_runs.py"
+COMPARE="/usr/bin/python3 $REPO/tests/cli/lib/compare_runs.py"
 
 mpi() {  # mpi N pride-args...: N ranks of pride on this machine
   local n=$1
@@ -15,9 +15,9 @@ mpi() {  # mpi N pride-args...: N ranks of pride on this machine
 }
 
 make_data() {  # small train and eval sets, shared by the runs of one test
-  "$PRIDE" data synth --out "$WORK/train.h5" --samples 256 --seed 11 --vocab 160 --topk 6 \
+  "$PRIDE" data synth --out "$WORK/train.h5" --samples 256 --seed 11 --vocab 512 --topk 6 \
     --hidden 24 --audio-dim 8 --visual-dim 6 >/dev/null
-  "$PRIDE" data synth --out "$WORK/eval.h5" --samples 48 --seed 12 --vocab 160 --topk 6 \
+  "$PRIDE" data synth --out "$WORK/eval.h5" --samples 48 --seed 12 --vocab 512 --topk 6 \
     --hidden 24 --audio-dim 8 --visual-dim 6 >/dev/null
 }
 

@@ -69,10 +69,11 @@ def compare_weights(a_path, b_path, rtol):
     if set(a) != set(b):
         print(f"different tensor names: {sorted(set(a) ^ set(b))[:10]}")
         return 1
-    worst = 0.0
+    worst = 0.0  # relative difference of each tensor: ||a - b|| / ||a||
     for name in a:
-        scale = max(np.abs(a[name]).max(), np.abs(b[name]).max(), 1e-3)
-        worst = max(worst, float(np.abs(a[name] - b[name]).max() / scale))
+        diff = np.linalg.norm((a[name] - b[name]).astype(np.float64))
+        scale = max(np.linalg.norm(a[name].astype(np.float64)), 1e-12)
+        worst = max(worst, float(diff / scale))
     print(f"compared {len(a)} tensors: worst relative difference {worst:.3g} (rtol {rtol})")
     return 0 if worst <= rtol else 1
 
