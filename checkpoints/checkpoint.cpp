@@ -1,6 +1,7 @@
 // Saving checkpoints: ownership split, cross-rank error agreement, the three save phases, the
 // atomic publish on rank 0, retention and cleanup (format: docs/checkpoint-format.md).
 #include "checkpoints/checkpoint.h"
+#include "util/fault_injection.h"
 
 #include <algorithm>
 #include <cstring>
@@ -192,6 +193,7 @@ std::string finalize_save(Communicator& comm, const std::string& dir, Manifest p
                           const SaveOptions& options) {
   FileDigest own;
   run_agreed(comm, [&] { own = own_shard(); });
+  maybe_inject_fault("save", comm.rank(), plan.step);  // tests kill a rank here, mid-save
   const torch::Tensor mine =
       torch::tensor(std::vector<int64_t>{own.bytes, static_cast<int64_t>(own.xxh64)});
   const torch::Tensor gathered = comm.all_gather(mine.to(collective_device(comm))).cpu();

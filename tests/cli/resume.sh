@@ -26,12 +26,16 @@ train sliced2 2 --resume auto
 check "2 ranks: resumed run equals the uninterrupted one bit for bit" \
   $COMPARE metrics "$WORK/full2/metrics.jsonl" "$WORK/sliced2/metrics.jsonl" --rtol 0
 
+# Across world sizes the micro-batch is 8 / ranks, so each micro-step covers the whole global batch
+# (the MMD sees the same group of samples whatever the rank count).
+train full1_whole 1 --set train.micro_batch_size=8
 for pair in 4:2 1:4 2:1; do
   saved=${pair%:*} resumed=${pair#*:}
-  train "world_$saved$resumed" "$saved" --set train.stop_at_step=6
-  train "world_$saved$resumed" "$resumed" --resume auto
+  train "world_$saved$resumed" "$saved" --set train.stop_at_step=6 \
+    --set train.micro_batch_size=$((8 / saved))
+  train "world_$saved$resumed" "$resumed" --resume auto --set train.micro_batch_size=$((8 / resumed))
   check "saved on $saved ranks, resumed on $resumed: losses match the uninterrupted run" \
-    $COMPARE metrics "$WORK/full1/metrics.jsonl" "$WORK/world_$saved$resumed/metrics.jsonl" --rtol 1e-5
+    $COMPARE metrics "$WORK/full1_whole/metrics.jsonl" "$WORK/world_$saved$resumed/metrics.jsonl" --rtol 1e-5
 done
 
 # Preemption: SIGUSR1 to mpirun is forwarded to the ranks; they agree, save and exit 75.
