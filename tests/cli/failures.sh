@@ -33,15 +33,15 @@ expect_failure "a missing checkpoint is an error" 2 "no checkpoint" \
   "$PRIDE" train "${SMALL[@]}" --set "run.dir=$WORK/r" --resume "$WORK/none"
 
 start=$(date +%s)
-expect_failure "an error on rank 1 ends the 3-rank job with rank 1's message" 2 \
+expect_failure "an error on rank 1 ends the 2-rank job with rank 1's message" 2 \
   "\[rank 1\] error: injected fault: step point of step 3" \
-  env PRIDE_INJECT_FAULT=step:1:3:throw bash -c "$(declare -f mpi); PRIDE=$PRIDE; mpi 3 train $(printf '%q ' "${SMALL[@]}") --set train.max_steps=50 --set run.dir=$WORK/t"
+  env PRIDE_INJECT_FAULT=step:1:3:throw bash -c "$(declare -f mpi); PRIDE=$PRIDE; mpi 2 train $(printf '%q ' "${SMALL[@]}") --set train.max_steps=50 --set train.micro_batch_size=4 --set run.dir=$WORK/t"
 check "the failed job ended within 60 s" test $(($(date +%s) - start)) -lt 60
 
 start=$(date +%s)
 set +e
 PRIDE_INJECT_FAULT=step:1:3:hang mpi 2 train "${SMALL[@]}" --set train.max_steps=50 \
-  --set dist.timeout_s=3 --set "run.dir=$WORK/h" >"$WORK/hang.log" 2>&1
+  --set dist.timeout_s=3 --set train.micro_batch_size=4 --set "run.dir=$WORK/h" >"$WORK/hang.log" 2>&1
 code=$?
 set -e
 check "a hung rank ends the job through the timeout (exit $code)" test "$code" -ne 0

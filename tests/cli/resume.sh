@@ -39,11 +39,11 @@ for pair in 4:2 1:4 2:1; do
 done
 
 # Preemption: SIGUSR1 to mpirun is forwarded to the ranks; they agree, save and exit 75.
-mpi 2 train "${RUN[@]}" --set train.max_steps=400 --set "run.dir=$WORK/preempt" \
-  >"$WORK/preempt.log" 2>&1 &
+mpirun --oversubscribe --bind-to none -n 2 -x OMP_NUM_THREADS "$PRIDE" train "${RUN[@]}" \
+  --set train.max_steps=400 --set "run.dir=$WORK/preempt" >"$WORK/preempt.log" 2>&1 &
 launcher=$!
 for _ in $(seq 600); do
-  [ "$(wc -l <"$WORK/preempt/metrics.jsonl" 2>/dev/null || echo 0)" -ge 3 ] && break
+  [ "$( { wc -l <"$WORK/preempt/metrics.jsonl"; } 2>/dev/null || echo 0)" -ge 3 ] && break
   sleep 0.1
 done
 kill -USR1 "$launcher"

@@ -26,6 +26,7 @@ SMALL=(--config "$REPO/configs/tiny.yaml"
   --set "data.train=[$WORK/train.h5]" --set "data.eval=[$WORK/eval.h5]"
   --set model.d_model=32 --set model.n_layers=2 --set model.n_heads=4 --set model.n_kv_heads=2
   --set model.d_ff=64 --set model.memory_slots=4 --set train.global_batch_size=8
+  --set train.micro_batch_size=8
   --set train.warmup_steps=2 --set train.eval_every=4 --set train.eval_samples=24
   --set run.log_every=1 --set checkpoint.every_steps=0)
 

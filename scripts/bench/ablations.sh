@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Trains the full method and each ablation (configs/ablations/) over several seeds on the same
+# synthetic data and prints the PI-free eval metrics of the last evaluation as mean +/- std.
+#   scripts/bench/ablations.sh [PRIDE_BINARY] [SEEDS...]      (default build/pride, seeds 1 2 3)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+pride=${1:-build/pride}
+shift || true
+[ $# -gt 0 ] && seeds=("$@") || seeds=(1 2 3)
+work=runs/ablations
+mkdir -p "$work"
+[ -f "$work/train.h5" ] || "$pride" data synth --out "$work/train.h5" --samples 4000 --seed 1 >/dev/null
+[ -f "$work/eval.h5" ] || "$pride" data synth --out "$work/eval.h5" --samples 512 --seed 2 >/dev/null
+for variant in full no_pi no_rkl no_mmd ce_only; do
+  extra=()
+  [ "$variant" = full ] || extra=(--config "configs/ablations/$variant.yaml")
+  for seed in "${seeds[@]}"; do
+    "$pride" train --config configs/tiny.yaml "${extra[@]}" --set run.seed="$seed" \
+      --set "data.train=[$work/train.h5]" --set "data.eval=[$work/eval.h5]" \
+      --set train.eval_samples=0 --set "run.dir=$work/$variant-$seed" >/dev/null
+  done
+done
+/usr/bin/python3 - "$work" "${seeds[@]}" <<'PY'
+import json, statistics, sys
+work, seeds = sys.argv[1], sys.argv[2:]
+print(f"{'variant':8} {'eval_ce':>16} {'eval_rkl':>16} {'eval_emotion_acc':>18}")
+for variant in ["full", "no_pi", "no_rkl", "no_mmd", "ce_only"]:
+    finals = []
+    for seed in seeds:
+        evals = [json.loads(l) for l in open(f"{work}/{variant}-{seed}/metrics.jsonl") if "eval_ce" in l]
+        finals.append(evals[-1])
+    cells = []
+    for key in ["eval_ce", "eval_rkl", "eval_emotion_acc"]:
+        values = [f[key] for f in finals]
+        cells.append(f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f}")
+    print(f"{variant:8} {cells[0]:>16} {cells[1]:>16} {cells[2]:>18}")
+PY
