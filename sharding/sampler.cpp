@@ -39,9 +39,10 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
 GlobalBatchPlan::GlobalBatchPlan(BatchPlanOptions options) : options_(std::move(options)) {
   const int64_t per_micro_step = options_.micro_batch * options_.world_size;
   if (options_.global_batch % per_micro_step != 0) {
-    fail("train.global_batch_size ({}) must be a multiple of train.micro_batch_size ({}) x world "
-         "size ({})",
-         options_.global_batch, options_.micro_batch, options_.world_size);
+    fail(
+        "train.global_batch_size ({}) must be a multiple of train.micro_batch_size ({}) x world "
+        "size ({})",
+        options_.global_batch, options_.micro_batch, options_.world_size);
   }
   if (options_.num_samples < options_.global_batch) {
     fail("data.train holds {} samples, fewer than one global batch (train.global_batch_size = {})",

@@ -1,15 +1,16 @@
 // The `pride` binary: one entry point with subcommands.
-//   pride train   --config F [--set k=v]... [--resume auto|PATH]   train (under mpirun/srun: N ranks)
-//   pride eval    --config F --checkpoint DIR                      PI-free eval of a checkpoint
-//   pride data synth|inspect                                       synthetic data, validation
-//   pride shard   --in FILE --out DIR --shards M                   split a data file across ranks
-//   pride ckpt inspect|export                                      checkpoint tools
-//   pride bench allreduce|step                                     communicator bandwidth, step time
+//   pride train   --config F [--set k=v]... [--resume auto|PATH]   train (under mpirun/srun: N
+//   ranks) pride eval    --config F --checkpoint DIR                      PI-free eval of a
+//   checkpoint pride data synth|inspect                                       synthetic data,
+//   validation pride shard   --in FILE --out DIR --shards M                   split a data file
+//   across ranks pride ckpt inspect|export                                      checkpoint tools
+//   pride bench allreduce|step                                     communicator bandwidth, step
+//   time
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
 // 1 any other failure, 75 preempted after a checkpoint (the Slurm templates requeue on it).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -23,8 +24,8 @@
 #include "data/synth.h"
 #include "dist/bench_allreduce.h"
 #include "dist/communicator.h"
-#include "training/bench_step.h"
 #include "sharding/shard_tool.h"
+#include "training/bench_step.h"
 #include "training/trainer.h"
 #include "util/error.h"
 
@@ -104,7 +105,8 @@ int run_cli(int argc, char** argv) {
   std::string resume;
   auto* train = app.add_subcommand("train", "train a student (start with mpirun/srun for N ranks)");
   train_config.add_to(train);
-  train->add_option("--resume", resume, "auto (newest valid checkpoint, if any) or a checkpoint path");
+  train->add_option("--resume", resume,
+                    "auto (newest valid checkpoint, if any) or a checkpoint path");
 
   ConfigArgs eval_config;
   std::string eval_checkpoint;
@@ -121,17 +123,23 @@ int run_cli(int argc, char** argv) {
   synth->add_option("--out", synth_out, "output HDF5 file")->required();
   synth->add_option("--samples", synth_options.samples, "number of samples")->capture_default_str();
   synth->add_option("--seed", synth_options.seed, "seed of the samples")->capture_default_str();
-  synth->add_option("--world-seed", synth_options.world_seed,
-                    "seed of the generator's tables (keep it equal for train and eval sets)")
+  synth
+      ->add_option("--world-seed", synth_options.world_seed,
+                   "seed of the generator's tables (keep it equal for train and eval sets)")
       ->capture_default_str();
   synth->add_option("--vocab", synth_options.vocab_size, "vocabulary size")->capture_default_str();
   synth->add_option("--topk", synth_options.topk, "teacher top-K")->capture_default_str();
-  synth->add_option("--hidden", synth_options.teacher_hidden, "teacher hidden width")->capture_default_str();
-  synth->add_option("--emotions", synth_options.num_emotions, "emotion classes")->capture_default_str();
+  synth->add_option("--hidden", synth_options.teacher_hidden, "teacher hidden width")
+      ->capture_default_str();
+  synth->add_option("--emotions", synth_options.num_emotions, "emotion classes")
+      ->capture_default_str();
   synth->add_option("--causes", synth_options.num_causes, "latent causes")->capture_default_str();
-  synth->add_option("--audio-dim", synth_options.audio_dim, "audio feature width, 0: none")->capture_default_str();
-  synth->add_option("--visual-dim", synth_options.visual_dim, "visual feature width, 0: none")->capture_default_str();
-  synth->add_flag("--half", synth_options.half_precision, "store features and log-probs as float16");
+  synth->add_option("--audio-dim", synth_options.audio_dim, "audio feature width, 0: none")
+      ->capture_default_str();
+  synth->add_option("--visual-dim", synth_options.visual_dim, "visual feature width, 0: none")
+      ->capture_default_str();
+  synth->add_flag("--half", synth_options.half_precision,
+                  "store features and log-probs as float16");
   std::string inspect_path;
   auto* inspect = data->add_subcommand("inspect", "check every invariant of a data file; summary");
   inspect->add_option("file", inspect_path, "HDF5 data file")->required();
@@ -141,7 +149,9 @@ int run_cli(int argc, char** argv) {
   auto* shard = app.add_subcommand("shard", "split a data file into M files plus a manifest");
   shard->add_option("--in", shard_in, "input HDF5 file")->required();
   shard->add_option("--out", shard_out, "output directory")->required();
-  shard->add_option("--shards", shard_count, "number of shards")->required()->check(CLI::PositiveNumber);
+  shard->add_option("--shards", shard_count, "number of shards")
+      ->required()
+      ->check(CLI::PositiveNumber);
 
   auto* ckpt = app.add_subcommand("ckpt", "checkpoint tools");
   ckpt->require_subcommand(1);
@@ -158,7 +168,8 @@ int run_cli(int argc, char** argv) {
   auto* bench_allreduce = bench->add_subcommand("allreduce", "all-reduce bandwidth vs memcpy");
   bench_allreduce->add_option("--backend", bench_backend, "auto, mpi or nccl");
   ConfigArgs step_config;
-  auto* bench_step = bench->add_subcommand("step", "one training step's time (vs scripts/bench/reference_step.py)");
+  auto* bench_step = bench->add_subcommand(
+      "step", "one training step's time (vs scripts/bench/reference_step.py)");
   step_config.add_to(bench_step);
 
   CLI11_PARSE(app, argc, argv);
@@ -190,7 +201,8 @@ int run_cli(int argc, char** argv) {
   }
   if (*synth) {
     synthesize(synth_out, synth_options);
-    fmt::print("wrote {} ({} samples, seed {})\n", synth_out, synth_options.samples, synth_options.seed);
+    fmt::print("wrote {} ({} samples, seed {})\n", synth_out, synth_options.samples,
+               synth_options.seed);
   } else if (*inspect) {
     fmt::print("{}", inspect_file(inspect_path).summary());
   } else if (*shard) {

@@ -84,8 +84,8 @@ std::vector<Field> fields_of(Config& c) {
 }
 
 const char* type_name(const FieldPtr& target) {
-  static const char* names[] = {"an integer",       "a number",          "true or false",
-                                "a string",         "a list of strings", "a list of numbers"};
+  static const char* names[] = {"an integer", "a number",          "true or false",
+                                "a string",   "a list of strings", "a list of numbers"};
   return names[target.index()];
 }
 
@@ -135,7 +135,8 @@ void assign(const Field& field, const YAML::Node& node, const std::string& origi
         } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
           *target = node.IsNull() ? T{} : strings_of(node, field, origin);
         } else {
-          if (!node.IsSequence()) fail("{}: {} must be {}", origin, field.key, type_name(field.target));
+          if (!node.IsSequence())
+            fail("{}: {} must be {}", origin, field.key, type_name(field.target));
           T values;
           for (const auto& item : node) {
             values.push_back(scalar_as<double>(item, field, origin));
@@ -152,7 +153,8 @@ void apply_node(std::vector<Field>& fields, const YAML::Node& node, const std::s
                 const std::string& origin) {
   for (const auto& entry : node) {
     const std::string key = prefix + entry.first.as<std::string>();
-    auto field = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == key; });
+    auto field =
+        std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == key; });
     if (field != fields.end()) {
       assign(*field, entry.second, origin);
       continue;

@@ -13,15 +13,15 @@ namespace pride {
 struct RunConfig {
   std::string dir = "runs/tiny";  // metrics.jsonl and config.yaml go here
   int64_t seed = 1234;
-  int64_t log_every = 10;  // steps between metrics lines
+  int64_t log_every = 10;       // steps between metrics lines
   std::string device = "auto";  // auto (CUDA of the local rank when present, else CPU) | cpu | cuda
 };
 
 struct DataConfig {
   std::vector<std::string> train;  // one file, several files, or a directory of shards
   std::vector<std::string> eval;
-  int64_t prefetch_batches = 4;    // bound on batches read ahead by the background reader
-  bool length_aware = false;       // group similar lengths inside each global batch
+  int64_t prefetch_batches = 4;  // bound on batches read ahead by the background reader
+  bool length_aware = false;     // group similar lengths inside each global batch
 };
 
 struct ModelConfig {
@@ -39,10 +39,10 @@ struct ModelConfig {
 
 // How the student learns from privileged information (PI) and runs without it.
 struct PrivilegedConfig {
-  bool enabled = true;           // false: the "no PI" ablation, PI is never read
-  double real_pi_start = 1.0;    // probability that a training sample sees its real PI memory ...
-  double real_pi_end = 0.0;      // ... decayed linearly to this by train.max_steps
-  double align_weight = 1.0;     // weight of the latent-slot alignment to the encoded PI
+  bool enabled = true;         // false: the "no PI" ablation, PI is never read
+  double real_pi_start = 1.0;  // probability that a training sample sees its real PI memory ...
+  double real_pi_end = 0.0;    // ... decayed linearly to this by train.max_steps
+  double align_weight = 1.0;   // weight of the latent-slot alignment to the encoded PI
 };
 
 struct TrainConfig {
@@ -56,9 +56,9 @@ struct TrainConfig {
   double weight_decay = 0.01;
   double beta1 = 0.9;
   double beta2 = 0.95;
-  double grad_clip = 1.0;     // global-norm clip; 0 disables
-  int64_t eval_every = 100;   // 0: evaluate only at the end
-  int64_t eval_samples = 256; // 0: the whole eval set
+  double grad_clip = 1.0;      // global-norm clip; 0 disables
+  int64_t eval_every = 100;    // 0: evaluate only at the end
+  int64_t eval_samples = 256;  // 0: the whole eval set
 };
 
 struct LossConfig {
@@ -72,7 +72,7 @@ struct LossConfig {
 };
 
 struct CheckpointConfig {
-  std::string dir = "";  // empty: <run.dir>/checkpoints
+  std::string dir = "";     // empty: <run.dir>/checkpoints
   int64_t every_steps = 0;  // 0: only at the end and on preemption
   int64_t keep = 3;
   int64_t keep_every = 0;  // also keep every keep_every-th step; 0: none

@@ -9,8 +9,13 @@
 namespace pride {
 
 nlohmann::json EvalResult::to_json(int64_t step) const {
-  return {{"step", step},      {"eval_ce", ce},   {"eval_ppl", ppl},         {"eval_rkl", rkl},
-          {"eval_emotion_acc", emotion_acc},      {"eval_samples", samples}, {"eval_tokens", tokens}};
+  return {{"step", step},
+          {"eval_ce", ce},
+          {"eval_ppl", ppl},
+          {"eval_rkl", rkl},
+          {"eval_emotion_acc", emotion_acc},
+          {"eval_samples", samples},
+          {"eval_tokens", tokens}};
 }
 
 EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& config,

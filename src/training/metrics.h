@@ -27,7 +27,8 @@ class MetricsLog {
 class ProgressPrinter {
  public:
   ProgressPrinter(bool enabled, int64_t first_step, int64_t total_steps);
-  void step(const nlohmann::json& record);  // needs step, loss, ce, rkl, mmd, emotion_ce, lr, tokens_per_s
+  void step(const nlohmann::json&
+                record);  // needs step, loss, ce, rkl, mmd, emotion_ce, lr, tokens_per_s
   void eval(const nlohmann::json& record);
   void note(const std::string& line);
 

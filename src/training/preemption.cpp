@@ -9,7 +9,9 @@ namespace {
 
 std::atomic<int> last_signal{0};
 
-extern "C" void on_preemption_signal(int signal) { last_signal.store(signal); }
+extern "C" void on_preemption_signal(int signal) {
+  last_signal.store(signal);
+}
 
 }  // namespace
 
@@ -22,7 +24,11 @@ void install_preemption_handlers() {
   sigaction(SIGUSR1, &action, nullptr);
 }
 
-bool preemption_requested() { return last_signal.load() != 0; }
-int preemption_signal() { return last_signal.load(); }
+bool preemption_requested() {
+  return last_signal.load() != 0;
+}
+int preemption_signal() {
+  return last_signal.load();
+}
 
 }  // namespace pride

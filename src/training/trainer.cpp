@@ -25,8 +25,8 @@
 #include "training/flat_state.h"
 #include "training/losses.h"
 #include "training/metrics.h"
-#include "training/prefetcher.h"
 #include "training/preemption.h"
+#include "training/prefetcher.h"
 #include "training/schedule.h"
 #include "util/error.h"
 #include "util/fault_injection.h"
@@ -79,7 +79,9 @@ void copy_checkpoint_tensor(const CheckpointState& state, const std::string& nam
   fail("{}: checkpoint has no tensor '{}'", path, name);
 }
 
-at::Generator cpu_generator() { return at::detail::getDefaultCPUGenerator(); }
+at::Generator cpu_generator() {
+  return at::detail::getDefaultCPUGenerator();
+}
 
 Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
   torch::manual_seed(static_cast<uint64_t>(config.run.seed));
@@ -98,7 +100,8 @@ class Trainer {
         eval_data_(DialogueDataset::open(config.data.eval)),
         model_(build_student(config, train_data_.info(), device)),
         flat_(*model_),
-        optimizer_(flat_, {config.train.beta1, config.train.beta2, 1e-8, config.train.weight_decay}),
+        optimizer_(flat_,
+                   {config.train.beta1, config.train.beta2, 1e-8, config.train.weight_decay}),
         sync_(comm, flat_.params(), flat_.grads(), config.dist.bucket_mb),
         plan_(plan_options()) {
     check_eval_matches_train();
@@ -113,7 +116,8 @@ class Trainer {
     announce(progress, start);
 
     Prefetcher<std::vector<Batch>> batches([this](int64_t step) { return read_step(step); }, start,
-                                          total, static_cast<size_t>(config_.data.prefetch_batches));
+                                           total,
+                                           static_cast<size_t>(config_.data.prefetch_batches));
     auto window_start = Clock::now();
     double window_tokens = 0;
     for (int64_t step = start; step < total; ++step) {
@@ -177,10 +181,11 @@ class Trainer {
     if (t.vocab_size != e.vocab_size || t.num_emotions != e.num_emotions ||
         t.teacher_hidden != e.teacher_hidden || t.audio_dim != e.audio_dim ||
         t.visual_dim != e.visual_dim) {
-      fail("data.eval does not match data.train (vocab {} vs {}, emotions {} vs {}, teacher "
-           "hidden {} vs {}, audio {} vs {}, visual {} vs {})",
-           e.vocab_size, t.vocab_size, e.num_emotions, t.num_emotions, e.teacher_hidden,
-           t.teacher_hidden, e.audio_dim, t.audio_dim, e.visual_dim, t.visual_dim);
+      fail(
+          "data.eval does not match data.train (vocab {} vs {}, emotions {} vs {}, teacher "
+          "hidden {} vs {}, audio {} vs {}, visual {} vs {})",
+          e.vocab_size, t.vocab_size, e.num_emotions, t.num_emotions, e.teacher_hidden,
+          t.teacher_hidden, e.audio_dim, t.audio_dim, e.visual_dim, t.visual_dim);
     }
   }
 
@@ -212,12 +217,15 @@ class Trainer {
     PiUsage usage;
     if (!config_.pi.enabled) return usage;
     usage.use_pi = true;
-    const double progress = static_cast<double>(step) / static_cast<double>(config_.train.max_steps);
-    const double p = config_.pi.real_pi_start + (config_.pi.real_pi_end - config_.pi.real_pi_start) * progress;
+    const double progress =
+        static_cast<double>(step) / static_cast<double>(config_.train.max_steps);
+    const double p =
+        config_.pi.real_pi_start + (config_.pi.real_pi_end - config_.pi.real_pi_start) * progress;
     auto rows = torch::zeros({batch.size()}, torch::kBool);
     for (int64_t b = 0; b < batch.size(); ++b) {
       const auto index = static_cast<uint64_t>(batch.indices[b]);
-      rows[b] = hash_uniform(static_cast<uint64_t>(config_.run.seed), static_cast<uint64_t>(step), index) < p;
+      rows[b] = hash_uniform(static_cast<uint64_t>(config_.run.seed), static_cast<uint64_t>(step),
+                             index) < p;
     }
     usage.real_pi_rows = rows.to(device_);
     return usage;
@@ -255,9 +263,10 @@ class Trainer {
     // ranks (what the gradient all-reduce computes) is the gradient of the global-batch loss.
     const double per_token = world / counts.response_tokens;
     const double per_sample = world / counts.samples;
-    const auto objective = (w.ce_weight * ce + w.rkl_weight * rkl) * per_token +
-                           (w.emotion_weight * emotion + config_.pi.align_weight * align) * per_sample +
-                           w.mmd_weight * mmd / static_cast<double>(plan_.accumulation_steps());
+    const auto objective =
+        (w.ce_weight * ce + w.rkl_weight * rkl) * per_token +
+        (w.emotion_weight * emotion + config_.pi.align_weight * align) * per_sample +
+        w.mmd_weight * mmd / static_cast<double>(plan_.accumulation_steps());
     if (last) sync_.arm();
     objective.backward();
 
@@ -297,12 +306,18 @@ class Trainer {
     const auto& w = config_.loss;
     const double loss = w.ce_weight * ce + w.rkl_weight * rkl + w.mmd_weight * mmd +
                         w.emotion_weight * emotion + config_.pi.align_weight * align;
-    nlohmann::json record = {
-        {"step", step + 1},         {"loss", loss},       {"ce", ce},
-        {"rkl", rkl},               {"mmd", mmd},         {"emotion_ce", emotion},
-        {"pi_align", align},        {"lr", lr},           {"grad_norm", grad_norm},
-        {"input_tokens", counts.input_tokens},            {"step_time_s", seconds_since(started)},
-        {"comm_wait_s", sync_.stats().comm_wait_s}};
+    nlohmann::json record = {{"step", step + 1},
+                             {"loss", loss},
+                             {"ce", ce},
+                             {"rkl", rkl},
+                             {"mmd", mmd},
+                             {"emotion_ce", emotion},
+                             {"pi_align", align},
+                             {"lr", lr},
+                             {"grad_norm", grad_norm},
+                             {"input_tokens", counts.input_tokens},
+                             {"step_time_s", seconds_since(started)},
+                             {"comm_wait_s", sync_.stats().comm_wait_s}};
     return {record, packed[5].item<double>() > 0};
   }
 
@@ -320,7 +335,8 @@ class Trainer {
                      {"optim.exp_avg", host(optimizer_.exp_avg())},
                      {"optim.exp_avg_sq", host(optimizer_.exp_avg_sq())},
                      {"rng.torch_cpu", cpu_generator().get_state()}};
-    for (const auto& slot : flat_.layout()) state.params.push_back({slot.name, slot.shape, slot.offset});
+    for (const auto& slot : flat_.layout())
+      state.params.push_back({slot.name, slot.shape, slot.offset});
     return state;
   }
 
@@ -330,7 +346,8 @@ class Trainer {
       save_checkpoint(checkpoint_root(config_), snapshot(step), comm_, options);
       return;
     }
-    if (!async_) async_ = std::make_unique<AsyncCheckpointer>(comm_, checkpoint_root(config_), options);
+    if (!async_)
+      async_ = std::make_unique<AsyncCheckpointer>(comm_, checkpoint_root(config_), options);
     async_->save(snapshot(step));
     if (wait) async_->wait();
   }

@@ -104,7 +104,9 @@ TEST(Config, SectionMustBeMapping) {
 TEST(Config, CrossKeyConstraints) {
   auto msg = error_of([] { load_config({}, {"model.n_heads=4", "model.n_kv_heads=3"}); });
   EXPECT_NE(msg.find("model.n_kv_heads"), std::string::npos) << msg;
-  msg = error_of([] { load_config({}, {"train.global_batch_size=10", "train.micro_batch_size=4"}); });
+  msg = error_of([] {
+    load_config({}, {"train.global_batch_size=10", "train.micro_batch_size=4"});
+  });
   EXPECT_NE(msg.find("train.micro_batch_size"), std::string::npos) << msg;
 }
 

@@ -47,8 +47,9 @@ TEST(FlatState, AdamWMatchesLibTorchAdamW) {
     ours.a->weight.copy_(reference.a->weight);
     ours.b->weight.copy_(reference.b->weight);
   }
-  torch::optim::AdamW torch_adam(reference.parameters(),
-                                 torch::optim::AdamWOptions(0.01).betas({0.9, 0.95}).weight_decay(0.1).eps(1e-8));
+  torch::optim::AdamW torch_adam(
+      reference.parameters(),
+      torch::optim::AdamWOptions(0.01).betas({0.9, 0.95}).weight_decay(0.1).eps(1e-8));
   FlatParameters flat(ours);
   FlatAdamW adam(flat, {0.9, 0.95, 1e-8, 0.1});
   for (int step = 0; step < 5; ++step) {

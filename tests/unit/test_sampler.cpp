@@ -76,7 +76,8 @@ TEST(Sampler, GlobalSequenceDoesNotDependOnWorldSize) {
 }
 
 TEST(Sampler, MicroStepGroupsMatchAcrossWorldSizes) {
-  // Micro-step j over all ranks holds the same samples for (1 rank, micro 4) and (2 ranks, micro 2).
+  // Micro-step j over all ranks holds the same samples for (1 rank, micro 4) and (2 ranks, micro
+  // 2).
   GlobalBatchPlan one(options(40, 8, 4, 1));
   GlobalBatchPlan two(options(40, 8, 2, 2));
   for (int64_t step = 0; step < 5; ++step) {
