@@ -11,12 +11,14 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoints/checkpoint.h"
+#include "support.h"
 #include "util/error.h"
 
 namespace pride {
 namespace {
 
 namespace fs = std::filesystem;
+using test::error_of;
 
 // World-size-1 communicator: every collective is the identity.
 class LocalCommunicator : public Communicator {
@@ -93,15 +95,6 @@ void expect_same_state(const CheckpointState& expected, const CheckpointState& a
     EXPECT_EQ(actual.params[i].shape, expected.params[i].shape);
     EXPECT_EQ(actual.params[i].offset, expected.params[i].offset);
   }
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "<no pride::Error>";
 }
 
 class CheckpointFormatTest : public ::testing::Test {

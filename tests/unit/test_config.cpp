@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "config/config.h"
+#include "support.h"
 #include "util/error.h"
 
 namespace pride {
@@ -17,17 +18,7 @@ std::string write_temp(const std::string& name, const std::string& text) {
   return path;
 }
 
-// Runs `body`, expects a pride::Error, and returns its message.
-template <typename F>
-std::string error_of(F body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected pride::Error";
-  return "";
-}
+using test::error_of;
 
 TEST(Config, DefaultsAreValid) {
   Config c = load_config({}, {});

@@ -18,17 +18,12 @@
 #include "data/inspect.h"
 #include "data/reader.h"
 #include "data/synth.h"
+#include "support.h"
 #include "util/error.h"
 
 namespace pride::test {
 
 // Shared with test_shard.cpp (same test binary).
-std::string temp_path(const std::string& name) {
-  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "pride_" + test->test_suite_name() + "_" + test->name() + "_" +
-         name;
-}
-
 SynthOptions small_options() {
   SynthOptions options;
   options.samples = 40;
@@ -42,16 +37,6 @@ std::string synth_file(const std::string& name, const SynthOptions& options) {
   const std::string path = temp_path(name);
   synthesize(path, options);
   return path;
-}
-
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected pride::Error";
-  return "";
 }
 
 void expect_same_tensor(const torch::Tensor& a, const torch::Tensor& b) {
@@ -79,10 +64,6 @@ namespace {
 std::string file_bytes(const std::string& path) {
   std::ifstream stream(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(stream), {});
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // --- synthesis and reading ---------------------------------------------------------------------

@@ -12,24 +12,19 @@
 #include "data/reader.h"
 #include "data/synth.h"
 #include "sharding/shard_tool.h"
+#include "support.h"
 #include "util/error.h"
 
 namespace pride::test {
 
 // Defined in test_data.cpp (same test binary).
-std::string temp_path(const std::string& name);
 SynthOptions small_options();
 std::string synth_file(const std::string& name, const SynthOptions& options);
-std::string error_of(const std::function<void()>& body);
 void expect_same_sample(const Sample& a, const Sample& b);
 
 namespace {
 
 namespace fs = std::filesystem;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 class Shard : public ::testing::Test {
  protected:

@@ -1,0 +1,17 @@
+// Helpers shared by the unit test files (one test binary): temporary paths and error capture.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace pride::test {
+
+// A path in the gtest temp dir, unique to the running test.
+std::string temp_path(const std::string& name);
+
+// Runs `body`, expects a pride::Error, and returns its message ("" and a failure otherwise).
+std::string error_of(const std::function<void()>& body);
+
+bool contains(const std::string& text, const std::string& part);
+
+}  // namespace pride::test
