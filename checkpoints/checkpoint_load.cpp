@@ -18,24 +18,30 @@ std::string join(const std::string& dir, const std::string& name) {
   return (fs::path(dir) / name).string();
 }
 
-void check_header(const std::vector<char>& bytes, const std::string& file, int shard, int world) {
-  uint32_t fields[3];
-  std::memcpy(fields, bytes.data() + 8, sizeof(fields));
-  if (std::memcmp(bytes.data(), "PRIDESHD", 8) != 0 || fields[1] != static_cast<uint32_t>(shard) ||
+void check_header(const std::string& header, const std::string& file, int shard, int world) {
+  uint32_t fields[3] = {};
+  if (header.size() >= 8 + sizeof(fields)) std::memcpy(fields, header.data() + 8, sizeof(fields));
+  if (header.compare(0, 8, "PRIDESHD") != 0 || fields[1] != static_cast<uint32_t>(shard) ||
       fields[2] != static_cast<uint32_t>(world)) {
     fail("{}: not shard {} of {} of a pride checkpoint (bad header)", file, shard, world);
   }
 }
 
-// Copies the overlap of a shard's range with this rank's owned range [begin, end) into `part`.
-void copy_overlap(const std::vector<char>& shard_bytes, const ShardRange& range, int64_t begin,
-                  int64_t end, torch::Tensor& part) {
+// Copies what a chunk of a shard holds of this rank's owned range [begin, end) of one tensor
+// (stored at range.byte_offset in the shard) into `part`. Works in bytes: chunks need not end on
+// element boundaries.
+void copy_overlap(int64_t chunk_offset, const char* chunk, int64_t chunk_size,
+                  const ShardRange& range, int64_t begin, int64_t end, torch::Tensor& part) {
   const int64_t low = std::max(begin, range.begin), high = std::min(end, range.end);
   if (low >= high) return;
   const int64_t item = static_cast<int64_t>(part.element_size());
-  std::memcpy(static_cast<char*>(part.data_ptr()) + (low - begin) * item,
-              shard_bytes.data() + range.byte_offset + (low - range.begin) * item,
-              (high - low) * item);
+  const int64_t wanted_begin = range.byte_offset + (low - range.begin) * item;
+  const int64_t wanted_end = wanted_begin + (high - low) * item;
+  const int64_t from = std::max(wanted_begin, chunk_offset);
+  const int64_t to = std::min(wanted_end, chunk_offset + chunk_size);
+  if (from >= to) return;
+  std::memcpy(static_cast<char*>(part.data_ptr()) + (low - begin) * item + (from - wanted_begin),
+              chunk + (from - chunk_offset), to - from);
 }
 
 // Every rank ends with the full tensor: the owned parts concatenated in rank order. Gathered as
@@ -76,22 +82,29 @@ std::vector<std::string> resume_candidates(const std::string& root) {
 
 }  // namespace
 
-std::vector<char> read_verified_shard(const std::string& path, const Manifest& manifest,
-                                      int shard) {
+void read_verified_shard(const std::string& path, const Manifest& manifest, int shard,
+                         const ChunkConsumer& on_chunk) {
   const ShardRecord& record = manifest.shards.at(shard);
   const std::string file = join(path, record.file);
-  std::vector<char> bytes = read_binary_file(file);
-  const FileDigest digest = digest_of(bytes);
-  if (digest.bytes != record.digest.bytes) {
-    fail("{}: {} bytes, the manifest says {} (truncated or replaced shard)", file, digest.bytes,
+  const auto truncated = [&](int64_t bytes) {
+    fail("{}: {} bytes, the manifest says {} (truncated or replaced shard)", file, bytes,
          record.digest.bytes);
-  }
+  };
+  if (const int64_t size = file_size(file); size != record.digest.bytes) truncated(size);
+  std::string header;
+  const FileDigest digest =
+      read_file_in_chunks(file, [&](int64_t offset, const char* data, int64_t size) {
+        if (offset < kShardHeaderBytes) {
+          header.append(data, std::min<int64_t>(size, kShardHeaderBytes - offset));
+        }
+        if (on_chunk) on_chunk(offset, data, size);
+      });
+  if (digest.bytes != record.digest.bytes) truncated(digest.bytes);  // changed while reading
   if (digest.xxh64 != record.digest.xxh64) {
     fail("{}: checksum mismatch (xxh64 {} but the manifest says {}): corrupt shard", file,
          to_hex64(digest.xxh64), to_hex64(record.digest.xxh64));
   }
-  check_header(bytes, file, shard, manifest.world_size);
-  return bytes;
+  check_header(header, file, shard, manifest.world_size);
 }
 
 std::vector<torch::Tensor> read_owned_parts(const std::string& path, const Manifest& manifest,
@@ -103,7 +116,7 @@ std::vector<torch::Tensor> read_owned_parts(const std::string& path, const Manif
     const torch::ScalarType dtype = scalar_type_of(tensor.dtype, path);
     parts.push_back(torch::empty({owned.back().second - owned.back().first}, dtype));
   }
-  // One shard in memory at a time, read only if it holds some of this rank's elements.
+  // Each shard is streamed once, and only if it holds some of this rank's elements.
   for (int shard = 0; shard < manifest.world_size; ++shard) {
     bool needed = false;
     for (size_t t = 0; t < parts.size(); ++t) {
@@ -111,11 +124,12 @@ std::vector<torch::Tensor> read_owned_parts(const std::string& path, const Manif
       needed |= std::max(owned[t].first, range.begin) < std::min(owned[t].second, range.end);
     }
     if (!needed) continue;
-    const std::vector<char> bytes = read_verified_shard(path, manifest, shard);
-    for (size_t t = 0; t < parts.size(); ++t) {
-      copy_overlap(bytes, manifest.tensors[t].ranges[shard], owned[t].first, owned[t].second,
-                   parts[t]);
-    }
+    read_verified_shard(path, manifest, shard, [&](int64_t offset, const char* data, int64_t size) {
+      for (size_t t = 0; t < parts.size(); ++t) {
+        copy_overlap(offset, data, size, manifest.tensors[t].ranges[shard], owned[t].first,
+                     owned[t].second, parts[t]);
+      }
+    });
   }
   return parts;
 }

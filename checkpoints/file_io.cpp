@@ -5,12 +5,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "util/error.h"
 
@@ -42,6 +41,15 @@ class FileDescriptor {
       size -= written;
     }
   }
+  // Reads up to `size` bytes; 0 at the end of the file.
+  int64_t read_some(void* data, int64_t size) {
+    while (true) {
+      ssize_t got = ::read(fd_, data, static_cast<size_t>(size));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) fail("cannot read {}: {}", path_, std::strerror(errno));
+      return got;
+    }
+  }
   void sync() {
     if (::fsync(fd_) != 0) fail("cannot fsync {}: {}", path_, std::strerror(errno));
   }
@@ -55,6 +63,8 @@ class FileDescriptor {
   std::string path_;
   int fd_ = -1;
 };
+
+constexpr int64_t kIoChunkBytes = 8 << 20;  // large enough for full-speed I/O, cache-friendly
 
 struct XxhStateDeleter {
   void operator()(XXH64_state_t* state) const { XXH64_freeState(state); }
@@ -73,9 +83,13 @@ FileDigest write_file_durably(const std::string& path, const std::vector<ByteSpa
   FileDescriptor file(path, O_WRONLY | O_CREAT | O_TRUNC);
   FileDigest digest;
   for (const ByteSpan& piece : pieces) {
-    if (piece.size == 0) continue;
-    file.write_all(piece.data, piece.size);
-    XXH64_update(hash.get(), piece.data, static_cast<size_t>(piece.size));
+    // In chunks, so that each is hashed while the write has just brought it into the cache.
+    for (int64_t done = 0; done < piece.size; done += kIoChunkBytes) {
+      const char* chunk = static_cast<const char*>(piece.data) + done;
+      const int64_t size = std::min(kIoChunkBytes, piece.size - done);
+      file.write_all(chunk, size);
+      XXH64_update(hash.get(), chunk, static_cast<size_t>(size));
+    }
     digest.bytes += piece.size;
   }
   file.sync();
@@ -103,23 +117,33 @@ void rename_durably(const std::string& from, const std::string& to) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::vector<char> bytes = read_binary_file(path);
-  return std::string(bytes.begin(), bytes.end());
+  std::string text;
+  read_file_in_chunks(path,
+                      [&](int64_t, const char* data, int64_t size) { text.append(data, size); });
+  return text;
 }
 
-std::vector<char> read_binary_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open {}: {}", path, fs::exists(path) ? "unreadable" : "missing");
-  in.seekg(0, std::ios::end);
-  std::vector<char> bytes(static_cast<size_t>(in.tellg()));
-  in.seekg(0);
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!in) fail("cannot read {}", path);
-  return bytes;
+int64_t file_size(const std::string& path) {
+  std::error_code error;
+  const auto size = fs::file_size(path, error);
+  if (error) fail("cannot open {}: {}", path, fs::exists(path) ? "unreadable" : "missing");
+  return static_cast<int64_t>(size);
 }
 
-FileDigest digest_of(const std::vector<char>& bytes) {
-  return {static_cast<int64_t>(bytes.size()), XXH64(bytes.data(), bytes.size(), 0)};
+FileDigest read_file_in_chunks(const std::string& path, const ChunkConsumer& on_chunk) {
+  if (!fs::exists(path)) fail("cannot open {}: missing", path);
+  FileDescriptor file(path, O_RDONLY);
+  std::unique_ptr<XXH64_state_t, XxhStateDeleter> hash(XXH64_createState());
+  XXH64_reset(hash.get(), 0);
+  std::vector<char> buffer(static_cast<size_t>(kIoChunkBytes));
+  FileDigest digest;
+  while (const int64_t got = file.read_some(buffer.data(), kIoChunkBytes)) {
+    XXH64_update(hash.get(), buffer.data(), static_cast<size_t>(got));
+    on_chunk(digest.bytes, buffer.data(), got);
+    digest.bytes += got;
+  }
+  digest.xxh64 = XXH64_digest(hash.get());
+  return digest;
 }
 
 std::string to_hex64(uint64_t value) {

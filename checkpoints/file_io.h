@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,14 @@ void fsync_directory(const std::string& dir);
 void rename_durably(const std::string& from, const std::string& to);
 
 std::string read_text_file(const std::string& path);
-std::vector<char> read_binary_file(const std::string& path);
-FileDigest digest_of(const std::vector<char>& bytes);
+
+// Receives a file's bytes [offset, offset + size) as they are read.
+using ChunkConsumer = std::function<void(int64_t offset, const char* data, int64_t size)>;
+// Size of `path` in bytes, or a pride::Error naming it when missing or unreadable.
+int64_t file_size(const std::string& path);
+// Reads `path` front to back through one reusable buffer, passing each chunk to `on_chunk`, and
+// returns the file's digest (hashed while reading: the file is read once and never held whole).
+FileDigest read_file_in_chunks(const std::string& path, const ChunkConsumer& on_chunk);
 
 // 16 lowercase hex digits, and back (pride::Error naming `context` when malformed).
 std::string to_hex64(uint64_t value);

@@ -48,7 +48,10 @@ void check_saveable(const CheckpointState& state);
 // checkpoint at `path`, each verified against the manifest before use. Local (no collectives).
 std::vector<torch::Tensor> read_owned_parts(const std::string& path, const Manifest& manifest,
                                             int rank, int world);
-// Reads shard `shard` whole and checks its size, checksum and header against the manifest.
-std::vector<char> read_verified_shard(const std::string& path, const Manifest& manifest, int shard);
+// Reads shard `shard` once, front to back, passing its bytes to `on_chunk` (which may be empty)
+// as they arrive, and checks its size, checksum and header against the manifest: a pride::Error
+// naming the file when any differs, in which case what `on_chunk` received is not to be used.
+void read_verified_shard(const std::string& path, const Manifest& manifest, int shard,
+                         const ChunkConsumer& on_chunk = {});
 
 }  // namespace pride

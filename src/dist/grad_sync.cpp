@@ -21,6 +21,12 @@ std::vector<int64_t> offsets_of(const std::vector<torch::Tensor>& params) {
   return offsets;
 }
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 }  // namespace
 
 torch::Tensor GradientSynchronizer::attach_flat_grad(const std::vector<torch::Tensor>& params) {
@@ -106,9 +112,11 @@ void GradientSynchronizer::on_grad_accumulated(size_t param_index) {
   // MPI is FUNNELED: from autograd's device threads only backends that allow it may launch;
   // otherwise finish() launches what remains.
   if (!comm_.any_thread_may_launch() && std::this_thread::get_id() != armed_thread_) return;
+  const auto start = Clock::now();
   launch_in_order(/*force=*/false, /*from_hook=*/true);
   // MPI advances nonblocking collectives only inside MPI calls; poke it while backward runs.
   if (next_to_launch_ > 0) buckets_[next_to_launch_ - 1].op->poll();
+  stats_.comm_exposed_s += seconds_since(start);
 }
 
 void GradientSynchronizer::launch_in_order(bool force, bool from_hook) {
@@ -123,6 +131,7 @@ void GradientSynchronizer::launch_in_order(bool force, bool from_hook) {
 }
 
 void GradientSynchronizer::finish() {
+  const auto start = Clock::now();
   std::lock_guard<std::mutex> lock(mutex_);
   if (!armed_) {  // not armed: a plain synchronous average of everything
     next_to_launch_ = 0;
@@ -131,13 +140,11 @@ void GradientSynchronizer::finish() {
   armed_ = false;  // disarmed even if a wait below throws
   check_grads_are_views();
   launch_in_order(/*force=*/true, /*from_hook=*/false);
-  const auto start = std::chrono::steady_clock::now();
   for (Bucket& bucket : buckets_) {
     bucket.op->wait();
     bucket.op.reset();
   }
-  stats_.comm_wait_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats_.comm_exposed_s += seconds_since(start);
 }
 
 void GradientSynchronizer::check_grads_are_views() const {

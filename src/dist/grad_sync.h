@@ -19,7 +19,10 @@ namespace pride {
 class GradientSynchronizer {
  public:
   struct Stats {
-    double comm_wait_s = 0;                // time the last finish() spent waiting for buckets
+    // Seconds of the last step that the synchronizer held up backward or the step: launches and
+    // progress polls from hooks plus all of finish(). The part of the all-reduce it does not
+    // count ran hidden behind backward.
+    double comm_exposed_s = 0;
     double backward_overlap_launches = 0;  // buckets of the last step launched from hooks
   };
 

@@ -317,7 +317,7 @@ class Trainer {
                              {"grad_norm", grad_norm},
                              {"input_tokens", counts.input_tokens},
                              {"step_time_s", seconds_since(started)},
-                             {"comm_wait_s", sync_.stats().comm_wait_s}};
+                             {"comm_exposed_s", sync_.stats().comm_exposed_s}};
     return {record, packed[5].item<double>() > 0};
   }
 
