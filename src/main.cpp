@@ -44,12 +44,14 @@ struct ConfigArgs {
   }
 };
 
-// Gives each rank an equal share of the cores unless OMP_NUM_THREADS says otherwise; two ranks
-// that both take every core run slower than one.
+// Threads per rank, unless OMP_NUM_THREADS says: torch's own default (about one per physical
+// core), shared among this node's ranks. Not more: an OpenMP pool wider than its free cores spins
+// at every op while other processes hold them (35x slower steps on a busy 2-core machine).
 void set_thread_count(const WorldInfo& world) {
   if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(std::max(1, cores / std::max(1, world.local_size)));
+  const int share = std::min(torch::get_num_threads(), cores) / std::max(1, world.local_size);
+  torch::set_num_threads(std::max(1, share));
 }
 
 // Runs a distributed command: MPI up, then `body`; an error on any rank ends the whole job with
