@@ -2,18 +2,21 @@
 # Trains the full method and each ablation (configs/ablations/) over several seeds on the same
 # synthetic data and prints the PI-free eval metrics of the last evaluation as mean +/- std.
 #   scripts/bench/ablations.sh [PRIDE_BINARY] [SEEDS...]      (default build/pride, seeds 1 2 3)
+#   STEPS=N   train N steps instead of the config's (runs then go to runs/ablations-N)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 pride=${1:-build/pride}
 shift || true
 [ $# -gt 0 ] && seeds=("$@") || seeds=(1 2 3)
-work=runs/ablations
+steps=${STEPS:-}
+work=runs/ablations${steps:+-$steps}
 mkdir -p "$work"
 [ -f "$work/train.h5" ] || "$pride" data synth --out "$work/train.h5" --samples 4000 --seed 1 >/dev/null
 [ -f "$work/eval.h5" ] || "$pride" data synth --out "$work/eval.h5" --samples 512 --seed 2 >/dev/null
 for variant in full no_pi no_rkl no_mmd ce_only; do
   extra=()
   [ "$variant" = full ] || extra=(--config "configs/ablations/$variant.yaml")
+  [ -z "$steps" ] || extra+=(--set "train.max_steps=$steps")
   for seed in "${seeds[@]}"; do
     "$pride" train --config configs/tiny.yaml "${extra[@]}" --set run.seed="$seed" \
       --set "data.train=[$work/train.h5]" --set "data.eval=[$work/eval.h5]" \

@@ -17,10 +17,10 @@ struct DatasetInfo {
   int64_t vocab_size = 0;
   int64_t num_emotions = 0;
   int64_t pad_id = 0, bos_id = 1, eos_id = 2;
-  int64_t topk = 0;          // K of the teacher's top-K
-  int64_t teacher_hidden = 0;  // H of /teacher/hidden
-  int64_t audio_dim = 0;     // 0: no audio
-  int64_t visual_dim = 0;    // 0: no visual
+  int64_t topk = 0;                             // K of the teacher's top-K
+  int64_t teacher_hidden = 0;                   // H of /teacher/hidden
+  int64_t audio_dim = 0;                        // 0: no audio
+  int64_t visual_dim = 0;                       // 0: no visual
   std::vector<std::string> privileged_sources;  // e.g. reasoning, annotation, future_summary
 };
 
@@ -30,31 +30,31 @@ struct Sample {
   std::vector<int32_t> response;
   int32_t emotion = 0;
   std::map<std::string, std::vector<int32_t>> privileged;  // empty when PI is not read
-  torch::Tensor audio;   // [frames, audio_dim] float32, undefined when absent
-  torch::Tensor visual;  // [frames, visual_dim] float32, undefined when absent
-  torch::Tensor topk_ids;       // [response_len, K] int64
-  torch::Tensor topk_logprobs;  // [response_len, K] float32
-  torch::Tensor teacher_hidden; // [H] float32
+  torch::Tensor audio;           // [frames, audio_dim] float32, undefined when absent
+  torch::Tensor visual;          // [frames, visual_dim] float32, undefined when absent
+  torch::Tensor topk_ids;        // [response_len, K] int64
+  torch::Tensor topk_logprobs;   // [response_len, K] float32
+  torch::Tensor teacher_hidden;  // [H] float32
 };
 
 // A padded batch. Sequence layout per row: context tokens, then response tokens, then padding.
 // Position t predicts token t+1; response_mask marks the positions whose *next* token is a
 // response token, i.e. where CE and RKL apply.
 struct Batch {
-  torch::Tensor tokens;         // [B, T] int64
-  torch::Tensor context_mask;   // [B, T] bool: context positions
-  torch::Tensor response_mask;  // [B, T] bool: positions that predict a response token
-  torch::Tensor targets;        // [B, T] int64: next token (pad where not predicted)
-  torch::Tensor emotion;        // [B] int64
-  torch::Tensor topk_ids;       // [B, T, K] int64 teacher ids aligned with targets (0 elsewhere)
-  torch::Tensor topk_logprobs;  // [B, T, K] float32 (0 elsewhere)
-  torch::Tensor teacher_hidden; // [B, H] float32
+  torch::Tensor tokens;          // [B, T] int64
+  torch::Tensor context_mask;    // [B, T] bool: context positions
+  torch::Tensor response_mask;   // [B, T] bool: positions that predict a response token
+  torch::Tensor targets;         // [B, T] int64: next token (pad where not predicted)
+  torch::Tensor emotion;         // [B] int64
+  torch::Tensor topk_ids;        // [B, T, K] int64 teacher ids aligned with targets (0 elsewhere)
+  torch::Tensor topk_logprobs;   // [B, T, K] float32 (0 elsewhere)
+  torch::Tensor teacher_hidden;  // [B, H] float32
   // Modalities: [B, F, D] float32 with a [B, F] bool mask; undefined when absent.
   torch::Tensor audio, audio_mask, visual, visual_mask;
   // Privileged sources, each [B, L] int64 tokens with a [B, L] bool mask. Empty at evaluation.
   std::map<std::string, torch::Tensor> privileged, privileged_mask;
-  int64_t response_tokens = 0;  // sum of response_mask
-  std::vector<int64_t> indices; // global sample indices, in row order
+  int64_t response_tokens = 0;   // sum of response_mask
+  std::vector<int64_t> indices;  // global sample indices, in row order
 
   int64_t size() const { return tokens.defined() ? tokens.size(0) : 0; }
   Batch to(const torch::Device& device) const;

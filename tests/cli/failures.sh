@@ -40,11 +40,14 @@ check "the failed job ended within 60 s" test $(($(date +%s) - start)) -lt 60
 
 start=$(date +%s)
 set +e
+# The timeout leaves room for ranks that start seconds apart on a loaded CI machine: a tighter one
+# fires at an earlier step's collective, before the injected hang.
 PRIDE_INJECT_FAULT=step:1:3:hang mpi 2 train "${SMALL[@]}" --set train.max_steps=50 \
-  --set dist.timeout_s=3 --set train.micro_batch_size=4 --set "run.dir=$WORK/h" >"$WORK/hang.log" 2>&1
+  --set dist.timeout_s=10 --set train.micro_batch_size=4 --set "run.dir=$WORK/h" >"$WORK/hang.log" 2>&1
 code=$?
 set -e
+tail -n 20 "$WORK/hang.log"  # for the CI log, should a check below fail
 check "a hung rank ends the job through the timeout (exit $code)" test "$code" -ne 0
 check "the timeout message names the operation and the step" \
-  grep -q "did not complete within 3 s at step 3" "$WORK/hang.log"
+  grep -q "did not complete within 10 s at step 3" "$WORK/hang.log"
 check "the hung job ended within 60 s" test $(($(date +%s) - start)) -lt 60
