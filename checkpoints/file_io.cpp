@@ -131,13 +131,14 @@ int64_t file_size(const std::string& path) {
 }
 
 FileDigest read_file_in_chunks(const std::string& path, const ChunkConsumer& on_chunk) {
-  if (!fs::exists(path)) fail("cannot open {}: missing", path);
+  // Small files (manifests, `latest`) get a buffer of their own size.
+  const int64_t buffer_bytes = std::clamp<int64_t>(file_size(path), 1, kIoChunkBytes);
   FileDescriptor file(path, O_RDONLY);
   std::unique_ptr<XXH64_state_t, XxhStateDeleter> hash(XXH64_createState());
   XXH64_reset(hash.get(), 0);
-  std::vector<char> buffer(static_cast<size_t>(kIoChunkBytes));
+  std::vector<char> buffer(static_cast<size_t>(buffer_bytes));
   FileDigest digest;
-  while (const int64_t got = file.read_some(buffer.data(), kIoChunkBytes)) {
+  while (const int64_t got = file.read_some(buffer.data(), buffer_bytes)) {
     XXH64_update(hash.get(), buffer.data(), static_cast<size_t>(got));
     on_chunk(digest.bytes, buffer.data(), got);
     digest.bytes += got;

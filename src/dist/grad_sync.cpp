@@ -2,9 +2,9 @@
 // bucket all-reduces during backward, and the final wait in finish().
 #include "dist/grad_sync.h"
 
-#include <chrono>
 #include <thread>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 namespace pride {
@@ -19,12 +19,6 @@ std::vector<int64_t> offsets_of(const std::vector<torch::Tensor>& params) {
   }
   offsets.push_back(offset);  // one past the end: the total
   return offsets;
-}
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 }  // namespace

@@ -56,8 +56,7 @@ ProgressPrinter::ProgressPrinter(bool enabled, int64_t first_step, int64_t total
 void ProgressPrinter::step(const nlohmann::json& r) {
   if (!enabled_) return;
   const int64_t step = r["step"];
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed = seconds_since(start_);
   const double done = static_cast<double>(step - first_step_);
   const double eta = done > 0 ? elapsed / done * static_cast<double>(total_steps_ - step) : 0.0;
   fmt::print(

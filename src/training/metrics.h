@@ -5,10 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <string>
+
+#include "util/clock.h"
 
 namespace pride {
 
@@ -35,7 +36,7 @@ class ProgressPrinter {
  private:
   bool enabled_;
   int64_t first_step_, total_steps_;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  Clock::time_point start_ = Clock::now();
 };
 
 std::string format_duration(double seconds);

@@ -28,6 +28,7 @@
 #include "training/preemption.h"
 #include "training/prefetcher.h"
 #include "training/schedule.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fault_injection.h"
 
@@ -42,12 +43,6 @@ torch::Device choose_device(const Config& config, const WorldInfo& world) {
 }
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // Sums of each loss term over this rank's part of a step, before global normalisation.
 struct TermSums {
