@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoints/checkpoint.h"
+#include "checkpoints/protocol.h"
 #include "support.h"
 #include "util/error.h"
 
@@ -142,6 +143,30 @@ TEST_F(CheckpointFormatTest, RoundTripsEveryDtypeAndTheMetadata) {
   const CheckpointState loaded = load_checkpoint(path, comm_);
   expect_same_state(sample_state(7), loaded);
   EXPECT_EQ(loaded.world_size, 1);
+}
+
+// Shards are read in 8 MiB chunks: an odd-sized int8 tensor first makes the float32 and float64
+// elements after it straddle chunk boundaries, for the full load and for owned ranges alike.
+TEST_F(CheckpointFormatTest, TensorsSpanningReadChunksLoadExactly) {
+  CheckpointState state;
+  state.step = 1;
+  state.tensors = {{"odd", (torch::arange(5'000'001) % 251).to(torch::kInt8)},
+                   {"floats", torch::arange(3'000'000, torch::kFloat32)},
+                   {"doubles", torch::rand({700'001}, torch::kFloat64)}};
+  const std::string path = save_checkpoint(dir_, state, comm_, {});
+  const CheckpointState loaded = load_checkpoint(path, comm_);
+  const Manifest manifest = read_manifest(path + "/" + kManifestFile);
+  constexpr int kWorld = 3;
+  std::vector<std::vector<torch::Tensor>> parts;
+  for (int rank = 0; rank < kWorld; ++rank) {
+    parts.push_back(read_owned_parts(path, manifest, rank, kWorld));
+  }
+  for (size_t t = 0; t < state.tensors.size(); ++t) {
+    const TensorEntry& entry = state.tensors[t];
+    EXPECT_TRUE(torch::equal(loaded.tensor(entry.name), entry.full)) << entry.name;
+    const torch::Tensor joined = torch::cat({parts[0][t], parts[1][t], parts[2][t]});
+    EXPECT_TRUE(torch::equal(joined, entry.full)) << entry.name << " from " << kWorld << " ranks";
+  }
 }
 
 TEST_F(CheckpointFormatTest, ManifestDescribesShardsAndTensors) {
