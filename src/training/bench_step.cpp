@@ -99,9 +99,8 @@ torch::Tensor training_loss(Student& student, const Batch& batch, const PiUsage&
                             loss.rkl_temperature, loss.rkl_tail_bucket);
   auto mmd = mmd2_unbiased(out.response_features, batch.teacher_hidden, loss.mmd_bandwidths);
   auto emotion = emotion_ce_sum(out.emotion_logits, batch.emotion);
-  return loss.ce_weight * ce / tokens + loss.rkl_weight * rkl / tokens + loss.mmd_weight * mmd +
-         loss.emotion_weight * emotion / samples +
-         config.pi.align_weight * out.pi_align.sum() / samples;
+  return weighted_loss<torch::Tensor>(
+      config, {ce / tokens, rkl / tokens, mmd, emotion / samples, out.pi_align.sum() / samples});
 }
 
 double median(std::vector<double> values) {

@@ -7,6 +7,8 @@
 
 #include <vector>
 
+#include "config/config.h"
+
 namespace pride {
 
 // Gold-token cross-entropy over the masked positions:
@@ -40,5 +42,21 @@ torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
 // Emotion cross-entropy summed over samples: sum_b -log softmax(logits_b)[labels_b].
 // logits [B, E], labels [B] int64.
 torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& labels);
+
+// The terms of the objective, each already normalised (CE and RKL per response token, emotion CE
+// and PI alignment per sample, MMD^2 as it is). T: torch::Tensor or double.
+template <typename T>
+struct LossTerms {
+  T ce, rkl, mmd, emotion, pi_align;
+};
+
+// loss = ce_weight*CE + rkl_weight*RKL + mmd_weight*MMD^2 + emotion_weight*CE_emo
+//        + pi.align_weight*align   (docs/method.md, "Total loss").
+template <typename T>
+T weighted_loss(const Config& config, const LossTerms<T>& terms) {
+  const LossConfig& w = config.loss;
+  return terms.ce * w.ce_weight + terms.rkl * w.rkl_weight + terms.mmd * w.mmd_weight +
+         terms.emotion * w.emotion_weight + terms.pi_align * config.pi.align_weight;
+}
 
 }  // namespace pride

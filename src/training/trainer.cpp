@@ -258,10 +258,10 @@ class Trainer {
     // ranks (what the gradient all-reduce computes) is the gradient of the global-batch loss.
     const double per_token = world / counts.response_tokens;
     const double per_sample = world / counts.samples;
-    const auto objective =
-        (w.ce_weight * ce + w.rkl_weight * rkl) * per_token +
-        (w.emotion_weight * emotion + config_.pi.align_weight * align) * per_sample +
-        w.mmd_weight * mmd / static_cast<double>(plan_.accumulation_steps());
+    const auto objective = weighted_loss<torch::Tensor>(
+        config_,
+        {ce * per_token, rkl * per_token, mmd / static_cast<double>(plan_.accumulation_steps()),
+         emotion * per_sample, align * per_sample});
     if (last) sync_.arm();
     objective.backward();
 
@@ -298,9 +298,7 @@ class Trainer {
     const double emotion = packed[2].item<double>() / counts.samples;
     const double align = packed[3].item<double>() / counts.samples;
     const double mmd = packed[4].item<double>();
-    const auto& w = config_.loss;
-    const double loss = w.ce_weight * ce + w.rkl_weight * rkl + w.mmd_weight * mmd +
-                        w.emotion_weight * emotion + config_.pi.align_weight * align;
+    const double loss = weighted_loss<double>(config_, {ce, rkl, mmd, emotion, align});
     nlohmann::json record = {{"step", step + 1},
                              {"loss", loss},
                              {"ce", ce},
