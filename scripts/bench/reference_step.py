@@ -36,7 +36,7 @@ DEFAULTS = {
     "run": {"seed": 1234},
     "model": {"vocab_size": 0, "d_model": 128, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
               "d_ff": 344, "max_seq_len": 256, "memory_slots": 8, "rope_theta": 10000.0,
-              "norm_eps": 1e-5},
+              "norm_eps": 1e-5, "feature_source": "pi_slots"},
     "pi": {"align_weight": 1.0},
     "train": {"micro_batch_size": 16, "lr": 3e-3, "weight_decay": 0.01, "beta1": 0.9,
               "beta2": 0.95},
@@ -266,6 +266,8 @@ class Student(nn.Module):
         length = tokens.size(1)
         x = self.embed_tokens(tokens)
         memory, memory_mask, pi_align = self.build_memory(batch, x, use_pi, real_pi_rows)
+        slots = self.model["memory_slots"]
+        pi_summary = memory[:, -slots:].mean(1)
         causal = torch.ones(length, length, dtype=torch.bool).tril()
         real = (tokens != self.info["pad_id"]).view(tokens.size(0), 1, 1, length)
         self_mask = causal & real
@@ -281,7 +283,8 @@ class Student(nn.Module):
         return {
             "logits": logits,
             "emotion_logits": self.emotion_head(masked_mean(hidden, batch["context_mask"])),
-            "response_features": self.feature_head(masked_mean(hidden, batch["response_mask"])),
+            "features": self.feature_head(pi_summary if self.model["feature_source"] == "pi_slots"
+                                          else masked_mean(hidden, batch["response_mask"])),
             "pi_align": pi_align,
         }
 
@@ -458,7 +461,7 @@ def training_loss(student, batch, real_pi_rows, config):
     ce = cross_entropy_sum(out["logits"], batch["targets"], batch["response_mask"])
     rkl = reverse_kl_sum(out["logits"], batch["topk_ids"], batch["topk_logprobs"],
                          batch["response_mask"], loss["rkl_temperature"], loss["rkl_tail_bucket"])
-    mmd = mmd2_unbiased(out["response_features"], batch["teacher_hidden"], loss["mmd_bandwidths"])
+    mmd = mmd2_unbiased(out["features"], batch["teacher_hidden"], loss["mmd_bandwidths"])
     emotion = emotion_ce_sum(out["emotion_logits"], batch["emotion"])
     return (loss["ce_weight"] * ce / tokens + loss["rkl_weight"] * rkl / tokens +
             loss["mmd_weight"] * mmd + loss["emotion_weight"] * emotion / samples +

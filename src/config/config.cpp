@@ -46,6 +46,7 @@ std::vector<Field> fields_of(Config& c) {
       {"model.d_ff", &c.model.d_ff, 1, 1 << 20},
       {"model.max_seq_len", &c.model.max_seq_len, 8, 1 << 20},
       {"model.memory_slots", &c.model.memory_slots, 1, 4096},
+      {"model.feature_source", &c.model.feature_source, -kInf, kInf, {"pi_slots", "response"}},
       {"model.rope_theta", &c.model.rope_theta, 1, kInf},
       {"model.norm_eps", &c.model.norm_eps, 0, 1},
       {"pi.enabled", &c.pi.enabled},

@@ -33,6 +33,10 @@ struct ModelConfig {
   int64_t d_ff = 344;      // SwiGLU hidden width
   int64_t max_seq_len = 256;
   int64_t memory_slots = 8;  // latent slots that stand in for the privileged information
+  // What the feature head (the student side of the MMD) pools: "pi_slots", the PI memory slots
+  // (encoded or predicted), or "response", the final hidden states over the response. See
+  // docs/method.md for why pi_slots is the default.
+  std::string feature_source = "pi_slots";
   double rope_theta = 10000.0;
   double norm_eps = 1e-5;
 };

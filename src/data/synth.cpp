@@ -15,7 +15,7 @@ namespace pride {
 namespace {
 
 constexpr int64_t kCuesPerClass = 4;  // cue words per emotion and per cause
-constexpr int64_t kBandWidth = 48;    // response ids per cause
+constexpr int64_t kBandWidth = 48;    // response ids, one band shared by every cause
 constexpr int64_t kMinFiller = 16;
 constexpr int64_t kAlternatives = 4;  // emotion-flavoured next tokens per (e, c, prev)
 constexpr int64_t kMinContext = 8, kMaxContext = 24;
@@ -23,7 +23,10 @@ constexpr int64_t kMinResponse = 6, kMaxResponse = 16;  // content tokens, eos f
 constexpr int64_t kMinAudioFrames = 4, kMaxAudioFrames = 12;
 constexpr int64_t kMinVisualFrames = 2, kMaxVisualFrames = 6;
 constexpr int64_t kFutureSummaryLength = 4;
-constexpr double kEmotionCueRate = 0.35, kCauseCueRate = 0.08;
+// Cues are weak on purpose: with strong ones every student recognises the emotion and the cause
+// at once, and nothing is left for the teacher or the PI to teach (docs/results.md).
+constexpr double kEmotionCueRate = 0.10, kCauseCueRate = 0.08;
+constexpr double kFrameMeanScale = 0.15;  // audio/visual frame = scale * emotion mean + N(0, 1)
 constexpr double kPreferredMass = 0.55, kAlternativeMass = 0.25, kBandMass = 0.20;
 constexpr double kTeacherNoise = 0.1;  // std of the noise on the teacher's log-probs
 constexpr double kHiddenNoise = 0.1;   // relative to the unit-norm emotion/cause vectors
@@ -51,7 +54,7 @@ class Rng {
 // Reserved id ranges of the vocabulary, in this order after pad/bos/eos.
 struct Vocabulary {
   int64_t emotion_words, cause_words, emotion_annotations, cause_annotations;
-  int64_t emotion_cues, cause_cues, bands, filler, filler_count;
+  int64_t emotion_cues, cause_cues, band, filler, filler_count;
 
   Vocabulary(const SynthOptions& o) {
     emotion_words = 3;
@@ -60,8 +63,8 @@ struct Vocabulary {
     cause_annotations = emotion_annotations + o.num_emotions;
     emotion_cues = cause_annotations + o.num_causes;
     cause_cues = emotion_cues + o.num_emotions * kCuesPerClass;
-    bands = cause_cues + o.num_causes * kCuesPerClass;
-    filler = bands + o.num_causes * kBandWidth;
+    band = cause_cues + o.num_causes * kCuesPerClass;
+    filler = band + kBandWidth;
     filler_count = o.vocab_size - filler;
   }
   int32_t emotion_cue(int64_t e, Rng& rng) const {
@@ -73,9 +76,9 @@ struct Vocabulary {
   int32_t filler_word(Rng& rng) const {
     return static_cast<int32_t>(filler + rng.below(filler_count));
   }
-  int32_t band_token(int64_t c, int64_t offset) const {
-    return static_cast<int32_t>(bands + c * kBandWidth + offset);
-  }
+  // One band for every cause, so that a response shows its cause only in which token follows
+  // which: knowing the cause in advance (the PI) then helps at every position, not just the first.
+  int32_t band_token(int64_t offset) const { return static_cast<int32_t>(band + offset); }
 };
 
 std::vector<float> random_vector(Rng& rng, int64_t size, double scale) {
@@ -156,7 +159,7 @@ class ResponseModel {
     if (stop < 1.0) {
       const std::vector<double> p = band_distribution(e, c, slot);
       for (int64_t k = 0; k < kBandWidth; ++k) {
-        candidates.emplace_back(std::log(p[k] * (1.0 - stop)), vocab_.band_token(c, k));
+        candidates.emplace_back(std::log(p[k] * (1.0 - stop)), vocab_.band_token(k));
       }
     }
     if (stop > 0.0) candidates.emplace_back(std::log(stop), kEos);
@@ -320,7 +323,7 @@ class Synthesizer {
       topk_logprobs_.add(logprobs.data(), options_.topk);
       if (j == length) break;
       const int64_t offset = model_.sample_offset(e, c, slot, rng_);
-      response.push_back(vocab_.band_token(c, offset));
+      response.push_back(vocab_.band_token(offset));
       slot = 1 + offset;
     }
     response.push_back(kEos);
@@ -352,7 +355,8 @@ class Synthesizer {
     const int64_t frames = rng_.between(min_frames, max_frames);
     std::vector<float> values;
     for (int64_t f = 0; f < frames; ++f) {
-      for (float m : mean) values.push_back(static_cast<float>(0.5 * m + rng_.normal()));
+      for (float m : mean)
+        values.push_back(static_cast<float>(kFrameMeanScale * m + rng_.normal()));
     }
     return values;
   }

@@ -1,10 +1,11 @@
 // `pride data synth`: a synthetic empathetic-dialogue data set with a known generator, so that a
 // student trained on it measurably learns from the teacher and gains from privileged information.
 //
-// Each sample has an emotion e and a latent cause c. The context carries strong emotion cues and
-// only weak cause cues; the response is drawn from a Markov generator that depends on (c, e); the
-// teacher's top-K are the generator's exact next-token log-probs (plus small noise); the
-// privileged sources state e and c outright. See docs/data-format.md for the vocabulary layout.
+// Each sample has an emotion e and a latent cause c. The context, audio and visual frames carry
+// only weak cues of them; the response is drawn from a Markov chain over one band of ids whose
+// transitions depend on (c, e); the teacher's top-K are the chain's exact next-token log-probs
+// (plus small noise) and its hidden state encodes (e, c); the privileged sources state e and c
+// outright. See docs/data-format.md for the vocabulary layout.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,8 @@ struct SynthOptions {
   int64_t teacher_hidden = 64;
   int64_t num_emotions = 6;
   int64_t num_causes = 8;
-  int64_t audio_dim = 16;       // 0 = no audio
-  int64_t visual_dim = 16;      // 0 = no visual
+  int64_t audio_dim = 16;   // 0 = no audio
+  int64_t visual_dim = 16;  // 0 = no visual
   // Seeds the generator's fixed tables (the 'world' the teacher knows): a train and an eval set
   // made with different --seed and the same world seed come from one distribution.
   uint64_t world_seed = 0;

@@ -90,6 +90,9 @@ StudentImpl::StudentImpl(const ModelConfig& config, const DatasetInfo& info)
   keep_freed_memory_for_reuse();
   if (vocab_size_ <= 0) fail("model: vocab_size is 0 in both model.vocab_size and the data set");
   if (config.memory_slots <= 0) fail("model.memory_slots must be >= 1");
+  if (config.feature_source != "pi_slots" && config.feature_source != "response") {
+    fail("model.feature_source must be pi_slots or response, got '{}'", config.feature_source);
+  }
   const int64_t d = config.d_model;
   const BlockShape shape{d, config.n_heads, config.n_kv_heads, config.d_ff, config.norm_eps};
 
@@ -155,7 +158,12 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
   out.logits = lm_head(hidden);
   if (out.logits.scalar_type() != torch::kDouble) out.logits = out.logits.to(torch::kFloat);
   out.emotion_logits = emotion_head(masked_mean(hidden, batch.context_mask));
-  out.response_features = feature_head(masked_mean(hidden, batch.response_mask));
+  // The MMD only sees the distribution of these features, not which sample is which; pooled from
+  // the response it pulled the states the LM head reads towards any clustering of the right shape
+  // (docs/results.md), so by default it shapes the PI slots instead.
+  out.features =
+      feature_head(config_.feature_source == "response" ? masked_mean(hidden, batch.response_mask)
+                                                        : memory.pi_summary);
   out.pi_align = memory.pi_align;
   return out;
 }
@@ -184,6 +192,8 @@ StudentImpl::Memory StudentImpl::build_memory(const Batch& batch,
       torch::ones({batch.size(), slots.size(1)}, batch.tokens.options().dtype(torch::kBool)));
   memory.values = memory_norm(torch::cat(values, 1));
   memory.mask = torch::cat(masks, 1);
+  memory.pi_summary =
+      memory.values.narrow(1, memory.values.size(1) - slots.size(1), slots.size(1)).mean(1);
   return memory;
 }
 

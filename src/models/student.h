@@ -1,7 +1,8 @@
 // The PRIDE student: a small Llama-style decoder whose every block also cross-attends to a
 // multi-source memory (audio frames, visual frames, and privileged-information slots). In
 // training the PI slots come from the real privileged text (encoder) or from a predictor that sees
-// the context alone; at evaluation only the predictor runs, so the student never needs PI.
+// the context alone; at evaluation only the predictor runs, so the student never needs PI. The
+// features matched to the teacher's hidden states (MMD) are read from the PI slots by default.
 #pragma once
 
 #include <torch/torch.h>
@@ -16,10 +17,10 @@
 namespace pride {
 
 struct StudentOutput {
-  torch::Tensor logits;             // [B, T, V] float32
-  torch::Tensor emotion_logits;     // [B, E]
-  torch::Tensor response_features;  // [B, H_teacher]
-  torch::Tensor pi_align;           // [B] per-sample alignment loss; undefined when no PI was given
+  torch::Tensor logits;          // [B, T, V] float32
+  torch::Tensor emotion_logits;  // [B, E]
+  torch::Tensor features;        // [B, H_teacher], the student side of the MMD
+  torch::Tensor pi_align;        // [B] per-sample alignment loss; undefined when no PI was given
 };
 
 // Whether this forward reads batch.privileged, and which rows see the real PI slots (the others,
@@ -46,8 +47,9 @@ class StudentImpl : public torch::nn::Module {
 
  private:
   struct Memory {
-    torch::Tensor values;  // [B, M, d]
-    torch::Tensor mask;    // [B, M] bool
+    torch::Tensor values;      // [B, M, d]
+    torch::Tensor mask;        // [B, M] bool
+    torch::Tensor pi_summary;  // [B, d] mean of the (normed) PI slots
     torch::Tensor pi_align;
   };
 

@@ -97,7 +97,7 @@ torch::Tensor training_loss(Student& student, const Batch& batch, const PiUsage&
   auto ce = cross_entropy_sum(out.logits, batch.targets, batch.response_mask);
   auto rkl = reverse_kl_sum(out.logits, batch.topk_ids, batch.topk_logprobs, batch.response_mask,
                             loss.rkl_temperature, loss.rkl_tail_bucket);
-  auto mmd = mmd2_unbiased(out.response_features, batch.teacher_hidden, loss.mmd_bandwidths);
+  auto mmd = mmd2_unbiased(out.features, batch.teacher_hidden, loss.mmd_bandwidths);
   auto emotion = emotion_ce_sum(out.emotion_logits, batch.emotion);
   return weighted_loss<torch::Tensor>(
       config, {ce / tokens, rkl / tokens, mmd, emotion / samples, out.pi_align.sum() / samples});

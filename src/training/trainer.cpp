@@ -250,7 +250,7 @@ class Trainer {
     const auto emotion = emotion_ce_sum(out.emotion_logits, batch.emotion);
     const auto align = out.pi_align.defined() ? out.pi_align.sum() : torch::zeros({}, ce.options());
     // MMD^2 over the global micro-batch: features from every rank, gathered with a gradient path.
-    const auto student_features = all_gather_with_grad(comm_, out.response_features);
+    const auto student_features = all_gather_with_grad(comm_, out.features);
     const auto teacher_features = comm_.all_gather(batch.teacher_hidden.contiguous());
     const auto mmd = mmd2_unbiased(student_features, teacher_features, w.mmd_bandwidths);
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <iostream>
 #include <iterator>
+#include <set>
 #include <thread>
 
 #include "data/batch.h"
@@ -116,6 +117,28 @@ TEST(Data, SynthesizedFileReadsBackConsistently) {
   // The teacher models the generator: the gold token is usually among its top-K.
   EXPECT_GT(double(gold_in_topk) / response_tokens, 0.7);
   EXPECT_NO_THROW(inspect_file(path));
+}
+
+// The cause must stay latent in the response (docs/data-format.md): every cause draws from one band
+// of 48 ids, so only the order of the tokens tells the causes apart, and the PI that states the
+// cause helps at every position.
+TEST(Data, ResponsesOfEveryCauseShareOneBand) {
+  const SynthOptions options = small_options();
+  const DialogueReader reader(synth_file("a.h5", options));
+  const int32_t cause_words = 3 + options.num_emotions;
+  const int32_t band = 3 + 2 * (options.num_emotions + options.num_causes) +
+                       4 * (options.num_emotions + options.num_causes);
+  std::set<int32_t> causes;
+  for (int64_t i = 0; i < reader.size(); ++i) {
+    const Sample s = reader.read(i, true);
+    causes.insert(s.privileged.at("reasoning")[3] - cause_words);
+    for (size_t j = 0; j + 1 < s.response.size(); ++j) {
+      EXPECT_GE(s.response[j], band) << "sample " << i;
+      EXPECT_LT(s.response[j], band + 48) << "sample " << i;
+    }
+  }
+  EXPECT_GE(causes.size(), 4u);
+  EXPECT_EQ(minimum_vocab_size(options), band + 48 + 16);
 }
 
 TEST(Data, SameSeedGivesIdenticalBytesAndOtherSeedsDiffer) {

@@ -1,6 +1,6 @@
 // The PRIDE student: shapes, causality over the response, padding invariance, running without PI,
-// per-row real/predicted PI memory, alignment loss, GQA, deterministic init, and that a few Adam
-// steps on a fixed batch lower the cross-entropy.
+// per-row real/predicted PI memory, alignment loss, which parameters the MMD features train, GQA,
+// deterministic init, and that a few Adam steps on a fixed batch lower the cross-entropy.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -120,7 +120,7 @@ TEST_F(StudentTest, OutputShapes) {
   EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, 12, kVocab}));
   EXPECT_EQ(out.logits.scalar_type(), torch::kFloat);
   EXPECT_EQ(out.emotion_logits.sizes(), (std::vector<int64_t>{2, kEmotions}));
-  EXPECT_EQ(out.response_features.sizes(), (std::vector<int64_t>{2, kTeacherHidden}));
+  EXPECT_EQ(out.features.sizes(), (std::vector<int64_t>{2, kTeacherHidden}));
   EXPECT_FALSE(out.pi_align.defined());
   EXPECT_TRUE(torch::isfinite(out.logits).all().item<bool>());
 }
@@ -142,7 +142,7 @@ TEST_F(StudentTest, PaddingDoesNotChangeRealPositions) {
   auto padded = student->forward(batch);  // row 0 padded from 7 to 12 next to a longer row
   EXPECT_TRUE(same(alone.logits[0], padded.logits[0].slice(0, 0, 7)));
   EXPECT_TRUE(same(alone.emotion_logits[0], padded.emotion_logits[0]));
-  EXPECT_TRUE(same(alone.response_features[0], padded.response_features[0]));
+  EXPECT_TRUE(same(alone.features[0], padded.features[0]));
 }
 
 TEST_F(StudentTest, WithoutPiFlagThePrivilegedMapIsNeverRead) {
@@ -191,6 +191,39 @@ TEST_F(StudentTest, AlignmentLossIsPerSampleNonNegativeAndTrainsOnlyThePredictor
       EXPECT_TRUE(has_grad) << p.key();
     }
   }
+}
+
+// Which parameters the MMD features reach decides what the MMD can reshape: from the PI slots,
+// the slot encoder/predictor and never the decoder layers or the LM head; from the response, the
+// decoder too. Row 0 reads real PI, row 1 predicted slots.
+TEST_F(StudentTest, FeatureSourceDecidesWhichParametersTheFeaturesTrain) {
+  add_privileged(batch);
+  for (const std::string source : {"pi_slots", "response"}) {
+    ModelConfig config = tiny_config();
+    config.feature_source = source;
+    Student model = make_student(config);
+    model->forward(batch, {true, torch::tensor({true, false})}).features.pow(2).sum().backward();
+    auto trained = [&](const std::string& prefix) {
+      for (const auto& p : model->named_parameters()) {
+        const auto& grad = p.value().grad();
+        if (p.key().rfind(prefix, 0) == 0 && grad.defined() && grad.abs().sum().item<double>() > 0)
+          return true;
+      }
+      return false;
+    };
+    const bool from_slots = source == "pi_slots";
+    EXPECT_TRUE(trained("feature_head.")) << source;
+    EXPECT_TRUE(trained("pi_encoder.")) << source;
+    EXPECT_TRUE(trained("pi_predictor.")) << source;
+    EXPECT_EQ(trained("layers."), !from_slots) << source;
+    EXPECT_EQ(trained("norm."), !from_slots) << source;
+  }
+}
+
+TEST(Student, UnknownFeatureSourceIsAnError) {
+  ModelConfig config = tiny_config();
+  config.feature_source = "context";
+  EXPECT_THROW(make_student(config), Error);
 }
 
 TEST_F(StudentTest, UnknownPrivilegedSourceIsAnError) {
