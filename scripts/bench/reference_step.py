@@ -298,13 +298,15 @@ class Student(nn.Module):
                           self.source_embed.weight[source])
             check_mask(mask, frames, name + "_mask")
             masks.append(mask)
-        slots, pi_align = self.pi_slots(batch, token_embeddings, use_pi, real_pi_rows)
+        observed = torch.cat([token_embeddings] + values, 1)
+        observed_mask = torch.cat([batch["context_mask"]] + masks, 1)
+        slots, pi_align = self.pi_slots(batch, observed, observed_mask, use_pi, real_pi_rows)
         values.append(slots + self.source_embed.weight[PI_SLOTS])
         masks.append(torch.ones(batch["tokens"].size(0), slots.size(1), dtype=torch.bool))
         return self.memory_norm(torch.cat(values, 1)), torch.cat(masks, 1), pi_align
 
-    def pi_slots(self, batch, token_embeddings, use_pi, real_pi_rows):
-        predicted = self.pi_predictor(token_embeddings, batch["context_mask"])
+    def pi_slots(self, batch, observed, observed_mask, use_pi, real_pi_rows):
+        predicted = self.pi_predictor(observed, observed_mask)
         if not use_pi or not batch["privileged"]:
             return predicted, None
         encoded = self.encode_privileged(batch)

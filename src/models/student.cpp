@@ -185,8 +185,14 @@ StudentImpl::Memory StudentImpl::build_memory(const Batch& batch,
   add_frames(batch.audio, batch.audio_mask, audio_proj, kAudio, "audio");
   add_frames(batch.visual, batch.visual_mask, visual_proj, kVisual, "visual");
 
+  // The predictor sees all that the student has at inference: the context tokens and the frames
+  // (with the context alone, PI cost emotion accuracy: docs/results.md).
+  std::vector<torch::Tensor> observed{token_embeddings}, observed_masks{batch.context_mask};
+  observed.insert(observed.end(), values.begin(), values.end());
+  observed_masks.insert(observed_masks.end(), masks.begin(), masks.end());
   Memory memory;
-  auto slots = pi_slots(batch, token_embeddings, pi, &memory.pi_align);
+  auto slots =
+      pi_slots(batch, torch::cat(observed, 1), torch::cat(observed_masks, 1), pi, &memory.pi_align);
   values.push_back(slots + source_embed->weight[kPiSlots]);
   masks.push_back(
       torch::ones({batch.size(), slots.size(1)}, batch.tokens.options().dtype(torch::kBool)));
@@ -197,11 +203,13 @@ StudentImpl::Memory StudentImpl::build_memory(const Batch& batch,
   return memory;
 }
 
-// Predicted slots always; with PI, the encoded slots replace them on the real_pi_rows, and the
-// predictor is pulled towards the (detached) encoding by the per-sample alignment loss.
-torch::Tensor StudentImpl::pi_slots(const Batch& batch, const torch::Tensor& token_embeddings,
-                                    const PiUsage& pi, torch::Tensor* pi_align) {
-  auto predicted = pi_predictor(token_embeddings, batch.context_mask);
+// Predicted slots (from `observed`, what inference has) always; with PI, the encoded slots replace
+// them on the real_pi_rows, and the predictor is pulled towards the (detached) encoding by the
+// per-sample alignment loss.
+torch::Tensor StudentImpl::pi_slots(const Batch& batch, const torch::Tensor& observed,
+                                    const torch::Tensor& observed_mask, const PiUsage& pi,
+                                    torch::Tensor* pi_align) {
+  auto predicted = pi_predictor(observed, observed_mask);
   if (!pi.use_pi || batch.privileged.empty()) return predicted;
   auto encoded = encode_privileged(batch);
   *pi_align = (predicted - encoded.detach()).pow(2).mean({1, 2});

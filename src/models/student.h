@@ -1,7 +1,8 @@
 // The PRIDE student: a small Llama-style decoder whose every block also cross-attends to a
 // multi-source memory (audio frames, visual frames, and privileged-information slots). In
 // training the PI slots come from the real privileged text (encoder) or from a predictor that sees
-// the context alone; at evaluation only the predictor runs, so the student never needs PI. The
+// only what inference has (context and frames); at evaluation only the predictor runs, so the
+// student never needs PI. The
 // features matched to the teacher's hidden states (MMD) are read from the PI slots by default.
 #pragma once
 
@@ -55,8 +56,9 @@ class StudentImpl : public torch::nn::Module {
 
   void check_batch(const Batch& batch) const;
   Memory build_memory(const Batch& batch, const torch::Tensor& token_embeddings, const PiUsage& pi);
-  torch::Tensor pi_slots(const Batch& batch, const torch::Tensor& token_embeddings,
-                         const PiUsage& pi, torch::Tensor* pi_align);
+  torch::Tensor pi_slots(const Batch& batch, const torch::Tensor& observed,
+                         const torch::Tensor& observed_mask, const PiUsage& pi,
+                         torch::Tensor* pi_align);
   torch::Tensor encode_privileged(const Batch& batch);
 
   ModelConfig config_;

@@ -1,6 +1,7 @@
 // The PRIDE student: shapes, causality over the response, padding invariance, running without PI,
-// per-row real/predicted PI memory, alignment loss, which parameters the MMD features train, GQA,
-// deterministic init, and that a few Adam steps on a fixed batch lower the cross-entropy.
+// per-row real/predicted PI memory, what the PI predictor reads, alignment loss, which parameters
+// the MMD features train, GQA, deterministic init, and that a few Adam steps on a fixed batch lower
+// the cross-entropy.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -218,6 +219,22 @@ TEST_F(StudentTest, FeatureSourceDecidesWhichParametersTheFeaturesTrain) {
     EXPECT_EQ(trained("layers."), !from_slots) << source;
     EXPECT_EQ(trained("norm."), !from_slots) << source;
   }
+}
+
+// The PI predictor reads what inference has: the context and the frames, never the response.
+TEST_F(StudentTest, PredictedSlotsReadContextAndFramesButNotTheResponse) {
+  const auto reference = student->forward(batch).features;
+  Batch other_audio = batch;
+  other_audio.audio = batch.audio + 1.0;
+  EXPECT_FALSE(same(reference[0], student->forward(other_audio).features[0]));
+  Batch other_response = batch;
+  other_response.tokens = batch.tokens.clone();
+  other_response.tokens[1][8] = (other_response.tokens[1][8].item<int64_t>() + 1) % kVocab;
+  EXPECT_TRUE(same(reference, student->forward(other_response).features));
+  Batch other_context = batch;
+  other_context.tokens = batch.tokens.clone();
+  other_context.tokens[1][2] = (other_context.tokens[1][2].item<int64_t>() + 1) % kVocab;
+  EXPECT_FALSE(same(reference[1], student->forward(other_context).features[1]));
 }
 
 TEST(Student, UnknownFeatureSourceIsAnError) {
