@@ -2,8 +2,8 @@
 // multi-source memory (audio frames, visual frames, and privileged-information slots). In
 // training the PI slots come from the real privileged text (encoder) or from a predictor that sees
 // only what inference has (context and frames); at evaluation only the predictor runs, so the
-// student never needs PI. The
-// features matched to the teacher's hidden states (MMD) are read from the PI slots by default.
+// student never needs PI. The features matched to the teacher's hidden states (MMD) are read from
+// the PI slots by default.
 #pragma once
 
 #include <torch/torch.h>
