@@ -35,7 +35,7 @@ std::string broadcast_message(Communicator& comm, const std::string& message, in
 
 // Makes `tmp` visible as `final_dir` with one rename. Saving a step that already exists (a
 // preemption save right after a periodic one) moves the old one aside first; a crash between the
-// two renames leaves `latest` naming a missing directory, which resolve_resume skips.
+// two renames leaves `latest` naming a missing directory, which load_resume_point skips.
 void move_into_place(const std::string& dir, const std::string& tmp, const std::string& final_dir) {
   if (!fs::exists(final_dir)) return rename_durably(tmp, final_dir);
   const std::string replaced =

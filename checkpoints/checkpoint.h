@@ -70,11 +70,18 @@ std::string save_checkpoint(const std::string& dir, const CheckpointState& state
 // every rank throw the same pride::Error naming the file.
 CheckpointState load_checkpoint(const std::string& path, Communicator& comm);
 
-// `dir_or_path` is either a checkpoint (a directory with manifest.json), which must be valid, or
-// a checkpoint root: then the newest valid checkpoint under it (the one `latest` names, else older
-// complete step_* directories, with a warning on stderr for each invalid one skipped), or
-// std::nullopt when the root holds none. Collective: the shard verification is split over ranks.
-std::optional<std::string> resolve_resume(const std::string& dir_or_path, Communicator& comm);
+// The checkpoint a run resumes from, loaded.
+struct ResumePoint {
+  std::string path;
+  CheckpointState state;
+};
+
+// `dir_or_path` is either a checkpoint (a directory with manifest.json), which must load, or a
+// checkpoint root: then the newest checkpoint under it that loads (the one `latest` names, else
+// older complete step_* directories, with a warning on stderr for each invalid one skipped), or
+// std::nullopt when the root holds none. Collective, like load_checkpoint: each shard file is read,
+// and its checksum verified, once.
+std::optional<ResumePoint> load_resume_point(const std::string& dir_or_path, Communicator& comm);
 
 // Removes what an interrupted save or deletion left under `dir` (.tmp-* entries, latest.tmp).
 // Call on rank 0 only, before any rank saves.

@@ -52,16 +52,6 @@ torch::Tensor gather_full(Communicator& comm, const torch::Tensor& part, torch::
   return comm.all_gather(bytes).cpu().view(dtype);
 }
 
-// Verifies the manifest and every shard of `path`, the shards split over the ranks. Collective.
-void verify_collectively(const std::string& path, Communicator& comm) {
-  run_agreed(comm, [&] {
-    const Manifest manifest = read_manifest(join(path, kManifestFile));
-    for (int shard = comm.rank(); shard < manifest.world_size; shard += comm.world_size()) {
-      read_verified_shard(path, manifest, shard);
-    }
-  });
-}
-
 // The checkpoints to try under a root, best first: the one `latest` names, then newest step first.
 std::vector<std::string> resume_candidates(const std::string& root) {
   std::vector<std::string> candidates;
@@ -149,16 +139,14 @@ CheckpointState load_checkpoint(const std::string& path, Communicator& comm) {
   return state;
 }
 
-std::optional<std::string> resolve_resume(const std::string& dir_or_path, Communicator& comm) {
+std::optional<ResumePoint> load_resume_point(const std::string& dir_or_path, Communicator& comm) {
   if (fs::exists(join(dir_or_path, kManifestFile))) {
-    verify_collectively(dir_or_path, comm);
-    return dir_or_path;
+    return ResumePoint{dir_or_path, load_checkpoint(dir_or_path, comm)};
   }
   for (const std::string& candidate : resume_candidates(dir_or_path)) {
     try {
-      verify_collectively(candidate, comm);
-      return candidate;
-    } catch (const Error& error) {
+      return ResumePoint{candidate, load_checkpoint(candidate, comm)};
+    } catch (const Error& error) {  // every rank throws, so every rank tries the next one
       if (comm.rank() == 0) {
         std::cerr << "pride: warning: skipping invalid checkpoint " << candidate << ": "
                   << error.what() << std::endl;

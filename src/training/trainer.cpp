@@ -351,14 +351,13 @@ class Trainer {
     if (comm_.rank() == 0 && std::filesystem::exists(root)) clean_incomplete(root);
     comm_.barrier();
     if (request.empty()) return 0;
-    const auto path = resolve_resume(request == "auto" ? root : request, comm_);
-    if (!path) {
+    const auto resumed = load_resume_point(request == "auto" ? root : request, comm_);
+    if (!resumed) {
       if (request != "auto") fail("--resume {}: no checkpoint found there", request);
       return 0;
     }
-    const CheckpointState state = load_checkpoint(*path, comm_);
-    restore(state, *path);
-    return state.step;
+    restore(resumed->state, resumed->path);
+    return resumed->state.step;
   }
 
   void restore(const CheckpointState& state, const std::string& path) {
@@ -409,12 +408,11 @@ std::string run_checkpoint_eval(const Config& config, Communicator& comm,
   const auto eval_data = DialogueDataset::open(config.data.eval);
   Student model = build_student(config, eval_data.info(), device);
   FlatParameters flat(*model);
-  const auto path = resolve_resume(checkpoint, comm);
-  if (!path) fail("--checkpoint {}: no checkpoint found there", checkpoint);
-  const CheckpointState state = load_checkpoint(*path, comm);
-  copy_checkpoint_tensor(state, "model.params", *path, flat.values());
-  auto result = evaluate(model, eval_data, config, comm, device).to_json(state.step);
-  result["checkpoint"] = *path;
+  const auto resumed = load_resume_point(checkpoint, comm);
+  if (!resumed) fail("--checkpoint {}: no checkpoint found there", checkpoint);
+  copy_checkpoint_tensor(resumed->state, "model.params", resumed->path, flat.values());
+  auto result = evaluate(model, eval_data, config, comm, device).to_json(resumed->state.step);
+  result["checkpoint"] = resumed->path;
   return result.dump();
 }
 

@@ -173,9 +173,11 @@ TEST_F(CheckpointMpiTest, ResumeSkipsACorruptNewestCheckpointOnEveryRank) {
   if (comm_->rank() == 0) fs::remove(newest + "/manifest.json");
   comm_->barrier();
   if (comm_->rank() == 0) ::testing::internal::CaptureStderr();
-  const auto resolved = resolve_resume(dir_, *comm_);
+  const auto resumed = load_resume_point(dir_, *comm_);
   if (comm_->rank() == 0) ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(resolved, dir_ + "/step_00000040");
+  ASSERT_TRUE(resumed.has_value());
+  EXPECT_EQ(resumed->path, dir_ + "/step_00000040");
+  expect_same_tensors(replicated_state(40), resumed->state);
 }
 
 TEST_F(CheckpointMpiTest, AsyncSaveMatchesTheState) {

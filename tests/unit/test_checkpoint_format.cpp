@@ -116,6 +116,12 @@ class CheckpointFormatTest : public ::testing::Test {
     return dir_ + "/" + step_dir_name(step) + "/shard-0-of-1.bin";
   }
 
+  // The path load_resume_point picks, or nullopt.
+  std::optional<std::string> resume_path(const std::string& dir_or_path) {
+    const auto resumed = load_resume_point(dir_or_path, comm_);
+    return resumed ? std::optional<std::string>(resumed->path) : std::nullopt;
+  }
+
   LocalCommunicator comm_;
   std::string dir_;
 };
@@ -228,7 +234,7 @@ TEST_F(CheckpointFormatTest, LeftoverTemporaryDirIsIgnoredAndCleaned) {
   fs::create_directories(dir_ + "/.tmp-step_00000009");
   std::ofstream(dir_ + "/.tmp-step_00000009/shard-0-of-1.bin") << "partial";
   std::ofstream(dir_ + "/latest.tmp") << "step_00000009";
-  EXPECT_EQ(resolve_resume(dir_, comm_), dir_ + "/step_00000005");
+  EXPECT_EQ(resume_path(dir_), dir_ + "/step_00000005");
   clean_incomplete(dir_);
   EXPECT_FALSE(fs::exists(dir_ + "/.tmp-step_00000009"));
   EXPECT_FALSE(fs::exists(dir_ + "/latest.tmp"));
@@ -240,15 +246,17 @@ TEST_F(CheckpointFormatTest, ResumeFallsBackToThePreviousValidCheckpoint) {
   save(2);
   flip_byte(shard_path(2), 50);
   ::testing::internal::CaptureStderr();
-  const auto resolved = resolve_resume(dir_, comm_);
+  const auto resumed = load_resume_point(dir_, comm_);
   const std::string warnings = ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(resolved, dir_ + "/step_00000001");
+  ASSERT_TRUE(resumed.has_value());
+  EXPECT_EQ(resumed->path, dir_ + "/step_00000001");
+  EXPECT_EQ(resumed->state.step, 1);
   EXPECT_NE(warnings.find("warning"), std::string::npos);
   EXPECT_NE(warnings.find("step_00000002"), std::string::npos) << warnings;
   // An explicit path must be valid; an empty root has nothing to resume.
-  EXPECT_THROW(resolve_resume(dir_ + "/step_00000002", comm_), Error);
-  EXPECT_EQ(resolve_resume(dir_ + "/step_00000001", comm_), dir_ + "/step_00000001");
-  EXPECT_EQ(resolve_resume(dir_ + "/nothing-here", comm_), std::nullopt);
+  EXPECT_THROW(resume_path(dir_ + "/step_00000002"), Error);
+  EXPECT_EQ(resume_path(dir_ + "/step_00000001"), dir_ + "/step_00000001");
+  EXPECT_EQ(resume_path(dir_ + "/nothing-here"), std::nullopt);
 }
 
 TEST_F(CheckpointFormatTest, LatestNamingAMissingCheckpointFallsBack) {
@@ -256,7 +264,7 @@ TEST_F(CheckpointFormatTest, LatestNamingAMissingCheckpointFallsBack) {
   save(2);
   fs::remove_all(dir_ + "/step_00000002");
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(resolve_resume(dir_, comm_), dir_ + "/step_00000001");
+  EXPECT_EQ(resume_path(dir_), dir_ + "/step_00000001");
   ::testing::internal::GetCapturedStderr();
 }
 
@@ -353,7 +361,7 @@ TEST_F(CheckpointFormatTest, AsyncSaveWaitsForThePreviousOne) {
   for (int64_t step = 1; step <= 4; ++step) saver.save(sample_state(step));
   saver.wait();
   EXPECT_FALSE(saver.in_flight());
-  EXPECT_EQ(resolve_resume(dir_, comm_), dir_ + "/step_00000004");
+  EXPECT_EQ(resume_path(dir_), dir_ + "/step_00000004");
   EXPECT_TRUE(fs::exists(dir_ + "/step_00000003"));
   EXPECT_FALSE(fs::exists(dir_ + "/step_00000002"));
 }
