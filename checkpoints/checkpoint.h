@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "checkpoints/file_io.h"
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace pride {
 

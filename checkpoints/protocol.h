@@ -12,7 +12,7 @@
 #include "checkpoints/checkpoint.h"
 #include "checkpoints/file_io.h"
 #include "checkpoints/manifest.h"
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace pride {
 

@@ -1,11 +1,10 @@
 // The `pride` binary: one entry point with subcommands.
-//   pride train   --config F [--set k=v]... [--resume auto|PATH]   train (under mpirun/srun: N
-//   ranks) pride eval    --config F --checkpoint DIR                      PI-free eval of a
-//   checkpoint pride data synth|inspect                                       synthetic data,
-//   validation pride shard   --in FILE --out DIR --shards M                   split a data file
-//   across ranks pride ckpt inspect|export                                      checkpoint tools
-//   pride bench allreduce|step                                     communicator bandwidth, step
-//   time
+//   pride train --config F [--set k=v]... [--resume auto|PATH]  train (N ranks under mpirun/srun)
+//   pride eval --config F --checkpoint DIR                       PI-free eval of a checkpoint
+//   pride data synth|inspect                                     synthetic data, validation
+//   pride shard --in FILE --out DIR --shards M                   split a data file across ranks
+//   pride ckpt inspect|export                                    checkpoint tools
+//   pride bench allreduce|step                                   communicator bandwidth, step time
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
 // 1 any other failure, 75 preempted after a checkpoint (the Slurm templates requeue on it).
 #include <fmt/format.h>
@@ -22,8 +21,8 @@
 #include "config/config.h"
 #include "data/inspect.h"
 #include "data/synth.h"
-#include "dist/bench_allreduce.h"
-#include "dist/communicator.h"
+#include "distributed/bench_allreduce.h"
+#include "distributed/communicator.h"
 #include "sharding/shard_tool.h"
 #include "training/bench_step.h"
 #include "training/trainer.h"

@@ -8,7 +8,7 @@
 
 #include "config/config.h"
 #include "data/reader.h"
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 #include "models/student.h"
 
 namespace pride {

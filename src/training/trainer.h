@@ -4,7 +4,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace pride {
 

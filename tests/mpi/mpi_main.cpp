@@ -2,11 +2,11 @@
 // rank 0 prints the usual report, other ranks print just their failures, and every rank exits
 // with the same code: non-zero if any test failed on any rank.
 #include <gtest/gtest.h>
-#include "dist/mpi_c.h"
+#include "distributed/mpi_c.h"
 
 #include <cstdio>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace {
 

@@ -3,8 +3,8 @@
 // computing the same loss over the whole concatenated batch.
 #include <gtest/gtest.h>
 
-#include "dist/all_gather.h"
-#include "dist/communicator.h"
+#include "distributed/all_gather.h"
+#include "distributed/communicator.h"
 
 namespace pride {
 namespace {

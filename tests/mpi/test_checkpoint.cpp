@@ -2,7 +2,7 @@
 // about 1/N of the bytes, loading under a different world size in both directions, agreed
 // errors for a corrupt shard, resume fallback, and the async saver.
 #include <gtest/gtest.h>
-#include "dist/mpi_c.h"
+#include "distributed/mpi_c.h"
 
 #include <unistd.h>
 
@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 
 #include "checkpoints/checkpoint.h"
-#include "dist/mpi_communicator.h"
+#include "distributed/mpi_communicator.h"
 #include "util/error.h"
 
 namespace pride {

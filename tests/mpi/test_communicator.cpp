@@ -2,15 +2,15 @@
 // non-contiguous tensors, async ops, all_gather with unequal sizes, broadcast, barrier, the
 // timeout path, and backend selection in make_communicator.
 #include <gtest/gtest.h>
-#include "dist/mpi_c.h"
+#include "distributed/mpi_c.h"
 
 #include <chrono>
 #include <iostream>
 #include <thread>
 
-#include "dist/bench_allreduce.h"
-#include "dist/communicator.h"
-#include "dist/mpi_communicator.h"
+#include "distributed/bench_allreduce.h"
+#include "distributed/communicator.h"
+#include "distributed/mpi_communicator.h"
 #include "util/error.h"
 
 namespace pride {

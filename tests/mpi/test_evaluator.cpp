@@ -6,8 +6,8 @@
 
 #include "data/reader.h"
 #include "data/synth.h"
-#include "dist/mpi_c.h"
-#include "dist/mpi_communicator.h"
+#include "distributed/mpi_c.h"
+#include "distributed/mpi_communicator.h"
 #include "training/evaluator.h"
 
 namespace pride {

@@ -3,8 +3,8 @@
 // backward, micro-batches accumulate locally, and unused parameters do not hang the step.
 #include <gtest/gtest.h>
 
-#include "dist/communicator.h"
-#include "dist/grad_sync.h"
+#include "distributed/communicator.h"
+#include "distributed/grad_sync.h"
 #include "util/error.h"
 
 namespace pride {

@@ -5,10 +5,10 @@
 
 #include <iostream>
 
-#include "dist/all_gather.h"
-#include "dist/bench_allreduce.h"
-#include "dist/communicator.h"
-#include "dist/grad_sync.h"
+#include "distributed/all_gather.h"
+#include "distributed/bench_allreduce.h"
+#include "distributed/communicator.h"
+#include "distributed/grad_sync.h"
 
 namespace pride {
 namespace {

@@ -1,13 +1,13 @@
 // NcclCommunicator: the CUDA backend of Communicator. NCCL runs on its own CUDA stream, ordered
 // against the caller's current (compute) stream with CUDA events; waits poll the completion event
 // and NCCL's async error state until the timeout, then abort the NCCL communicator and throw.
-// Built only with PRIDE_WITH_NCCL; nccl.h stays inside communicator_nccl.cpp.
+// Built only with PRIDE_WITH_NCCL; nccl.h stays inside nccl_communicator.cpp.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace pride {
 
@@ -31,7 +31,7 @@ class NcclCommunicator : public Communicator {
   void broadcast(torch::Tensor& tensor, int root = 0) override;
   void barrier() override;
 
-  struct Impl;  // opaque: NCCL state, defined in communicator_nccl.cpp
+  struct Impl;  // opaque: NCCL state, defined in nccl_communicator.cpp
 
  private:
   std::unique_ptr<Impl> impl_;

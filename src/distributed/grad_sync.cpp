@@ -1,6 +1,6 @@
 // GradientSynchronizer: bucketing of the flat gradient buffer, hook-driven in-order launch of
 // bucket all-reduces during backward, and the final wait in finish().
-#include "dist/grad_sync.h"
+#include "distributed/grad_sync.h"
 
 #include <thread>
 

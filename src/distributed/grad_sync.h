@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 #include "util/torch_compat.h"
 
 namespace pride {

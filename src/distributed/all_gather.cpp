@@ -1,6 +1,6 @@
 // all_gather_with_grad as a custom autograd function: forward all-gathers, backward slices this
 // rank's rows out of the incoming gradient and scales them by the world size.
-#include "dist/all_gather.h"
+#include "distributed/all_gather.h"
 
 namespace pride {
 namespace {

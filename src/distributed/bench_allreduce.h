@@ -3,7 +3,7 @@
 
 #include <ostream>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace pride {
 

@@ -1,6 +1,6 @@
 // run_allreduce_benchmark: nccl-tests style algbw/busbw figures for Communicator::all_reduce,
 // with a plain memcpy of the same size as the local-memory reference.
-#include "dist/bench_allreduce.h"
+#include "distributed/bench_allreduce.h"
 
 #include <torch/cuda.h>
 

@@ -4,14 +4,14 @@
 // Tensors that are not contiguous CPU tensors are staged through a contiguous CPU copy.
 #pragma once
 
-#include "dist/mpi_c.h"
+#include "distributed/mpi_c.h"
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace pride {
 

@@ -8,16 +8,16 @@
 #include <c10/util/accumulate.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
-#include "dist/mpi_c.h"
+#include "distributed/mpi_c.h"
 
 #include <algorithm>
 #include <cstring>
 #include <functional>
 #include <utility>
 
-#include "dist/mpi_communicator.h"
-#include "dist/nccl_communicator.h"
-#include "dist/poll_wait.h"
+#include "distributed/mpi_communicator.h"
+#include "distributed/nccl_communicator.h"
+#include "distributed/poll_wait.h"
 #include "util/error.h"
 
 namespace pride {

@@ -1,13 +1,13 @@
 // MpiCommunicator: Communicator over MPI_Iallreduce / MPI_Iallgatherv / MPI_Ibcast /
 // MPI_Ibarrier, each waited for with MPI_Test polling bounded by the timeout.
-#include "dist/mpi_communicator.h"
+#include "distributed/mpi_communicator.h"
 
 #include <c10/util/accumulate.h>
 
 #include <climits>
 #include <utility>
 
-#include "dist/poll_wait.h"
+#include "distributed/poll_wait.h"
 #include "util/error.h"
 
 namespace pride {

@@ -1,17 +1,17 @@
 // Process-wide MPI lifetime (init_world / abort_world / finalize_world) and the backend choice
 // behind make_communicator.
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
-#include "dist/mpi_c.h"
+#include "distributed/mpi_c.h"
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "dist/mpi_communicator.h"
+#include "distributed/mpi_communicator.h"
 #include "util/error.h"
 
 #ifdef PRIDE_WITH_NCCL
-#include "dist/nccl_communicator.h"
+#include "distributed/nccl_communicator.h"
 #endif
 
 namespace pride {
