@@ -33,7 +33,7 @@ void AsyncCheckpointer::poll() {
   const bool written =
       shard_written_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   torch::Tensor done = torch::tensor({written ? int64_t{1} : int64_t{0}});
-  done = done.to(collective_device(comm_));
+  done = done.to(comm_.device());
   comm_.all_reduce(done);
   if (done.cpu().item<int64_t>() == comm_.world_size()) finalize();
 }

@@ -27,7 +27,7 @@ std::string broadcast_message(Communicator& comm, const std::string& message, in
   torch::Tensor buffer = torch::zeros({kMaxAgreedMessage}, torch::kUInt8);
   const size_t length = std::min(message.size(), static_cast<size_t>(kMaxAgreedMessage - 1));
   std::memcpy(buffer.data_ptr<uint8_t>(), message.data(), length);
-  buffer = buffer.to(collective_device(comm));
+  buffer = buffer.to(comm.device());
   comm.broadcast(buffer, root);
   buffer = buffer.cpu();
   return std::string(reinterpret_cast<const char*>(buffer.data_ptr<uint8_t>()));
@@ -139,17 +139,13 @@ void run_agreed(Communicator& comm, const std::function<void()>& work) {
   }
   torch::Tensor failed = torch::zeros({comm.world_size()}, torch::kInt64);
   failed[comm.rank()] = error.empty() ? 0 : 1;
-  failed = failed.to(collective_device(comm));
+  failed = failed.to(comm.device());
   comm.all_reduce(failed);
   failed = failed.cpu();
   const torch::Tensor failing = failed.nonzero();
   if (failing.numel() == 0) return;
   const int first = static_cast<int>(failing[0][0].item<int64_t>());
   throw Error(comm.world_size() > 1 ? broadcast_message(comm, error, first) : error);
-}
-
-torch::Device collective_device(const Communicator& comm) {
-  return comm.backend_name() == "nccl" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 
 void check_saveable(const CheckpointState& state) {
@@ -196,7 +192,7 @@ std::string finalize_save(Communicator& comm, const std::string& dir, Manifest p
   maybe_inject_fault("save", comm.rank(), plan.step);  // tests kill a rank here, mid-save
   const torch::Tensor mine =
       torch::tensor(std::vector<int64_t>{own.bytes, static_cast<int64_t>(own.xxh64)});
-  const torch::Tensor gathered = comm.all_gather(mine.to(collective_device(comm))).cpu();
+  const torch::Tensor gathered = comm.all_gather(mine.to(comm.device())).cpu();
   run_agreed(comm, [&] {
     if (comm.rank() != 0) return;
     record_digests(plan, gathered);

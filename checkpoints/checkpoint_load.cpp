@@ -48,7 +48,7 @@ void copy_overlap(int64_t chunk_offset, const char* chunk, int64_t chunk_size,
 // bytes so that the communicator needs no support for the tensor's dtype.
 torch::Tensor gather_full(Communicator& comm, const torch::Tensor& part, torch::ScalarType dtype) {
   if (comm.world_size() == 1) return part;
-  const torch::Tensor bytes = part.view(torch::kUInt8).to(collective_device(comm));
+  const torch::Tensor bytes = part.view(torch::kUInt8).to(comm.device());
   return comm.all_gather(bytes).cpu().view(dtype);
 }
 

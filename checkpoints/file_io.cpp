@@ -18,6 +18,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A failed write, sync or close. A full disk, an exceeded quota or an I/O error is the machine's
+// fault, not the input's: a transient error, so the job can be requeued once space is freed.
+[[noreturn]] void fail_io(const char* what, const std::string& path) {
+  const int error = errno;
+  if (error == ENOSPC || error == EDQUOT || error == EIO) {
+    fail_transient("{} {}: {}", what, path, std::strerror(error));
+  }
+  fail("{} {}: {}", what, path, std::strerror(error));
+}
+
 // Closes the descriptor on scope exit so that every error path releases it.
 class FileDescriptor {
  public:
@@ -36,7 +46,7 @@ class FileDescriptor {
     while (size > 0) {
       ssize_t written = ::write(fd_, cursor, static_cast<size_t>(size));
       if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) fail("cannot write {}: {}", path_, std::strerror(errno));
+      if (written <= 0) fail_io("cannot write", path_);
       cursor += written;
       size -= written;
     }
@@ -51,12 +61,12 @@ class FileDescriptor {
     }
   }
   void sync() {
-    if (::fsync(fd_) != 0) fail("cannot fsync {}: {}", path_, std::strerror(errno));
+    if (::fsync(fd_) != 0) fail_io("cannot fsync", path_);
   }
   void close_checked() {
     int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0) fail("cannot close {}: {}", path_, std::strerror(errno));
+    if (::close(fd) != 0) fail_io("cannot close", path_);
   }
 
  private:

@@ -21,9 +21,6 @@ namespace pride {
 // is left waiting in a later collective. Collective.
 void run_agreed(Communicator& comm, const std::function<void()>& work);
 
-// Where small collectives stage their tensors: the NCCL backend only reduces device memory.
-torch::Device collective_device(const Communicator& comm);
-
 // <dir>/.tmp-step_<N>: where a save is written before its one visible rename.
 std::string temporary_dir(const std::string& dir, int64_t step);
 

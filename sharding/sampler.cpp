@@ -37,18 +37,21 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
 }
 
 GlobalBatchPlan::GlobalBatchPlan(BatchPlanOptions options) : options_(std::move(options)) {
-  const int64_t per_micro_step = options_.micro_batch * options_.world_size;
-  if (options_.global_batch % per_micro_step != 0) {
+  if (options_.global_batch % options_.world_size != 0) {
     fail(
-        "train.global_batch_size ({}) must be a multiple of train.micro_batch_size ({}) x world "
-        "size ({})",
-        options_.global_batch, options_.micro_batch, options_.world_size);
+        "train.global_batch_size ({}) cannot be split evenly over {} ranks: use a world size "
+        "that divides it, or a global batch that is a multiple of the world size",
+        options_.global_batch, options_.world_size);
   }
+  if (options_.max_micro_batch < 1) fail("train.micro_batch_size must be >= 1");
+  const int64_t per_rank = options_.global_batch / options_.world_size;
+  micro_batch_ = std::min(per_rank, options_.max_micro_batch);
+  while (per_rank % micro_batch_ != 0) --micro_batch_;
   if (options_.num_samples < options_.global_batch) {
     fail("data.train holds {} samples, fewer than one global batch (train.global_batch_size = {})",
          options_.num_samples, options_.global_batch);
   }
-  accumulation_steps_ = options_.global_batch / per_micro_step;
+  accumulation_steps_ = per_rank / micro_batch_;
   steps_per_epoch_ = options_.num_samples / options_.global_batch;
 }
 
@@ -76,7 +79,7 @@ std::vector<int64_t> GlobalBatchPlan::global_batch(int64_t step) const {
 std::vector<std::vector<int64_t>> GlobalBatchPlan::rank_micro_batches(int64_t step,
                                                                       int rank) const {
   const auto batch = global_batch(step);
-  const int64_t micro = options_.micro_batch;
+  const int64_t micro = micro_batch_;
   std::vector<std::vector<int64_t>> micro_batches;
   for (int64_t j = 0; j < accumulation_steps_; ++j) {
     const int64_t begin = (j * options_.world_size + rank) * micro;

@@ -5,10 +5,12 @@
 // fill a whole global batch is dropped, so every rank runs the same number of steps whatever the
 // world size and the sample count (no rank waits at an epoch end for a batch that never comes).
 //
-// A global batch is split into `accumulation_steps` micro-steps of micro_batch * world_size
-// samples; in micro-step j, rank r takes the r-th contiguous slice of micro_batch samples. The
-// samples of a micro-step over all ranks form one "global micro-batch" (the set the cross-rank MMD
-// sees), so N ranks with micro-batch m and one rank with micro-batch N*m see identical groups.
+// A global batch of B samples gives each of the W ranks B / W of them (B must divide evenly), in
+// `accumulation_steps` micro-batches of micro_batch() samples: the largest divisor of B / W that
+// fits under the per-rank cap (train.micro_batch_size, a memory bound). In micro-step j, rank r
+// takes the r-th contiguous slice of micro_batch() samples of the j-th block of micro_batch() * W.
+// Which split is chosen never changes what a step computes (the trainer normalises every term,
+// MMD included, over the global batch); it only bounds memory.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +22,7 @@ namespace pride {
 struct BatchPlanOptions {
   int64_t num_samples = 0;
   int64_t global_batch = 0;
-  int64_t micro_batch = 0;  // per rank
+  int64_t max_micro_batch = 0;  // per rank and forward/backward: a cap, not a requirement
   int world_size = 1;
   uint64_t seed = 0;
   // When set, each global batch is ordered by this length before it is cut into micro-batches,
@@ -34,12 +36,13 @@ class GlobalBatchPlan {
   explicit GlobalBatchPlan(BatchPlanOptions options);
 
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t micro_batch() const { return micro_batch_; }
   int64_t accumulation_steps() const { return accumulation_steps_; }
   int64_t epoch_of(int64_t step) const { return step / steps_per_epoch_; }
 
   // The B sample indices of global step `step`, in micro-step then rank order.
   std::vector<int64_t> global_batch(int64_t step) const;
-  // This rank's micro-batches for `step`: accumulation_steps() lists of micro_batch indices.
+  // This rank's micro-batches for `step`: accumulation_steps() lists of micro_batch() indices.
   std::vector<std::vector<int64_t>> rank_micro_batches(int64_t step, int rank) const;
 
  private:
@@ -47,6 +50,7 @@ class GlobalBatchPlan {
 
   BatchPlanOptions options_;
   int64_t steps_per_epoch_ = 0;
+  int64_t micro_batch_ = 0;
   int64_t accumulation_steps_ = 0;
   mutable int64_t cached_epoch_ = -1;
   mutable std::vector<int64_t> cached_permutation_;

@@ -6,7 +6,8 @@
 //   pride ckpt inspect|export                                    checkpoint tools
 //   pride bench allreduce|step                                   communicator bandwidth, step time
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
-// 1 any other failure, 75 preempted after a checkpoint (the Slurm templates requeue on it).
+// 69 a transient fault (collective timeout, lost rank, full disk: the Slurm templates requeue a
+// bounded number of times), 1 any other failure, 75 preempted after a checkpoint (requeued).
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
@@ -31,8 +32,6 @@
 namespace pride {
 namespace {
 
-constexpr int kBadInputExitCode = 2;
-
 struct ConfigArgs {
   std::vector<std::string> files;
   std::vector<std::string> overrides;
@@ -53,6 +52,17 @@ void set_thread_count(const WorldInfo& world) {
   torch::set_num_threads(std::max(1, share));
 }
 
+// Under srun, MPI must see the whole step: a broken PMI/PMIx wiring instead starts N one-rank
+// jobs that all write the same run.dir. (A larger world is fine: mpirun inside `srun --pty bash`.)
+void check_slurm_wiring(const WorldInfo& world) {
+  const char* tasks = std::getenv("SLURM_STEP_NUM_TASKS");
+  if (tasks == nullptr || std::atoi(tasks) <= world.world_size) return;
+  fail(
+      "srun started {} tasks but MPI sees a world of {} rank(s): MPI is not wired to Slurm (try "
+      "srun --mpi=pmix, or check `srun --mpi=list`); refusing to start {} separate jobs",
+      tasks, world.world_size, tasks);
+}
+
 // Runs a distributed command: MPI up, then `body`; an error on any rank ends the whole job with
 // that rank's message.
 int run_distributed(int* argc, char*** argv, const std::function<int(const WorldInfo&)>& body) {
@@ -60,7 +70,10 @@ int run_distributed(int* argc, char*** argv, const std::function<int(const World
   set_thread_count(world);
   int code = 0;
   try {
+    check_slurm_wiring(world);
     code = body(world);
+  } catch (const TransientError& e) {
+    abort_world(e.what(), kTransientFaultExitCode);
   } catch (const Error& e) {
     abort_world(e.what(), kBadInputExitCode);
   } catch (const std::exception& e) {
@@ -224,6 +237,9 @@ int run_cli(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return pride::run_cli(argc, argv);
+  } catch (const pride::TransientError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return pride::kTransientFaultExitCode;
   } catch (const pride::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return pride::kBadInputExitCode;

@@ -66,6 +66,8 @@ std::vector<Field> fields_of(Config& c) {
       {"train.grad_clip", &c.train.grad_clip, 0, kInf},
       {"train.eval_every", &c.train.eval_every, 0, kInf},
       {"train.eval_samples", &c.train.eval_samples, 0, kInf},
+      {"train.precision", &c.train.precision, -kInf, kInf, {"fp32", "bf16"}},
+      {"train.max_skipped_steps", &c.train.max_skipped_steps, 0, kInf},
       {"loss.ce_weight", &c.loss.ce_weight, 0, kInf},
       {"loss.rkl_weight", &c.loss.rkl_weight, 0, kInf},
       {"loss.mmd_weight", &c.loss.mmd_weight, 0, kInf},
@@ -205,9 +207,12 @@ void validate(const Config& c) {
     fail("{}: model.d_model ({}) must split into model.n_heads ({}) heads of even width", origin,
          c.model.d_model, c.model.n_heads);
   }
-  if (c.train.global_batch_size % c.train.micro_batch_size != 0) {
-    fail("{}: train.global_batch_size ({}) must be a multiple of train.micro_batch_size ({})",
-         origin, c.train.global_batch_size, c.train.micro_batch_size);
+  // MMD^2 compares two samples of features, each of at least two rows (mmd2_unbiased).
+  if (c.loss.mmd_weight > 0 && c.train.global_batch_size < 2) {
+    fail(
+        "{}: loss.mmd_weight > 0 needs train.global_batch_size >= 2 (MMD compares batches of "
+        "features); got a global batch of {}. Set loss.mmd_weight=0 to train on single samples",
+        origin, c.train.global_batch_size);
   }
   if (c.loss.mmd_bandwidths.empty()) fail("{}: loss.mmd_bandwidths must not be empty", origin);
 }

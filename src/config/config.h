@@ -53,7 +53,10 @@ struct TrainConfig {
   int64_t max_steps = 300;
   int64_t stop_at_step = 0;  // > 0: end this run after that step with a checkpoint (time slices)
   int64_t global_batch_size = 16;
-  int64_t micro_batch_size = 16;  // per rank; accumulation = global / (micro * world size)
+  // Per rank and forward/backward, a memory cap: each rank trains global / world samples a step, in
+  // the fewest micro-batches of at most this many (the largest divisor that fits; printed at
+  // start).
+  int64_t micro_batch_size = 16;
   double lr = 3e-3;
   double min_lr_ratio = 0.1;  // cosine decays to lr * min_lr_ratio
   int64_t warmup_steps = 20;
@@ -63,6 +66,10 @@ struct TrainConfig {
   double grad_clip = 1.0;      // global-norm clip; 0 disables
   int64_t eval_every = 100;    // 0: evaluate only at the end
   int64_t eval_samples = 256;  // 0: the whole eval set
+  // fp32, or bf16 autocast for forward and backward (fp32 master weights, loss terms and MMD).
+  std::string precision = "fp32";
+  // A step whose global gradient norm is NaN/inf applies no update; this many in a row end the run.
+  int64_t max_skipped_steps = 3;
 };
 
 struct LossConfig {

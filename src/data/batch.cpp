@@ -148,6 +148,7 @@ void collate_sequences(const std::vector<Sample>& samples, const DatasetInfo& in
         .copy_(sample.topk_logprobs.narrow(0, skipped, predicted));
   }
   batch.response_tokens = batch.response_mask.sum().item<int64_t>();
+  batch.input_tokens = batch.tokens.ne(info.pad_id).sum().item<int64_t>();
 }
 
 }  // namespace

@@ -2,12 +2,24 @@
 // (docs/data-format.md), and the small helpers that derive one name from another.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace pride::format {
+
+// A teacher row's top-K probabilities are part of one distribution: their sum may not exceed 1
+// by more than this (float32 rounding of stored log-probs).
+inline constexpr double kTopkMassTolerance = 1e-3;
+
+// sum_k exp(logprobs[k]) of one teacher row, in double.
+inline double topk_mass(const float* logprobs, int64_t k) {
+  double mass = 0;
+  for (int64_t i = 0; i < k; ++i) mass += std::exp(static_cast<double>(logprobs[i]));
+  return mass;
+}
 
 inline constexpr char kFormatName[] = "pride-dialogue";
 inline constexpr int64_t kVersion = 1;

@@ -189,7 +189,7 @@ class Inspector {
         });
   }
 
-  // Finite, <= 0 (log-probabilities) and sorted descending within each row.
+  // Finite, <= 0 (log-probabilities), sorted descending, and of total probability <= 1 per row.
   void check_logprobs(const h5::Dataset& data, const h5::Dataset& offsets) {
     if (!data.is_float()) fail_in(data, "must hold floating-point values");
     scan_rows<float>(
@@ -202,6 +202,13 @@ class Inspector {
             if (k > 0 && v[k] > v[k - 1] + kLogprobTolerance) {
               fail_in(data, fmt::format("a row of sample {} is not sorted descending", sample));
             }
+          }
+          const double mass = format::topk_mass(v, cols);
+          if (mass > 1 + format::kTopkMassTolerance) {
+            fail_in(data,
+                    fmt::format("a row of sample {} has top-K probabilities summing to {:.6f} "
+                                "(> 1)",
+                                sample, mass));
           }
         });
   }

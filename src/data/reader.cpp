@@ -10,7 +10,7 @@
 
 #include "data/format.h"
 #include "data/h5.h"
-#include "sharding/shard_tool.h"
+#include "data/shard_manifest.h"
 #include "util/error.h"
 
 namespace pride {
@@ -237,8 +237,17 @@ struct DialogueReader::Impl {
       }
     }
     sample.topk_ids = torch::tensor(ids, torch::kInt64).reshape({end - begin, info.topk});
-    sample.topk_logprobs = torch::tensor(topk_logprobs.read_rows<float>(begin, end - begin))
-                               .reshape({end - begin, -1});
+    const std::vector<float> logprobs = topk_logprobs.read_rows<float>(begin, end - begin);
+    for (int64_t row = 0; row < end - begin; ++row) {
+      const double mass = format::topk_mass(logprobs.data() + row * info.topk, info.topk);
+      if (!(mass <= 1 + format::kTopkMassTolerance)) {
+        fail(
+            "{}: {}: response token {} of sample {} has top-K probabilities summing to {:.6f}, "
+            "above 1",
+            path, topk_logprobs.name(), row, index, mass);
+      }
+    }
+    sample.topk_logprobs = torch::tensor(logprobs).reshape({end - begin, info.topk});
     sample.teacher_hidden = torch::tensor(hidden.read_rows<float>(index, 1));
   }
 };

@@ -54,6 +54,7 @@ struct Batch {
   // Privileged sources, each [B, L] int64 tokens with a [B, L] bool mask. Empty at evaluation.
   std::map<std::string, torch::Tensor> privileged, privileged_mask;
   int64_t response_tokens = 0;   // sum of response_mask
+  int64_t input_tokens = 0;      // tokens that are not padding
   std::vector<int64_t> indices;  // global sample indices, in row order
 
   int64_t size() const { return tokens.defined() ? tokens.size(0) : 0; }

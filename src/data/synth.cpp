@@ -163,8 +163,14 @@ class ResponseModel {
       }
     }
     if (stop > 0.0) candidates.emplace_back(std::log(stop), kEos);
+    double mass = 0;
     for (auto& candidate : candidates) {
       candidate.first = std::min(0.0, candidate.first + kTeacherNoise * rng.normal());
+      mass += std::exp(candidate.first);
+    }
+    // Noise can lift the total above 1; a teacher's top-K never holds more than all the mass.
+    if (mass > 1) {
+      for (auto& candidate : candidates) candidate.first -= std::log(mass);
     }
     std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;

@@ -66,10 +66,9 @@ class Communicator {
 };
 
 // Sums a small CPU tensor (counters, metrics) over ranks and returns it on the CPU, staging it on
-// `device` because the NCCL backend only reduces device memory.
-inline torch::Tensor all_reduce_small(Communicator& comm, const torch::Tensor& cpu,
-                                      const torch::Device& device) {
-  torch::Tensor staged = cpu.to(device).contiguous();
+// the communicator's device (the NCCL backend only reduces its GPU's memory).
+inline torch::Tensor all_reduce_small(Communicator& comm, const torch::Tensor& cpu) {
+  torch::Tensor staged = cpu.to(comm.device()).contiguous();
   comm.all_reduce(staged);
   return staged.cpu();
 }

@@ -18,7 +18,9 @@ void check_mpi(int rc, const std::string& what) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(rc, text, &length);
-  fail("MPI error in {}: {}", what, std::string(text, length));
+  // With MPI_ERRORS_RETURN, what reaches here is a failure of the transport or of a peer (a lost
+  // rank); mistakes in our own arguments are caught before the call.
+  fail_transient("MPI error in {}: {}", what, std::string(text, length));
 }
 
 MPI_Datatype mpi_type(torch::ScalarType type, const std::string& op) {

@@ -105,6 +105,40 @@ struct NcclCommunicator::Impl {
   }
 };
 
+namespace {
+
+// A nonblocking communicator may answer ncclInProgress to any call (initialisation, and the
+// lazy connection set-up of a first collective): polls its state until it settles, within the
+// timeout. Errors here are the transport's or a peer's: transient.
+void settle(NcclCommunicator::Impl& impl, ncclResult_t result, const std::string& what) {
+  if (result == ncclSuccess) return;
+  if (result != ncclInProgress)
+    fail_transient("NCCL error in {}: {}", what, ncclGetErrorString(result));
+  ncclResult_t state = ncclInProgress;
+  const bool settled = poll_until(
+      [&] {
+        ncclCommGetAsyncError(impl.comm, &state);
+        return state != ncclInProgress;
+      },
+      impl.timeout_s);
+  if (!settled) {
+    impl.abort();
+    fail_transient("{} did not complete within {} s (dist.timeout_s): a rank did not arrive", what,
+                   impl.timeout_s);
+  }
+  if (state != ncclSuccess) fail_transient("NCCL error in {}: {}", what, ncclGetErrorString(state));
+}
+
+// ncclCommInitRank waits for every rank, so one that never arrives would hang it: nonblocking
+// initialisation, settled against dist.timeout_s, makes that an error instead.
+void init_bounded(NcclCommunicator::Impl& impl, const ncclUniqueId& id, int world, int rank) {
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  settle(impl, ncclCommInitRankConfig(&impl.comm, world, id, rank, &config), "ncclCommInitRank");
+}
+
+}  // namespace
+
 // A collective enqueued on the NCCL stream; `done` is recorded after it (and after any
 // post-processing such as averaging or copying back), so querying it tells completion.
 class NcclOp : public PendingOp {
@@ -127,8 +161,8 @@ class NcclOp : public PendingOp {
     }
     impl_->abort();
     if (!ok) fail_collective_timeout(description_, impl_->timeout_s, context_);
-    fail("NCCL error during collective {} at {}: {}", description_, context_,
-         ncclGetErrorString(error));
+    fail_transient("NCCL error during collective {} at {}: {}", description_, context_,
+                   ncclGetErrorString(error));
   }
 
  private:
@@ -152,13 +186,15 @@ NcclCommunicator::NcclCommunicator(const torch::Device& device, double timeout_s
     fail("NCCL backend: rank {} wants cuda:{} but only {} GPUs are visible", rank(),
          impl_->device_index, device_count);
   }
-  c10::cuda::CUDAGuard guard(impl_->device_index);
+  // The rank's GPU becomes the current device for the whole process: code that allocates on
+  // "cuda" without an index, and LibTorch's own kernels, then land where the collectives expect.
+  check_cuda(cudaSetDevice(impl_->device_index), "cudaSetDevice");
   ncclUniqueId id;
   std::memset(&id, 0, sizeof(id));
   if (rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
   torch::Tensor id_bytes = torch::from_blob(&id, {static_cast<int64_t>(sizeof(id))}, torch::kByte);
-  impl_->bootstrap.broadcast(id_bytes, 0);  // bounded: all ranks are alive before the blocking init
-  check_nccl(ncclCommInitRank(&impl_->comm, world_size(), id, rank()), "ncclCommInitRank");
+  impl_->bootstrap.broadcast(id_bytes, 0);
+  init_bounded(*impl_, id, world_size(), rank());
 }
 
 NcclCommunicator::~NcclCommunicator() {
@@ -188,7 +224,7 @@ std::unique_ptr<NcclOp> launch(NcclCommunicator::Impl& impl, const std::string& 
   inputs_ready.record(c10::cuda::getCurrentCUDAStream(impl.device_index));
   inputs_ready.block(impl.stream);
   for (const torch::Tensor& buffer : buffers) record_on(buffer, impl.stream);
-  check_nccl(collective(impl.stream.stream()), description);
+  settle(impl, collective(impl.stream.stream()), description);
   auto op = std::make_unique<NcclOp>(&impl, description, context);
   {
     c10::cuda::CUDAStreamGuard stream_guard(impl.stream);

@@ -55,8 +55,9 @@ bool poll_until(DoneFn&& done, double timeout_s) {
 
 [[noreturn]] inline void fail_collective_timeout(const std::string& description, double timeout_s,
                                                  const std::string& context) {
-  fail("collective {} did not complete within {} s at {} — a rank may have died or diverged",
-       description, timeout_s, context);
+  fail_transient(
+      "collective {} did not complete within {} s at {} — a rank may have died or diverged",
+      description, timeout_s, context);
 }
 
 }  // namespace pride

@@ -94,7 +94,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   k = repeat_kv(k);
   v = repeat_kv(v);
   const auto wide = accumulate_type(x);
-  auto scores = torch::matmul(q.to(wide), k.to(wide).transpose(-2, -1)) / std::sqrt(head_dim_);
+  // Under bf16 autocast the matmul runs in bf16; the scores are masked and normalised in `wide`.
+  auto scores =
+      torch::matmul(q.to(wide), k.to(wide).transpose(-2, -1)).to(wide) / std::sqrt(head_dim_);
   // A finite floor instead of -inf keeps rows without any admissible key NaN-free.
   scores = scores.masked_fill(key_mask.logical_not(), std::numeric_limits<float>::lowest());
   auto probs = torch::softmax(scores, -1);

@@ -168,6 +168,12 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
   return out;
 }
 
+torch::Tensor StudentImpl::features(const Batch& batch, const PiUsage& pi) {
+  if (config_.feature_source == "response") return forward(batch, pi).features;
+  check_batch(batch);
+  return feature_head(build_memory(batch, embed_tokens(batch.tokens), pi).pi_summary);
+}
+
 // Memory = [audio frames | visual frames | PI slots], each tagged with its source embedding.
 StudentImpl::Memory StudentImpl::build_memory(const Batch& batch,
                                               const torch::Tensor& token_embeddings,

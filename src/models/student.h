@@ -44,6 +44,9 @@ class StudentImpl : public torch::nn::Module {
   // The vocabulary is config.vocab_size if > 0, else info.vocab_size.
   StudentImpl(const ModelConfig& config, const DatasetInfo& info);
   StudentOutput forward(const Batch& batch, const PiUsage& pi = {});
+  // Only StudentOutput::features, as forward() computes them: with feature_source pi_slots the
+  // memory and the feature head alone (no decoder), with response a whole forward.
+  torch::Tensor features(const Batch& batch, const PiUsage& pi = {});
   int64_t num_parameters() const;
 
  private:

@@ -49,7 +49,7 @@ EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& c
     sums[4] += static_cast<double>(batch.response_tokens);
   }
   model->train();
-  sums = all_reduce_small(comm, sums, device);
+  sums = all_reduce_small(comm, sums);
   EvalResult result;
   result.samples = static_cast<int64_t>(sums[3].item<double>());
   result.tokens = static_cast<int64_t>(sums[4].item<double>());

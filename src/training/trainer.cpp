@@ -1,36 +1,43 @@
 // The PRIDE training loop (training/trainer.h). One step, top to bottom:
-//   1. take this rank's micro-batches for the step (read ahead by a background thread);
-//   2. all-reduce the step's token and sample counts, so every loss term can be normalised by
-//      global counts (this is what makes N ranks train exactly like one rank with the same batch);
-//   3. per micro-batch: forward, loss terms, backward; on the last micro-batch the gradient
-//      buckets are all-reduced from hooks while backward still runs;
-//   4. clip, AdamW, metrics, evaluation and checkpoints at their intervals.
+//   1. take this rank's micro-batches for the step (read and counted ahead by a background
+//      thread), and all-reduce the step's token and sample counts, so every loss term can be
+//      normalised by global counts (this is what makes N ranks train exactly like one rank);
+//   2. with MMD on: a features-only pass and one all-gather give MMD^2 over the whole global
+//      batch and its gradient per feature row (training/global_mmd.h);
+//   3. per micro-batch: forward, loss terms, backward (the MMD enters through its row gradients);
+//      on the last micro-batch the gradient buckets are all-reduced from hooks during backward;
+//   4. clip and AdamW (skipped, on every rank alike, when the global gradient norm is not
+//      finite), metrics, evaluation and checkpoints at their intervals.
+// Loss sums stay on the device; the host reads them once per step, with the preemption flag.
 #include "training/trainer.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "checkpoints/checkpoint.h"
 #include "data/batch.h"
 #include "data/reader.h"
-#include "distributed/all_gather.h"
 #include "distributed/grad_sync.h"
 #include "models/student.h"
 #include "sharding/sampler.h"
 #include "training/evaluator.h"
 #include "training/flat_state.h"
+#include "training/global_mmd.h"
 #include "training/losses.h"
 #include "training/metrics.h"
 #include "training/preemption.h"
 #include "training/prefetcher.h"
 #include "training/schedule.h"
+#include "training/trainer_state.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/fault_injection.h"
+#include "util/torch_compat.h"
 
 namespace pride {
 
@@ -44,10 +51,20 @@ torch::Device choose_device(const Config& config, const WorldInfo& world) {
 
 namespace {
 
-// Sums of each loss term over this rank's part of a step, before global normalisation.
-struct TermSums {
-  double ce = 0, rkl = 0, emotion = 0, align = 0, mmd = 0;
+// This rank's share of a step: its micro-batches, counted on the host while they are read.
+struct StepInput {
+  std::vector<Batch> micro;
+  double response_tokens = 0, samples = 0, input_tokens = 0;
 };
+
+// What one optimizer step reports.
+struct StepResult {
+  nlohmann::json record;  // the metrics line
+  bool stop = false;      // some rank was asked to stop (preemption)
+};
+
+// Order of the per-step loss sums kept on the device.
+enum TermIndex : int64_t { kCe, kRkl, kEmotion, kAlign, kNumTerms };
 
 // Global counts of a step, identical on every rank.
 struct StepCounts {
@@ -56,26 +73,6 @@ struct StepCounts {
 
 std::string checkpoint_root(const Config& config) {
   return config.checkpoint.dir.empty() ? config.run.dir + "/checkpoints" : config.checkpoint.dir;
-}
-
-// The tensor `name` of a loaded checkpoint, copied into `target` after a size check.
-void copy_checkpoint_tensor(const CheckpointState& state, const std::string& name,
-                            const std::string& path, torch::Tensor& target) {
-  for (const auto& entry : state.tensors) {
-    if (entry.name != name) continue;
-    if (entry.full.numel() != target.numel()) {
-      fail("{}: '{}' holds {} values but this run needs {} (different model.* settings?)", path,
-           name, entry.full.numel(), target.numel());
-    }
-    torch::NoGradGuard no_grad;
-    target.copy_(entry.full.to(target.device()).view(target.sizes()));
-    return;
-  }
-  fail("{}: checkpoint has no tensor '{}'", path, name);
-}
-
-at::Generator cpu_generator() {
-  return at::detail::getDefaultCPUGenerator();
 }
 
 Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
@@ -93,7 +90,7 @@ class Trainer {
         device_(device),
         train_data_(DialogueDataset::open(config.data.train)),
         eval_data_(DialogueDataset::open(config.data.eval)),
-        model_(build_student(config, train_data_.info(), device)),
+        model_(build_student(config, train_data_.info(), device_)),
         flat_(*model_),
         optimizer_(flat_,
                    {config.train.beta1, config.train.beta2, 1e-8, config.train.weight_decay}),
@@ -110,20 +107,19 @@ class Trainer {
     ProgressPrinter progress(leader, start, total);
     announce(progress, start);
 
-    Prefetcher<std::vector<Batch>> batches([this](int64_t step) { return read_step(step); }, start,
-                                           total,
-                                           static_cast<size_t>(config_.data.prefetch_batches));
+    Prefetcher<StepInput> inputs([this](int64_t step) { return read_step(step); }, start, total,
+                                 static_cast<size_t>(config_.data.prefetch_batches));
     auto window_start = Clock::now();
     double window_tokens = 0;
     for (int64_t step = start; step < total; ++step) {
       comm_.set_context(fmt::format("step {}", step + 1));
       maybe_inject_fault("step", comm_.rank(), step + 1);
-      std::vector<Batch> micro = batches.next();
-      const auto [record, stop] = train_step(step, micro);
-      window_tokens += record["input_tokens"].get<double>();
+      StepInput input = inputs.next();
+      const StepResult result = train_step(step, input);
+      window_tokens += result.record["input_tokens"].get<double>();
       const int64_t done = step + 1;
-      if (done % config_.run.log_every == 0 || done == total || stop) {
-        auto line = record;
+      if (done % config_.run.log_every == 0 || done == total || result.stop) {
+        auto line = result.record;
         line["tokens_per_s"] = window_tokens / std::max(1e-9, seconds_since(window_start));
         metrics.write(line);
         progress.step(line);
@@ -132,11 +128,11 @@ class Trainer {
       }
       const bool eval_due = config_.train.eval_every > 0 && done % config_.train.eval_every == 0;
       if (eval_due || done == total) {
-        auto result = evaluate(model_, eval_data_, config_, comm_, device_).to_json(done);
-        metrics.write(result);
-        progress.eval(result);
+        auto evaluation = evaluate(model_, eval_data_, config_, comm_, device_).to_json(done);
+        metrics.write(evaluation);
+        progress.eval(evaluation);
       }
-      if (stop) {
+      if (result.stop) {
         save(done, /*wait=*/true);
         progress.note(fmt::format("preempted (signal {}): saved step {}, exiting with code {}",
                                   preemption_signal(), done, kPreemptedExitCode));
@@ -161,7 +157,7 @@ class Trainer {
     BatchPlanOptions o;
     o.num_samples = train_data_.size();
     o.global_batch = config_.train.global_batch_size;
-    o.micro_batch = config_.train.micro_batch_size;
+    o.max_micro_batch = config_.train.micro_batch_size;
     o.world_size = comm_.world_size();
     o.seed = static_cast<uint64_t>(config_.run.seed);
     if (config_.data.length_aware) {
@@ -184,26 +180,34 @@ class Trainer {
     }
   }
 
+  bool mmd_on() const { return config_.loss.mmd_weight > 0; }
+
   void announce(ProgressPrinter& progress, int64_t start) const {
     progress.note(fmt::format(
-        "pride train: {} rank(s), backend {}, device {} | student {:.2f}M params | train {} "
-        "samples, eval {} | global batch {} = {} micro x {} rank(s) x {} accumulation | PI {}",
-        comm_.world_size(), comm_.backend_name(), device_.str(),
+        "pride train: {} rank(s), backend {}, device {}, {} | student {:.2f}M params | train {} "
+        "samples, eval {} | global batch {} = {} rank(s) x {} accumulation x micro-batch {} "
+        "(cap train.micro_batch_size {}) | PI {}",
+        comm_.world_size(), comm_.backend_name(), device_.str(), config_.train.precision,
         static_cast<double>(flat_.numel()) / 1e6, train_data_.size(), eval_data_.size(),
-        config_.train.global_batch_size, config_.train.micro_batch_size, comm_.world_size(),
-        plan_.accumulation_steps(), config_.pi.enabled ? "on (training only)" : "off"));
+        config_.train.global_batch_size, comm_.world_size(), plan_.accumulation_steps(),
+        plan_.micro_batch(), config_.train.micro_batch_size,
+        config_.pi.enabled ? "on (training only)" : "off"));
     if (start > 0) progress.note(fmt::format("resumed at step {}", start));
   }
 
-  // Runs on the prefetch thread: reads and collates this rank's micro-batches for `step`.
-  std::vector<Batch> read_step(int64_t step) const {
-    std::vector<Batch> micro;
+  // Runs on the prefetch thread: reads, collates and counts this rank's micro-batches for `step`.
+  StepInput read_step(int64_t step) const {
+    StepInput input;
     for (const auto& indices : plan_.rank_micro_batches(step, comm_.rank())) {
       std::vector<Sample> samples;
       for (int64_t index : indices) samples.push_back(train_data_.read(index, config_.pi.enabled));
-      micro.push_back(collate(samples, train_data_.info(), config_.model.max_seq_len));
+      input.micro.push_back(collate(samples, train_data_.info(), config_.model.max_seq_len));
+      const Batch& batch = input.micro.back();
+      input.response_tokens += static_cast<double>(batch.response_tokens);
+      input.samples += static_cast<double>(batch.size());
+      input.input_tokens += static_cast<double>(batch.input_tokens);
     }
-    return micro;
+    return input;
   }
 
   // Which rows see their real PI: a per-sample coin from (seed, step, sample), with a probability
@@ -222,126 +226,155 @@ class Trainer {
       rows[b] = hash_uniform(static_cast<uint64_t>(config_.run.seed), static_cast<uint64_t>(step),
                              index) < p;
     }
-    usage.real_pi_rows = rows.to(device_);
+    usage.real_pi_rows = rows.to(device_, /*non_blocking=*/true);
     return usage;
   }
 
-  StepCounts count_step(const std::vector<Batch>& micro) const {
-    auto local = torch::zeros({3}, torch::kFloat64);
-    for (const auto& batch : micro) {
-      local[0] += static_cast<double>(batch.response_tokens);
-      local[1] += static_cast<double>(batch.size());
-      local[2] += batch.tokens.ne(train_data_.info().pad_id).sum().item<double>();
+  // MMD^2 over the global batch from a features-only pass over this rank's micro-batches.
+  GlobalMmd step_mmd(const std::vector<Batch>& micro, const std::vector<PiUsage>& usage) {
+    std::vector<torch::Tensor> student, teacher;
+    {
+      torch::NoGradGuard no_grad;
+      compat::AutocastGuard autocast(device_, bf16());
+      for (size_t j = 0; j < micro.size(); ++j) {
+        student.push_back(model_->features(micro[j], usage[j]).to(torch::kFloat));
+        teacher.push_back(micro[j].teacher_hidden);
+      }
     }
-    auto global = all_reduce_small(comm_, local, device_);
-    return {global[0].item<double>(), global[1].item<double>(), global[2].item<double>()};
+    return global_mmd(comm_, student, teacher, config_.loss.mmd_bandwidths);
   }
 
-  // Forward and backward of one micro-batch; adds its term sums to `sums`.
-  void micro_step(const Batch& batch, int64_t step, const StepCounts& counts, bool last,
-                  TermSums& sums) {
+  bool bf16() const { return config_.train.precision == "bf16"; }
+
+  // Forward and backward of micro-batch j; adds its term sums to `sums` (on the device).
+  void micro_step(int64_t step, const Batch& batch, const PiUsage& usage, const StepCounts& counts,
+                  const GlobalMmd& mmd, size_t j, bool last, torch::Tensor& sums) {
     const auto& w = config_.loss;
-    const double world = comm_.world_size();
-    const StudentOutput out = model_->forward(batch, pi_usage_for(batch, step));
+    StudentOutput out;
+    {
+      compat::AutocastGuard autocast(device_, bf16());
+      out = model_->forward(batch, usage);
+    }
     const auto& mask = batch.response_mask;
     const auto ce = cross_entropy_sum(out.logits, batch.targets, mask);
     const auto rkl = reverse_kl_sum(out.logits, batch.topk_ids, batch.topk_logprobs, mask,
                                     w.rkl_temperature, w.rkl_tail_bucket);
-    const auto emotion = emotion_ce_sum(out.emotion_logits, batch.emotion);
-    const auto align = out.pi_align.defined() ? out.pi_align.sum() : torch::zeros({}, ce.options());
-    // MMD^2 over the global micro-batch: features from every rank, gathered with a gradient path.
-    const auto student_features = all_gather_with_grad(comm_, out.features);
-    const auto teacher_features = comm_.all_gather(batch.teacher_hidden.contiguous());
-    const auto mmd = mmd2_unbiased(student_features, teacher_features, w.mmd_bandwidths);
+    const auto emotion = emotion_ce_sum(out.emotion_logits.to(torch::kFloat), batch.emotion);
+    const auto align = out.pi_align.defined() ? out.pi_align.to(torch::kFloat).sum()
+                                              : torch::zeros({}, ce.options());
+    // The MMD's gradient through this micro-batch's rows; its value is the step's, logged once.
+    const auto mmd_term = mmd_on() ? mmd_surrogate(out.features, mmd.row_gradients[j])
+                                   : torch::zeros({}, ce.options());
 
     // Each rank's objective is world x its share of the global-batch loss, so the average over
     // ranks (what the gradient all-reduce computes) is the gradient of the global-batch loss.
+    const double world = comm_.world_size();
     const double per_token = world / counts.response_tokens;
     const double per_sample = world / counts.samples;
-    const auto objective = weighted_loss<torch::Tensor>(
-        config_,
-        {ce * per_token, rkl * per_token, mmd / static_cast<double>(plan_.accumulation_steps()),
-         emotion * per_sample, align * per_sample});
+    auto objective =
+        weighted_loss<torch::Tensor>(config_, {ce * per_token, rkl * per_token, mmd_term * world,
+                                               emotion * per_sample, align * per_sample});
+    // PRIDE_INJECT_FAULT=loss:<rank>:<step>:nan: a NaN gradient on one rank, as an overflow
+    // would make; the all-reduce spreads it to every rank.
+    if (j == 0 && fault_requested("loss", comm_.rank(), step + 1, "nan")) {
+      objective = objective * std::numeric_limits<double>::quiet_NaN();
+    }
     if (last) sync_.arm();
     objective.backward();
-
-    sums.ce += ce.item<double>();
-    sums.rkl += rkl.item<double>();
-    sums.emotion += emotion.item<double>();
-    sums.align += align.item<double>();
-    sums.mmd += mmd.item<double>() / static_cast<double>(plan_.accumulation_steps());
+    sums += torch::stack({ce, rkl, emotion, align}).detach().to(torch::kFloat64);
   }
 
-  // One optimizer step. Returns its metrics record and whether any rank asked to stop.
-  std::pair<nlohmann::json, bool> train_step(int64_t step, std::vector<Batch>& micro) {
+  // One optimizer step: its metrics record and whether any rank asked to stop.
+  StepResult train_step(int64_t step, StepInput& input) {
     const auto started = Clock::now();
-    for (auto& batch : micro) batch = batch.to(device_);
-    const StepCounts counts = count_step(micro);
+    const StepCounts counts = count_step(input);
+    std::vector<PiUsage> usage;
+    for (auto& batch : input.micro) {
+      batch = batch.to(device_);
+      usage.push_back(pi_usage_for(batch, step));
+    }
     flat_.zero_grad();
-    TermSums sums;
-    for (size_t j = 0; j < micro.size(); ++j) {
-      micro_step(micro[j], step, counts, j + 1 == micro.size(), sums);
+    const GlobalMmd mmd = mmd_on() ? step_mmd(input.micro, usage) : GlobalMmd{};
+    auto sums = torch::zeros({kNumTerms}, torch::TensorOptions(torch::kFloat64).device(device_));
+    for (size_t j = 0; j < input.micro.size(); ++j) {
+      const bool last = j + 1 == input.micro.size();
+      micro_step(step, input.micro[j], usage[j], counts, mmd, j, last, sums);
     }
     sync_.finish();
+    // The norm is of the all-reduced gradient, so every rank takes the same branch.
     const double grad_norm = clip_grad_norm(flat_.grads(), config_.train.grad_clip);
     const double lr = learning_rate_at(step, config_.train);
-    optimizer_.step(flat_.values(), flat_.grads(), lr);
+    const bool finite = std::isfinite(grad_norm);
+    if (finite) {
+      optimizer_.step(flat_.values(), flat_.grads(), lr);
+      consecutive_skips_ = 0;
+    } else {
+      skip_update(step, grad_norm);
+    }
 
-    // One small all-reduce gives the global loss terms and the agreed preemption flag.
-    const double world = comm_.world_size();
-    auto packed = torch::tensor({sums.ce, sums.rkl, sums.emotion, sums.align, sums.mmd / world,
-                                 preemption_requested() ? 1.0 : 0.0},
-                                torch::kFloat64);
-    packed = all_reduce_small(comm_, packed, device_);
-    const double ce = packed[0].item<double>() / counts.response_tokens;
-    const double rkl = packed[1].item<double>() / counts.response_tokens;
-    const double emotion = packed[2].item<double>() / counts.samples;
-    const double align = packed[3].item<double>() / counts.samples;
-    const double mmd = packed[4].item<double>();
-    const double loss = weighted_loss<double>(config_, {ce, rkl, mmd, emotion, align});
+    // One small all-reduce gives the global loss sums and the agreed preemption flag.
+    auto flag = torch::full({1}, preemption_requested() ? 1.0 : 0.0, sums.options());
+    auto packed = torch::cat({sums, flag}).to(comm_.device());
+    comm_.all_reduce(packed);
+    packed = packed.cpu();
+    const double ce = packed[kCe].item<double>() / counts.response_tokens;
+    const double rkl = packed[kRkl].item<double>() / counts.response_tokens;
+    const double emotion = packed[kEmotion].item<double>() / counts.samples;
+    const double align = packed[kAlign].item<double>() / counts.samples;
+    const double mmd_value = mmd_on() ? mmd.value.item<double>() : 0.0;
+    const double loss = weighted_loss<double>(config_, {ce, rkl, mmd_value, emotion, align});
     nlohmann::json record = {{"step", step + 1},
                              {"loss", loss},
                              {"ce", ce},
                              {"rkl", rkl},
-                             {"mmd", mmd},
+                             {"mmd", mmd_value},
                              {"emotion_ce", emotion},
                              {"pi_align", align},
                              {"lr", lr},
-                             {"grad_norm", grad_norm},
+                             {"grad_norm", finite ? grad_norm : -1.0},
+                             {"skipped_steps", counters_.skipped_steps},
                              {"input_tokens", counts.input_tokens},
                              {"step_time_s", seconds_since(started)},
                              {"comm_exposed_s", sync_.stats().comm_exposed_s}};
-    return {record, packed[5].item<double>() > 0};
+    return {record, packed[kNumTerms].item<double>() > 0};
   }
 
-  CheckpointState snapshot(int64_t step) const {
-    CheckpointState state;
-    state.step = step;
-    state.epoch = plan_.epoch_of(step);
-    state.samples_consumed = step * config_.train.global_batch_size;
-    state.config_yaml = to_yaml(config_);
-    state.extra = {{"optimizer_step", optimizer_.step_count()},
-                   {"seed", config_.run.seed},
-                   {"steps_per_epoch", plan_.steps_per_epoch()}};
-    auto host = [](const torch::Tensor& t) { return t.detach().to(torch::kCPU).clone(); };
-    state.tensors = {{"model.params", host(flat_.values())},
-                     {"optim.exp_avg", host(optimizer_.exp_avg())},
-                     {"optim.exp_avg_sq", host(optimizer_.exp_avg_sq())},
-                     {"rng.torch_cpu", cpu_generator().get_state()}};
-    for (const auto& slot : flat_.layout())
-      state.params.push_back({slot.name, slot.shape, slot.offset});
-    return state;
+  // Global counts of a step, identical on every rank (one small all-reduce of host counts).
+  StepCounts count_step(const StepInput& input) const {
+    auto local =
+        torch::tensor({input.response_tokens, input.samples, input.input_tokens}, torch::kFloat64);
+    auto global = all_reduce_small(comm_, local);
+    return {global[0].item<double>(), global[1].item<double>(), global[2].item<double>()};
+  }
+
+  // A NaN/inf gradient norm (every rank sees the same): no update, counted, and the run ends after
+  // train.max_skipped_steps in a row rather than writing poisoned weights into checkpoints.
+  void skip_update(int64_t step, double grad_norm) {
+    ++counters_.skipped_steps;
+    ++consecutive_skips_;
+    if (comm_.rank() == 0) {
+      fmt::print(stderr, "warning: step {}: gradient norm is {}; update skipped ({} in a row)\n",
+                 step + 1, grad_norm, consecutive_skips_);
+    }
+    if (consecutive_skips_ > config_.train.max_skipped_steps) {
+      fail(
+          "step {}: {} consecutive steps had a non-finite gradient norm (train.max_skipped_steps "
+          "= {}); stopping before the weights are lost. Lower train.lr, check the data, or "
+          "resume from the last checkpoint",
+          step + 1, consecutive_skips_, config_.train.max_skipped_steps);
+    }
   }
 
   void save(int64_t step, bool wait) {
     const SaveOptions options{config_.checkpoint.keep, config_.checkpoint.keep_every};
+    auto state = snapshot_trainer(step, config_, plan_, flat_, optimizer_, counters_);
     if (!config_.checkpoint.async) {
-      save_checkpoint(checkpoint_root(config_), snapshot(step), comm_, options);
+      save_checkpoint(checkpoint_root(config_), state, comm_, options);
       return;
     }
     if (!async_)
       async_ = std::make_unique<AsyncCheckpointer>(comm_, checkpoint_root(config_), options);
-    async_->save(snapshot(step));
+    async_->save(std::move(state));
     if (wait) async_->wait();
   }
 
@@ -356,24 +389,8 @@ class Trainer {
       if (request != "auto") fail("--resume {}: no checkpoint found there", request);
       return 0;
     }
-    restore(resumed->state, resumed->path);
+    counters_ = restore_trainer(resumed->state, resumed->path, config_, flat_, optimizer_);
     return resumed->state.step;
-  }
-
-  void restore(const CheckpointState& state, const std::string& path) {
-    if (state.step > config_.train.max_steps) {
-      fail("{}: checkpoint is at step {}, past train.max_steps = {}", path, state.step,
-           config_.train.max_steps);
-    }
-    copy_checkpoint_tensor(state, "model.params", path, flat_.values());
-    copy_checkpoint_tensor(state, "optim.exp_avg", path, optimizer_.exp_avg());
-    copy_checkpoint_tensor(state, "optim.exp_avg_sq", path, optimizer_.exp_avg_sq());
-    optimizer_.set_step_count(state.extra.value("optimizer_step", state.step));
-    auto generator = cpu_generator();
-    torch::Tensor rng_state = generator.get_state();
-    copy_checkpoint_tensor(state, "rng.torch_cpu", path, rng_state);
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(rng_state);
   }
 
   const Config& config_;
@@ -386,6 +403,8 @@ class Trainer {
   GradientSynchronizer sync_;
   GlobalBatchPlan plan_;
   std::unique_ptr<AsyncCheckpointer> async_;
+  TrainerCounters counters_;
+  int64_t consecutive_skips_ = 0;
 };
 
 }  // namespace

@@ -1,5 +1,8 @@
 // Shims over LibTorch internals whose public face differs between 1.13 (Debian) and 2.x.
 //
+// Autocast: 1.13 has per-device setters (set_enabled for CUDA, set_cpu_enabled), 2.4+ takes the
+// device type as an argument and deprecates the old names.
+//
 // Post-accumulate-grad hooks: Python gained Tensor.register_post_accumulate_grad_hook in 2.1,
 // but the C++ API has no removable equivalent in any version. What works unchanged from 1.13
 // through 2.x (and is what DDP's C++ reducer uses) is a FunctionPostHook on the leaf's
@@ -7,6 +10,7 @@
 // virtual (compiled_args) to FunctionPostHook that this subclass need not override.
 #pragma once
 
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
@@ -23,6 +27,62 @@
 #endif
 
 namespace pride::compat {
+
+// Runs the scope under bf16 autocast on `device` when `enabled` (a no-op otherwise); restores the
+// previous state and frees the cast-weight cache on exit.
+class AutocastGuard {
+ public:
+  AutocastGuard(const torch::Device& device, bool enabled)
+      : type_(device.type()), enabled_(enabled) {
+    if (!enabled_) return;
+    previous_ = is_enabled(type_);
+    previous_dtype_ = dtype(type_);
+    set(type_, true, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    set(type_, previous_, previous_dtype_);
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  static bool is_enabled(c10::DeviceType type) {
+    return at::autocast::is_autocast_enabled(type);
+  }
+  static at::ScalarType dtype(c10::DeviceType type) {
+    return at::autocast::get_autocast_dtype(type);
+  }
+  static void set(c10::DeviceType type, bool on, at::ScalarType dtype) {
+    at::autocast::set_autocast_dtype(type, dtype);
+    at::autocast::set_autocast_enabled(type, on);
+  }
+#else
+  static bool is_enabled(c10::DeviceType type) {
+    return type == c10::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  }
+  static at::ScalarType dtype(c10::DeviceType type) {
+    return type == c10::kCUDA ? at::autocast::get_autocast_gpu_dtype()
+                              : at::autocast::get_autocast_cpu_dtype();
+  }
+  static void set(c10::DeviceType type, bool on, at::ScalarType dtype) {
+    if (type == c10::kCUDA) {
+      at::autocast::set_autocast_gpu_dtype(dtype);
+      at::autocast::set_enabled(on);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(dtype);
+      at::autocast::set_cpu_enabled(on);
+    }
+  }
+#endif
+  c10::DeviceType type_;
+  bool enabled_;
+  bool previous_ = false;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
+};
 
 // Runs `callback` each time autograd has accumulated a gradient into `leaf`'s .grad (once per
 // backward pass that reaches the leaf, after the in-place add). Unregisters on destruction.

@@ -1,27 +1,39 @@
-# N ranks with global batch B train exactly like one rank with batch B: per-step losses (every
-# term, MMD included) and final parameters agree within 1e-5 relative, for 1, 2 and 4 ranks, and
-# with gradient accumulation.
+# A global batch B trains the same however it is split into ranks x micro-batches x accumulation
+# steps: per-step losses (every term, MMD included) and final parameters agree within 1e-5
+# relative, with the MMD features from the PI slots and from the response.
 source "$(dirname "$0")/lib/common.sh"
 make_data
-run() {  # run NAME RANKS MICRO
-  mpi "$2" train "${SMALL[@]}" --set train.max_steps=8 --set "run.dir=$WORK/$1" \
-    --set "train.micro_batch_size=$3" >"$WORK/$1.log" 2>&1 || { cat "$WORK/$1.log"; exit 1; }
-  "$PRIDE" ckpt export "$WORK/$1/checkpoints/latest" --out "$WORK/$1.safetensors" >/dev/null
+run() {  # run NAME RANKS MICRO [--set ...]
+  local name=$1 ranks=$2 micro=$3
+  shift 3
+  mpi "$ranks" train "${SMALL[@]}" --set train.max_steps=8 --set "run.dir=$WORK/$name" \
+    --set "train.micro_batch_size=$micro" "$@" >"$WORK/$name.log" 2>&1 ||
+    { cat "$WORK/$name.log"; exit 1; }
+  "$PRIDE" ckpt export "$WORK/$name/checkpoints/latest" --out "$WORK/$name.safetensors" >/dev/null
 }
-run one 1 8
-run two 2 4
-run four 4 2
-run one_accumulating 1 4
-run two_accumulating 2 2
-for other in two four; do
-  check "$other ranks: per-step losses match 1 rank" \
-    $COMPARE metrics "$WORK/one/metrics.jsonl" "$WORK/$other/metrics.jsonl" --rtol 1e-5
-  check "$other ranks: final parameters match 1 rank" \
-    $COMPARE weights "$WORK/one.safetensors" "$WORK/$other.safetensors" --rtol 1e-5
+same_as() {  # same_as REFERENCE OTHER: per-step losses and final weights agree
+  check "$2 matches $1: per-step losses" \
+    $COMPARE metrics "$WORK/$1/metrics.jsonl" "$WORK/$2/metrics.jsonl" --rtol 1e-5
+  check "$2 matches $1: final parameters" \
+    $COMPARE weights "$WORK/$1.safetensors" "$WORK/$2.safetensors" --rtol 1e-5
+}
+# Global batch 8: 1 x 8, 1 x 2 (accumulation 4), 2 ranks x 2 (accumulation 2), 4 ranks x 2.
+for source in pi_slots response; do
+  run "${source}_1x8" 1 8 --set model.feature_source=$source
+  for split in "1 2" "2 2" "4 2"; do
+    set -- $split
+    run "${source}_$1x$2" "$1" "$2" --set model.feature_source=$source
+    same_as "${source}_1x8" "${source}_$1x$2"
+  done
 done
-check "2 ranks with accumulation match 1 rank with accumulation" \
-  $COMPARE metrics "$WORK/one_accumulating/metrics.jsonl" "$WORK/two_accumulating/metrics.jsonl" --rtol 1e-5
-check "accumulation parameters match" \
-  $COMPARE weights "$WORK/one_accumulating.safetensors" "$WORK/two_accumulating.safetensors" --rtol 1e-5
+check "MMD is on and logged in these runs" \
+  grep -q '"mmd":[0-9.]*[1-9]' "$WORK/pi_slots_1x8/metrics.jsonl"
 check "only rank 0 writes metrics and prints progress" \
-  test "$(grep -c '^step' "$WORK/four.log")" -eq 8
+  test "$(grep -c '^step' "$WORK/pi_slots_4x2.log")" -eq 8
+check "the chosen split is printed at start" \
+  grep -q "global batch 8 = 4 rank(s) x 1 accumulation x micro-batch 2" "$WORK/pi_slots_4x2.log"
+
+# With mmd_weight 0, a global batch of one sample trains (no features, no MMD collectives).
+run single 1 1 --set train.global_batch_size=1 --set loss.mmd_weight=0
+check "a global batch of 1 trains without MMD" \
+  grep -q '"step":8' "$WORK/single/metrics.jsonl"

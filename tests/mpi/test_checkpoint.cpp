@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "checkpoints/checkpoint.h"
+#include "device_checking_communicator.h"
 #include "distributed/mpi_communicator.h"
 #include "util/error.h"
 
@@ -101,6 +102,21 @@ TEST_F(CheckpointMpiTest, EveryRankLoadsWhatTheWorldSaved) {
   const CheckpointState loaded = load_checkpoint(path, *comm_);
   expect_same_tensors(state, loaded);
   EXPECT_EQ(loaded.world_size, comm_->world_size());
+}
+
+TEST_F(CheckpointMpiTest, CollectivesOnlySeeTheCommunicatorsDevice) {
+  // Save, resume and load stage every collective tensor where the communicator works (with NCCL,
+  // its own GPU: re-deriving "cuda" without an index broke every rank but local rank 0).
+  auto checked = checked_comm(kTestTimeoutS);
+  const CheckpointState state = replicated_state(12);
+  save_checkpoint(dir_, state, *checked, {});
+  const auto resumed = load_resume_point(dir_, *checked);
+  ASSERT_TRUE(resumed.has_value());
+  expect_same_tensors(state, resumed->state);
+  AsyncCheckpointer async(*checked, dir_, {});
+  async.save(replicated_state(13));
+  async.wait();
+  EXPECT_TRUE(checked->violations.empty()) << checked->violations.front();
 }
 
 TEST_F(CheckpointMpiTest, EachRankWritesAboutOneNthOfTheBytes) {

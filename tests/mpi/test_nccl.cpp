@@ -5,7 +5,6 @@
 
 #include <iostream>
 
-#include "distributed/all_gather.h"
 #include "distributed/bench_allreduce.h"
 #include "distributed/communicator.h"
 #include "distributed/grad_sync.h"
@@ -85,7 +84,7 @@ TEST(Nccl, GradSyncLaunchesFromBackwardThreads) {
   EXPECT_TRUE(torch::allclose(flat, expected, 1e-5, 1e-6));
   EXPECT_EQ(sync.stats().backward_overlap_launches, sync.num_buckets());
   torch::Tensor local = torch::randn({2, 3}, torch::TensorOptions().device(comm->device()));
-  EXPECT_EQ(all_gather_with_grad(*comm, local).size(0), 2 * comm->world_size());
+  EXPECT_EQ(comm->all_gather(local).size(0), 2 * comm->world_size());
 }
 
 TEST(Nccl, DISABLED_AllReduceBenchmark) {

@@ -376,3 +376,23 @@ TEST_F(CheckpointFormatTest, UnsaveableTensorsAreRejected) {
 
 }  // namespace
 }  // namespace pride
+
+namespace pride {
+namespace {
+
+TEST(FileIo, FullDiskIsATransientErrorNamingTheFile) {
+  // /dev/full answers every write with ENOSPC: a full disk is the machine's fault, not the
+  // input's, so the job exits with the transient-fault code the Slurm templates requeue on.
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  const char bytes[4096] = {};
+  try {
+    write_file_durably("/dev/full", {{bytes, sizeof(bytes)}});
+    FAIL() << "writing to /dev/full succeeded";
+  } catch (const TransientError& e) {
+    EXPECT_TRUE(test::contains(e.what(), "/dev/full")) << e.what();
+    EXPECT_TRUE(test::contains(e.what(), std::strerror(ENOSPC))) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace pride

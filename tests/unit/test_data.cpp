@@ -294,7 +294,7 @@ TEST(Data, ReadsAFileWrittenWithTheHdf5CApi) {
     const int64_t notes_offsets[] = {0, 1, 3};
     const int32_t topk_ids[5][2] = {{20, 21}, {2, 3}, {21, 20}, {22, 23}, {2, 4}};
     const float topk_logprobs[5][2] = {
-        {-0.1f, -2}, {-0.2f, -3}, {-0.3f, -4}, {-0.4f, -5}, {0, -30}};
+        {-0.2f, -2}, {-0.2f, -3}, {-0.3f, -4}, {-0.4f, -5}, {0, -30}};
     const double hidden[2][3] = {{1, 2, 3}, {4, 5, 6}};  // float64 on disk, read as float32
     write_dataset(file, "/samples/context", H5T_NATIVE_INT64, {5}, context);
     write_dataset(file, "/samples/context_offsets", H5T_NATIVE_INT64, {3}, context_offsets);
@@ -483,6 +483,31 @@ TEST_F(Corruption, PrivilegedIdOutsideVocabulary) {
 TEST_F(Corruption, TopkIdOutsideVocabulary) {
   set_value<int32_t>("/teacher/topk_ids", offset("/samples/response_offsets", 12) + 2, 3, 9999);
   expect_rejected({"/teacher/topk_ids", "token id 9999 of sample 12"});
+}
+
+TEST_F(Corruption, TopkProbabilitiesSummingAboveOne) {
+  // A row whose top-K holds more than all the probability (0.99 twice), still sorted descending.
+  const int64_t row = offset("/samples/response_offsets", 21) + 1;
+  set_value<float>("/teacher/topk_logprobs", row, 0, std::log(0.99f));
+  set_value<float>("/teacher/topk_logprobs", row, 1, std::log(0.99f));
+  expect_rejected({"/teacher/topk_logprobs", "sample 21", "top-K probabilities summing to"});
+  const std::string message = error_of([&] { DialogueReader(path_).read(21, false); });
+  EXPECT_TRUE(contains(message, path_) && contains(message, "sample 21") &&
+              contains(message, "above 1"))
+      << message;
+}
+
+TEST(Data, SynthesizedTopkRowsHoldAtMostAllTheMass) {
+  SynthOptions options = small_options();
+  options.samples = 400;  // the noise lifted ~0.8% of rows above 1 before renormalisation
+  const DialogueReader reader(synth_file("mass.h5", options));
+  double largest = 0;
+  for (int64_t i = 0; i < reader.size(); ++i) {
+    const auto mass = reader.read(i, false).topk_logprobs.exp().sum(1);
+    largest = std::max(largest, mass.max().item<double>());
+  }
+  EXPECT_LE(largest, 1.0 + 1e-5);
+  EXPECT_GT(largest, 0.9);  // the top-K does hold most of the mass
 }
 
 TEST_F(Corruption, EmotionOutOfRange) {

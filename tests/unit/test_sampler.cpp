@@ -4,16 +4,19 @@
 #include <set>
 
 #include "sharding/sampler.h"
+#include "support.h"
 #include "util/error.h"
 
 namespace pride {
 namespace {
 
+using test::error_of;
+
 BatchPlanOptions options(int64_t n, int64_t global, int64_t micro, int world, uint64_t seed = 7) {
   BatchPlanOptions o;
   o.num_samples = n;
   o.global_batch = global;
-  o.micro_batch = micro;
+  o.max_micro_batch = micro;
   o.world_size = world;
   o.seed = seed;
   return o;
@@ -106,10 +109,27 @@ TEST(Sampler, LengthAwareKeepsMembershipAndSortsMicroBatches) {
   }
 }
 
-TEST(Sampler, RejectsBatchesThatDoNotDivideOrFit) {
-  EXPECT_THROW(GlobalBatchPlan(options(100, 10, 4, 1)), Error);
-  EXPECT_THROW(GlobalBatchPlan(options(100, 8, 4, 4)), Error);
+TEST(Sampler, MicroBatchIsTheLargestDivisorUnderTheCap) {
+  struct Case {
+    int64_t global, cap;
+    int world;
+    int64_t micro, accumulation;
+  };
+  // The README's example: global 16, cap 16, 4 ranks -> 4 samples per rank in one micro-batch.
+  for (const Case& c : {Case{16, 16, 4, 4, 1}, Case{16, 16, 1, 16, 1}, Case{16, 3, 1, 2, 8},
+                        Case{12, 5, 2, 3, 2}, Case{10, 4, 1, 2, 5}, Case{14, 4, 2, 1, 7}}) {
+    GlobalBatchPlan plan(options(100, c.global, c.cap, c.world));
+    EXPECT_EQ(plan.micro_batch(), c.micro) << c.global << "/" << c.world << " cap " << c.cap;
+    EXPECT_EQ(plan.accumulation_steps(), c.accumulation);
+    EXPECT_EQ(plan.rank_micro_batches(0, c.world - 1).size(), size_t(c.accumulation));
+  }
+}
+
+TEST(Sampler, RejectsBatchesThatDoNotSplitOverRanksOrFit) {
+  const auto msg = error_of([] { GlobalBatchPlan(options(100, 10, 4, 4)); });
+  EXPECT_NE(msg.find("cannot be split evenly over 4 ranks"), std::string::npos) << msg;
   EXPECT_THROW(GlobalBatchPlan(options(5, 8, 4, 2)), Error);
+  EXPECT_THROW(GlobalBatchPlan(options(100, 8, 0, 2)), Error);
 }
 
 TEST(Sampler, HashUniformIsStatelessAndSpread) {

@@ -1,8 +1,8 @@
 # Shared by the CLI tests (sourced, not run): arguments, a scratch directory, small data, and the
 # settings of a small, fast training run. Each test is called as: bash TEST.sh PRIDE_BINARY REPO.
 set -euo pipefail
-PRIDE=$1
-REPO=$2
+PRIDE=$(realpath "$1")
+REPO=$(realpath "$2")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pride-$(basename "$0" .sh).XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1

@@ -54,13 +54,18 @@ def compare_metrics(a_path, b_path, rtol, keys):
         print(f"different logged steps: {sorted(set(a) ^ set(b))[:10]}")
         return 1
     bad = 0
+    worst = 0.0
     for step in sorted(a):
         for key in keys:
+            if key in a[step]:
+                x, y = a[step][key], b[step][key]
+                worst = max(worst, abs(x - y) / max(abs(x), abs(y), 1e-3))
             if key in a[step] and not close(a[step][key], b[step][key], rtol):
                 bad += 1
                 if bad <= 10:
                     print(f"{step} {key}: {a[step][key]!r} vs {b[step][key]!r}")
-    print(f"compared {len(a)} records: {bad} disagreements (rtol {rtol})")
+    print(f"compared {len(a)} records: {bad} disagreements, worst relative difference "
+          f"{worst:.3g} (rtol {rtol})")
     return 1 if bad else 0
 
 

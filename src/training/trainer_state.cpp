@@ -1,0 +1,77 @@
+// Implements training/trainer_state.h.
+#include "training/trainer_state.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+at::Generator cpu_generator() {
+  return at::detail::getDefaultCPUGenerator();
+}
+
+torch::Tensor host_copy(const torch::Tensor& t) {
+  return t.detach().to(torch::kCPU).clone();
+}
+
+}  // namespace
+
+void copy_checkpoint_tensor(const CheckpointState& state, const std::string& name,
+                            const std::string& path, torch::Tensor& target) {
+  for (const auto& entry : state.tensors) {
+    if (entry.name != name) continue;
+    if (entry.full.numel() != target.numel()) {
+      fail("{}: '{}' holds {} values but this run needs {} (different model.* settings?)", path,
+           name, entry.full.numel(), target.numel());
+    }
+    torch::NoGradGuard no_grad;
+    target.copy_(entry.full.to(target.device()).view(target.sizes()));
+    return;
+  }
+  fail("{}: checkpoint has no tensor '{}'", path, name);
+}
+
+CheckpointState snapshot_trainer(int64_t step, const Config& config, const GlobalBatchPlan& plan,
+                                 const FlatParameters& flat, const FlatAdamW& optimizer,
+                                 const TrainerCounters& counters) {
+  CheckpointState state;
+  state.step = step;
+  state.epoch = plan.epoch_of(step);
+  state.samples_consumed = step * config.train.global_batch_size;
+  state.config_yaml = to_yaml(config);
+  state.extra = {{"optimizer_step", optimizer.step_count()},
+                 {"seed", config.run.seed},
+                 {"steps_per_epoch", plan.steps_per_epoch()},
+                 {"skipped_steps", counters.skipped_steps}};
+  state.tensors = {{"model.params", host_copy(flat.values())},
+                   {"optim.exp_avg", host_copy(optimizer.exp_avg())},
+                   {"optim.exp_avg_sq", host_copy(optimizer.exp_avg_sq())},
+                   {"rng.torch_cpu", cpu_generator().get_state()}};
+  for (const auto& slot : flat.layout())
+    state.params.push_back({slot.name, slot.shape, slot.offset});
+  return state;
+}
+
+TrainerCounters restore_trainer(const CheckpointState& state, const std::string& path,
+                                const Config& config, FlatParameters& flat, FlatAdamW& optimizer) {
+  if (state.step > config.train.max_steps) {
+    fail("{}: checkpoint is at step {}, past train.max_steps = {}", path, state.step,
+         config.train.max_steps);
+  }
+  copy_checkpoint_tensor(state, "model.params", path, flat.values());
+  copy_checkpoint_tensor(state, "optim.exp_avg", path, optimizer.exp_avg());
+  copy_checkpoint_tensor(state, "optim.exp_avg_sq", path, optimizer.exp_avg_sq());
+  optimizer.set_step_count(state.extra.value("optimizer_step", state.step));
+  auto generator = cpu_generator();
+  torch::Tensor rng_state = generator.get_state();
+  copy_checkpoint_tensor(state, "rng.torch_cpu", path, rng_state);
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng_state);
+  }
+  return {state.extra.value("skipped_steps", int64_t{0})};
+}
+
+}  // namespace pride

@@ -1,0 +1,36 @@
+# The README's "Using it" commands run as written, in a scratch directory laid out like a checkout
+# (build/pride, launch/, configs/, and the data scripts/quickstart.sh makes). Each line runs once,
+# in an order where every command finds what it reads: the 4-rank launch of the tiny config first,
+# then the lines that resume, evaluate, inspect and export its checkpoints, the data commands, and
+# the 1000-step single-rank run last.
+source "$(dirname "$0")/lib/common.sh"
+cd "$WORK"
+mkdir -p build runs/data
+ln -s "$PRIDE" build/pride
+ln -s "$REPO/launch" launch
+ln -s "$REPO/configs" configs
+"$PRIDE" data synth --out runs/data/train.h5 --samples 4000 --seed 1 >/dev/null
+"$PRIDE" data synth --out runs/data/eval.h5 --samples 512 --seed 2 >/dev/null
+
+# The fenced block under "## Using it", without comments.
+mapfile -t lines < <(awk '/^## Using it/{on=1} on&&/^```sh/{inside=1; next} inside&&/^```/{exit}
+  inside{sub(/[ ]+#.*/, ""); if (length($0)) print}' "$REPO/README.md")
+check "the README has its examples" test "${#lines[@]}" -ge 9
+ordered=()
+for pattern in "pride-launch -n 4" "--resume auto" "pride eval" "ckpt inspect" "ckpt export" \
+  "data synth" "data inspect" "pride shard" "train.max_steps=1000"; do
+  for line in "${lines[@]}"; do
+    [[ $line == *"$pattern"* ]] && ordered+=("$line")
+  done
+done
+check "every README example is run" test "${#ordered[@]}" -eq "${#lines[@]}"
+for line in "${ordered[@]}"; do
+  echo "\$ $line"
+  if ! bash -c "$line" >"$WORK/line.log" 2>&1; then
+    cat "$WORK/line.log"
+    echo "FAILED: README example: $line" >&2
+    exit 1
+  fi
+  tail -n 2 "$WORK/line.log"
+done
+echo "ok: all ${#ordered[@]} README examples ran"
