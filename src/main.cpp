@@ -5,6 +5,7 @@
 //   pride shard --in FILE --out DIR --shards M                   split a data file across ranks
 //   pride ckpt inspect|export                                    checkpoint tools
 //   pride bench allreduce|step                                   communicator bandwidth, step time
+//   pride tokenize --tokenizer FILE|DIR [--add-special] [--decode] text lines <-> JSON token ids
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
 // 69 a transient fault (collective timeout, lost rank, full disk: the Slurm templates requeue a
 // bounded number of times), 1 any other failure, 75 preempted after a checkpoint (requeued).
@@ -25,6 +26,7 @@
 #include "distributed/bench_allreduce.h"
 #include "distributed/communicator.h"
 #include "sharding/shard_tool.h"
+#include "text/tokenize_command.h"
 #include "training/bench_step.h"
 #include "training/trainer.h"
 #include "util/error.h"
@@ -185,6 +187,8 @@ int run_cli(int argc, char** argv) {
   auto* bench_step = bench->add_subcommand(
       "step", "one training step's time (vs scripts/bench/reference_step.py)");
   step_config.add_to(bench_step);
+
+  text::add_tokenize_command(app);  // runs from its callback, inside the parse below
 
   CLI11_PARSE(app, argc, argv);
 

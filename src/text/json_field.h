@@ -1,0 +1,46 @@
+// A JSON value together with the path that reached it ("decoder.decoders[2].type") and its file,
+// so that every error about a tokenizer.json names the field at fault.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+#include "util/error.h"
+
+namespace pride::text {
+
+class JsonField {
+ public:
+  JsonField(const nlohmann::json& value, std::string path, const std::string& file)
+      : value_(&value), path_(std::move(path)), file_(&file) {}
+
+  const nlohmann::json& json() const { return *value_; }
+  const std::string& path() const { return path_; }
+  bool is_null() const { return value_->is_null(); }
+
+  // A required member (missing or null is an error), an optional one (null counts as missing).
+  JsonField operator[](const char* key) const;
+  std::optional<JsonField> find(const char* key) const;
+  JsonField operator[](size_t index) const;
+  size_t size() const;  // of an array
+
+  std::string string() const;
+  bool boolean() const;
+  int64_t integer() const;
+  // An optional member's value, or `fallback` when it is missing or null.
+  bool boolean_or(const char* key, bool fallback) const;
+  std::string string_or(const char* key, const std::string& fallback) const;
+
+  [[noreturn]] void fail(const std::string& what) const {
+    pride::fail("{}: {}: {}", *file_, path_.empty() ? "(top level)" : path_, what);
+  }
+
+ private:
+  const nlohmann::json* value_;
+  std::string path_;
+  const std::string* file_;
+};
+
+}  // namespace pride::text

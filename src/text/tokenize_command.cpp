@@ -1,0 +1,86 @@
+// `pride tokenize`: one JSON array of ids per input line (encode) or one text line per array
+// (--decode). Lines end at '\n' only, so a '\r' before it belongs to the text.
+#include "text/tokenize_command.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <memory>
+
+#include "text/tokenizer.h"
+#include "util/error.h"
+
+namespace pride::text {
+namespace {
+
+std::vector<TokenId> parse_ids(const std::string& line, size_t line_number, int64_t vocab_size) {
+  const nlohmann::json array = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!array.is_array()) fail("standard input line {}: not a JSON array of token ids", line_number);
+  std::vector<TokenId> ids;
+  ids.reserve(array.size());
+  for (const auto& value : array) {
+    if (!value.is_number_integer()) {
+      fail("standard input line {}: {} is not a token id", line_number, value.dump());
+    }
+    const int64_t id = value.get<int64_t>();
+    if (id < 0 || id >= vocab_size) {
+      fail("standard input line {}: token id {} is out of range (vocabulary size {})", line_number,
+           id, vocab_size);
+    }
+    ids.push_back(static_cast<TokenId>(id));
+  }
+  return ids;
+}
+
+void append_ids(std::string& out, const std::vector<TokenId>& ids) {
+  out += '[';
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
+    fmt::format_to(std::back_inserter(out), "{}", ids[i]);
+  }
+  out += "]\n";
+}
+
+}  // namespace
+
+void run_tokenize(const TokenizeOptions& options, std::istream& in, std::ostream& out) {
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(options.tokenizer);
+  std::string line, buffer;
+  size_t line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (options.decode) {
+      const std::vector<TokenId> ids = parse_ids(line, line_number, tokenizer->vocab_size());
+      buffer += tokenizer->decode(ids);
+      buffer += '\n';
+    } else {
+      append_ids(buffer, tokenizer->encode(line, options.add_special));
+    }
+    if (buffer.size() > (1 << 16)) {
+      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      buffer.clear();
+    }
+  }
+  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  out.flush();
+}
+
+void add_tokenize_command(CLI::App& app) {
+  auto options = std::make_shared<TokenizeOptions>();
+  auto* command = app.add_subcommand(
+      "tokenize", "text lines on stdin to JSON arrays of token ids on stdout (or back: --decode)");
+  command
+      ->add_option("--tokenizer", options->tokenizer,
+                   "tokenizer.json, SentencePiece .model, or a directory holding one")
+      ->required();
+  command->add_flag("--add-special", options->add_special,
+                    "add the special tokens the tokenizer's post-processor adds (e.g. BOS)");
+  command->add_flag("--decode", options->decode, "read arrays of ids, print their text");
+  command->callback([options] {
+    std::ios::sync_with_stdio(false);
+    run_tokenize(*options, std::cin, std::cout);
+  });
+}
+
+}  // namespace pride::text
