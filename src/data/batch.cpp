@@ -176,10 +176,16 @@ Batch collate(const std::vector<Sample>& samples, const DatasetInfo& info, int64
   return batch;
 }
 
-Batch Batch::to(const torch::Device& device) const {
-  auto move = [&](const torch::Tensor& tensor) {
-    return tensor.defined() ? tensor.to(device) : tensor;
-  };
+Batch Batch::to(const torch::Device& device, bool non_blocking) const {
+  return map([&](const torch::Tensor& tensor) { return tensor.to(device, non_blocking); });
+}
+
+Batch Batch::pinned() const {
+  return map([](const torch::Tensor& tensor) { return tensor.pin_memory(); });
+}
+
+Batch Batch::map(const std::function<torch::Tensor(const torch::Tensor&)>& f) const {
+  auto move = [&](const torch::Tensor& tensor) { return tensor.defined() ? f(tensor) : tensor; };
   Batch moved = *this;
   for (torch::Tensor* tensor :
        {&moved.tokens, &moved.context_mask, &moved.response_mask, &moved.targets, &moved.emotion,

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -58,7 +59,13 @@ struct Batch {
   std::vector<int64_t> indices;  // global sample indices, in row order
 
   int64_t size() const { return tokens.defined() ? tokens.size(0) : 0; }
-  Batch to(const torch::Device& device) const;
+  // A copy on `device`; non_blocking overlaps the copy with host work when the batch is pinned.
+  Batch to(const torch::Device& device, bool non_blocking = false) const;
+  // A copy in page-locked host memory (what a non-blocking host-to-GPU copy needs).
+  Batch pinned() const;
+
+ private:
+  Batch map(const std::function<torch::Tensor(const torch::Tensor&)>& f) const;
 };
 
 }  // namespace pride

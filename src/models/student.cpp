@@ -37,11 +37,14 @@ int64_t sample_of(const Batch& batch, int64_t row) {
   return row < int64_t(batch.indices.size()) ? batch.indices[row] : row;
 }
 
+// Shapes always; id ranges on host tensors only (on a GPU the check would stop the host every
+// forward; batches there came through the reader, which validates every id).
 void check_tokens(const Batch& batch, const torch::Tensor& tokens, int64_t vocab,
                   const std::string& what) {
   if (tokens.dim() != 2 || tokens.size(0) != batch.size()) {
     fail("student: {} must be [B={}, L], got {}", what, batch.size(), tokens.sizes());
   }
+  if (!tokens.device().is_cpu()) return;
   auto bad = (tokens < 0) | (tokens >= vocab);
   if (!bad.any().item<bool>()) return;
   const int64_t row = bad.any(1).nonzero()[0][0].item<int64_t>();

@@ -30,8 +30,11 @@ void check_mask(const torch::Tensor& mask, torch::IntArrayRef positions, const c
   }
 }
 
-// Class labels must index the last dim of logits; names the first bad position.
+// Class labels must index the last dim of logits; names the first bad position. Checked on host
+// tensors only: on a GPU the check would stop the host every call, and the labels there came
+// through the reader, which validates every id against the vocabulary and the emotion count.
 void check_labels(const torch::Tensor& labels, int64_t classes, const char* loss) {
+  if (!labels.device().is_cpu()) return;
   auto bad = (labels < 0) | (labels >= classes);
   if (!bad.any().item<bool>()) return;
   auto where = bad.nonzero()[0];
@@ -41,11 +44,33 @@ void check_labels(const torch::Tensor& labels, int64_t classes, const char* loss
        classes);
 }
 
-// -log softmax(logits)[labels] for rows of logits [N, C] and labels [N], summed.
-torch::Tensor nll_sum(const torch::Tensor& logits, const torch::Tensor& labels) {
+// -log softmax(logits)[labels] per row of logits [N, C] and labels [N].
+torch::Tensor nll_rows(const torch::Tensor& logits, const torch::Tensor& labels) {
   auto log_probs = torch::log_softmax(widen(logits), -1);
-  return -log_probs.gather(-1, labels.unsqueeze(-1)).sum();
+  return -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1);
 }
+
+// The positions of x [..., D] where mask [...] is true, as rows [N, D], and how to sum a per-row
+// value over them. On the CPU: only the masked rows (boolean indexing: fewer rows to compute). On a
+// GPU: every row, weighted 0/1, because boolean indexing reads the row count back to the host.
+struct MaskedRows {
+  torch::Tensor mask;  // [...] bool
+  bool indexed;
+
+  MaskedRows(const torch::Tensor& mask, const torch::Tensor& like)
+      : mask(mask), indexed(like.device().is_cpu()) {}
+  // x [..., D] -> [N, D]
+  torch::Tensor rows(const torch::Tensor& x) const {
+    return indexed ? x.index({mask}) : x.reshape({-1, x.size(-1)});
+  }
+  torch::Tensor labels(const torch::Tensor& x) const {
+    return indexed ? x.index({mask}) : x.reshape({-1});
+  }
+  torch::Tensor sum(const torch::Tensor& per_row) const {
+    if (indexed) return per_row.sum();
+    return (per_row * mask.reshape({-1}).to(per_row.scalar_type())).sum();
+  }
+};
 
 // Log of the probability mass of log_probs [N, V] outside the ids [N, K], in log space.
 torch::Tensor log_tail_mass(const torch::Tensor& log_probs, const torch::Tensor& ids) {
@@ -81,9 +106,10 @@ torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor
   if (!targets.sizes().equals(mask.sizes())) {
     fail("cross_entropy_sum: targets {} must match the mask {}", targets.sizes(), mask.sizes());
   }
-  auto picked = targets.index({mask});
+  const MaskedRows masked(mask, logits);
+  auto picked = masked.labels(targets);
   check_labels(picked, logits.size(-1), "cross_entropy_sum");
-  return nll_sum(logits.index({mask}), picked);
+  return masked.sum(nll_rows(masked.rows(logits), picked));
 }
 
 torch::Tensor reverse_kl_sum(const torch::Tensor& logits, const torch::Tensor& topk_ids,
@@ -96,12 +122,13 @@ torch::Tensor reverse_kl_sum(const torch::Tensor& logits, const torch::Tensor& t
     fail("reverse_kl_sum: topk_ids {} and topk_logprobs {} must be [{}, K]", topk_ids.sizes(),
          topk_logprobs.sizes(), fmt::join(mask.sizes(), ", "));
   }
-  auto ids = topk_ids.index({mask});
+  const MaskedRows masked(mask, logits);
+  auto ids = masked.rows(topk_ids);
   check_labels(ids, logits.size(-1), "reverse_kl_sum");
-  auto log_q = student_log_buckets(widen(logits.index({mask})), ids, temperature, tail_bucket);
-  auto teacher = topk_logprobs.index({mask}).to(log_q.scalar_type());
+  auto log_q = student_log_buckets(widen(masked.rows(logits)), ids, temperature, tail_bucket);
+  auto teacher = masked.rows(topk_logprobs).to(log_q.scalar_type());
   auto log_p = teacher_log_buckets(teacher, temperature, tail_bucket);
-  return (log_q.exp() * (log_q - log_p)).sum();
+  return masked.sum((log_q.exp() * (log_q - log_p)).sum(-1));
 }
 
 torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
@@ -140,7 +167,7 @@ torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& l
          labels.sizes());
   }
   check_labels(labels, logits.size(1), "emotion_ce_sum");
-  return nll_sum(logits, labels);
+  return nll_rows(logits, labels).sum();
 }
 
 }  // namespace pride

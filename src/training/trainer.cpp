@@ -63,8 +63,8 @@ struct StepResult {
   bool stop = false;      // some rank was asked to stop (preemption)
 };
 
-// Order of the per-step loss sums kept on the device.
-enum TermIndex : int64_t { kCe, kRkl, kEmotion, kAlign, kNumTerms };
+// Order of the per-step loss sums kept on the device, then what the step's one read-back adds.
+enum TermIndex : int64_t { kCe, kRkl, kEmotion, kAlign, kNumTerms, kMmd = kNumTerms, kStopFlag };
 
 // Global counts of a step, identical on every rank.
 struct StepCounts {
@@ -201,7 +201,9 @@ class Trainer {
     for (const auto& indices : plan_.rank_micro_batches(step, comm_.rank())) {
       std::vector<Sample> samples;
       for (int64_t index : indices) samples.push_back(train_data_.read(index, config_.pi.enabled));
-      input.micro.push_back(collate(samples, train_data_.info(), config_.model.max_seq_len));
+      Batch collated = collate(samples, train_data_.info(), config_.model.max_seq_len);
+      // Pinned here, on the prefetch thread, so the step's copy to the GPU does not block.
+      input.micro.push_back(device_.is_cuda() ? collated.pinned() : std::move(collated));
       const Batch& batch = input.micro.back();
       input.response_tokens += static_cast<double>(batch.response_tokens);
       input.samples += static_cast<double>(batch.size());
@@ -290,7 +292,7 @@ class Trainer {
     const StepCounts counts = count_step(input);
     std::vector<PiUsage> usage;
     for (auto& batch : input.micro) {
-      batch = batch.to(device_);
+      batch = batch.to(device_, /*non_blocking=*/true);
       usage.push_back(pi_usage_for(batch, step));
     }
     flat_.zero_grad();
@@ -313,15 +315,19 @@ class Trainer {
     }
 
     // One small all-reduce gives the global loss sums and the agreed preemption flag.
+    // MMD^2 is the same on every rank: each adds its 1/world share.
+    const double world = comm_.world_size();
+    auto mmd_share = mmd_on() ? (mmd.value.to(sums.options()) / world).reshape({1})
+                              : torch::zeros({1}, sums.options());
     auto flag = torch::full({1}, preemption_requested() ? 1.0 : 0.0, sums.options());
-    auto packed = torch::cat({sums, flag}).to(comm_.device());
+    auto packed = torch::cat({sums, mmd_share, flag}).to(comm_.device());
     comm_.all_reduce(packed);
     packed = packed.cpu();
     const double ce = packed[kCe].item<double>() / counts.response_tokens;
     const double rkl = packed[kRkl].item<double>() / counts.response_tokens;
     const double emotion = packed[kEmotion].item<double>() / counts.samples;
     const double align = packed[kAlign].item<double>() / counts.samples;
-    const double mmd_value = mmd_on() ? mmd.value.item<double>() : 0.0;
+    const double mmd_value = packed[kMmd].item<double>();
     const double loss = weighted_loss<double>(config_, {ce, rkl, mmd_value, emotion, align});
     nlohmann::json record = {{"step", step + 1},
                              {"loss", loss},
@@ -336,7 +342,7 @@ class Trainer {
                              {"input_tokens", counts.input_tokens},
                              {"step_time_s", seconds_since(started)},
                              {"comm_exposed_s", sync_.stats().comm_exposed_s}};
-    return {record, packed[kNumTerms].item<double>() > 0};
+    return {record, packed[kStopFlag].item<double>() > 0};
   }
 
   // Global counts of a step, identical on every rank (one small all-reduce of host counts).

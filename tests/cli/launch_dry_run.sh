@@ -83,13 +83,14 @@ if "$launcher" -n zero train >/dev/null 2>&1; then fail "-n zero exited 0"; fi
 if "$launcher" -n 0 train >/dev/null 2>&1; then fail "-n 0 exited 0"; fi
 if "$launcher" --dry-run >/dev/null 2>&1; then fail "no pride arguments exited 0"; fi
 
-# Slurm templates: valid bash, requeue-able, signalled, resuming, requeue on 75.
+# Slurm templates: valid bash, requeue-able, signalled, resuming, and applying the requeue policy
+# (75 and, bounded, 69: its behaviour is tested by slurm_requeue.sh).
 for template in "$repo/slurm/pride-1node.sbatch" "$repo/slurm/pride-multinode.sbatch"; do
   name="$(basename "$template")"
   [[ -f "$template" ]] || { fail "$name is missing"; continue; }
   bash -n "$template" || fail "$name: bash -n failed"
   for needle in "#SBATCH --requeue" "#SBATCH --signal=" "#SBATCH --open-mode=append" \
-    "srun --mpi=pmix" "--resume auto" "rc == 75" "scontrol requeue"; do
+    "srun --mpi=pmix" "--resume auto" "slurm/requeue-policy.sh" "pride_requeue_policy"; do
     grep -qF -- "$needle" "$template" || fail "$name: expected a line with '$needle'"
   done
 done
