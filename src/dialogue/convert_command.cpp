@@ -24,9 +24,9 @@ void add_convert_command(CLI::App& data) {
     const ConvertStats stats = convert(*options);
     fmt::print("wrote {} samples from {} dialogues to {}", stats.samples, stats.dialogues,
                options->out);
-    if (stats.skipped_empty > 0) fmt::print(" ({} empty turns skipped)", stats.skipped_empty);
+    if (stats.skipped_empty > 0) fmt::print(" (empty turns skipped: {})", stats.skipped_empty);
     if (!options->features.empty()) {
-      fmt::print(" ({} samples without features)", stats.without_features);
+      fmt::print(" (samples without features: {})", stats.without_features);
     }
     fmt::print("\n");
   });
