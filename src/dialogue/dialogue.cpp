@@ -66,6 +66,7 @@ Features parse_features(const JsonField& field) {
   if (field.json().is_object()) {
     require_only(field, {"file", "key"});
     features.file = field["file"].string();
+    if (features.file.empty()) field["file"].fail("empty (a feature file path)");
     if (const auto key = field.find("key")) features.key = key->string();
     return features;
   }

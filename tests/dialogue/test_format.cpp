@@ -116,6 +116,8 @@ TEST_F(FormatTest, StrictReadingNamesFileLineAndField) {
   EXPECT_HAS(
       read_error(with(R"("privileged")", R"("visual":{"file":"f.h5","path":"x"},"privileged")")),
       "bad.jsonl:2: visual: unknown key 'path' (known: file, key)");
+  EXPECT_HAS(read_error(with(R"("privileged")", R"("audio":{"file":""},"privileged")")),
+             "bad.jsonl:2: audio.file: empty");
   EXPECT_HAS(read_error(good + "\n{\"id\": \n"), "bad.jsonl:2: not a valid JSON line");
   EXPECT_HAS(read_error(good + "\n\n" + good + "\n"), "bad.jsonl:2: empty line");
   EXPECT_HAS(read_error("[1, 2]\n"), "bad.jsonl:1: (top level): expected an object");
