@@ -2,6 +2,7 @@
 //   pride train --config F [--set k=v]... [--resume auto|PATH]  train (N ranks under mpirun/srun)
 //   pride eval --config F --checkpoint DIR                       PI-free eval of a checkpoint
 //   pride data synth|inspect                                     synthetic data, validation
+//   pride data convert --from ED|meld|esconv --in F --out F.jsonl  data sets to dialogue text
 //   pride shard --in FILE --out DIR --shards M                   split a data file across ranks
 //   pride ckpt inspect|export                                    checkpoint tools
 //   pride bench allreduce|step                                   communicator bandwidth, step time
@@ -23,6 +24,7 @@
 #include "config/config.h"
 #include "data/inspect.h"
 #include "data/synth.h"
+#include "dialogue/convert_command.h"
 #include "distributed/bench_allreduce.h"
 #include "distributed/communicator.h"
 #include "sharding/shard_tool.h"
@@ -159,6 +161,7 @@ int run_cli(int argc, char** argv) {
   std::string inspect_path;
   auto* inspect = data->add_subcommand("inspect", "check every invariant of a data file; summary");
   inspect->add_option("file", inspect_path, "HDF5 data file")->required();
+  dialogue::add_convert_command(*data);  // runs from its callback, inside the parse below
 
   std::string shard_in, shard_out;
   int64_t shard_count = 0;
