@@ -5,6 +5,7 @@
 //   pride shard --in FILE --out DIR --shards M                   split a data file across ranks
 //   pride ckpt inspect|export                                    checkpoint tools
 //   pride bench allreduce|step                                   communicator bandwidth, step time
+//   pride generate --model DIR ...                               generate with a Hugging Face LM
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
 // 1 any other failure, 75 preempted after a checkpoint (the Slurm templates requeue on it).
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include "data/synth.h"
 #include "distributed/bench_allreduce.h"
 #include "distributed/communicator.h"
+#include "models/generate_command.h"
 #include "sharding/shard_tool.h"
 #include "training/bench_step.h"
 #include "training/trainer.h"
@@ -172,6 +174,8 @@ int run_cli(int argc, char** argv) {
   auto* bench_step = bench->add_subcommand(
       "step", "one training step's time (vs scripts/bench/reference_step.py)");
   step_config.add_to(bench_step);
+
+  add_generate_command(app);  // runs itself while parsing
 
   CLI11_PARSE(app, argc, argv);
 
