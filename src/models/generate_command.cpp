@@ -1,7 +1,8 @@
-// `pride generate --model DIR (--prompt-ids JSON | --in prompts.jsonl) [--out out.jsonl] ...`:
-// loads a Hugging Face model directory and generates for each prompt, one JSON line per prompt
-// ({"index", "ids", "finish_reason"}). Hidden `--dump-logits FILE` writes the logits of one
-// padded forward over all prompts instead (the independent Python reference compares them).
+// `pride generate --model DIR [--tokenizer FILE] (--prompt TEXT | --prompt-ids JSON | --in
+// prompts.jsonl) [--out out.jsonl] ...`: loads a Hugging Face model directory and generates for
+// each prompt, one JSON line per prompt ({"index", "ids", "finish_reason"}, and "text" with a
+// tokenizer). Hidden `--dump-logits FILE` writes the logits of one padded forward over all prompts
+// instead (the independent Python reference compares them).
 #include "models/generate_command.h"
 
 #include <fmt/format.h>
@@ -10,14 +11,19 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "models/causal_lm.h"
 #include "models/generate.h"
 #include "util/error.h"
+#if __has_include("text/tokenizer.h")
+#include "text/tokenizer.h"
+#endif
 
 namespace pride {
 namespace {
@@ -52,20 +58,50 @@ json parse_json(const std::string& text, const std::string& context) {
   }
 }
 
-// TODO(text): with src/text/tokenizer.h (branch `text`), encode --prompt and {"prompt": TEXT}
-// lines with load_tokenizer(--tokenizer), add its eos to the stop ids and decode each output into
-// "text". Until then prompts are token ids.
-[[noreturn]] void needs_tokenizer(const std::string& what) {
+// What generate needs from a tokenizer: text to ids (special tokens added, as Hugging Face does by
+// default), ids to text, and the end-of-sequence id.
+struct TextCodec {
+  std::function<std::vector<int64_t>(const std::string&)> encode;
+  std::function<std::string(const std::vector<int64_t>&)> decode;
+  std::optional<int64_t> eos;
+};
+
+#if __has_include("text/tokenizer.h")
+TextCodec load_codec(const std::string& path) {
+  std::shared_ptr<const text::Tokenizer> tokenizer = text::load_tokenizer(path);
+  TextCodec codec;
+  codec.encode = [tokenizer](const std::string& prompt) {
+    const auto ids = tokenizer->encode(prompt, /*add_special=*/true);
+    return std::vector<int64_t>(ids.begin(), ids.end());
+  };
+  codec.decode = [tokenizer](const std::vector<int64_t>& ids) {
+    return tokenizer->decode(std::vector<text::TokenId>(ids.begin(), ids.end()));
+  };
+  if (tokenizer->special_tokens().eos) codec.eos = *tokenizer->special_tokens().eos;
+  return codec;
+}
+#else
+// TODO(text): the tokenizer library (src/text/, branch `text`) compiles the version above in.
+TextCodec load_codec(const std::string& path) {
   fail(
-      "generate: {} needs the tokenizer library (not in this build yet); give token ids with "
-      "--prompt-ids or {{\"prompt_ids\": [...]}} lines",
-      what);
+      "generate: --tokenizer {} needs the tokenizer library, which this build lacks; give token "
+      "ids with --prompt-ids or {{\"prompt_ids\": [...]}} lines",
+      path);
+}
+#endif
+
+// Token ids of a text prompt; `context` names it in errors.
+std::vector<int64_t> encode(const std::optional<TextCodec>& codec, const std::string& prompt,
+                            const std::string& context) {
+  if (!codec) fail("{}: a text prompt needs --tokenizer (or give prompt_ids)", context);
+  return codec->encode(prompt);
 }
 
-std::vector<std::vector<int64_t>> read_prompts(const GenerateArgs& args) {
+std::vector<std::vector<int64_t>> read_prompts(const GenerateArgs& args,
+                                               const std::optional<TextCodec>& codec) {
   const int given = !args.prompt.empty() + !args.prompt_ids.empty() + !args.in_file.empty();
   if (given != 1) fail("generate: give exactly one of --prompt, --prompt-ids and --in");
-  if (!args.prompt.empty() || !args.tokenizer.empty()) needs_tokenizer("--prompt/--tokenizer");
+  if (!args.prompt.empty()) return {encode(codec, args.prompt, "--prompt")};
   if (!args.prompt_ids.empty()) {
     return {ids_from(parse_json(args.prompt_ids, "--prompt-ids"), "--prompt-ids")};
   }
@@ -77,13 +113,13 @@ std::vector<std::vector<int64_t>> read_prompts(const GenerateArgs& args) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string context = fmt::format("{}:{}", args.in_file, number);
     const json record = parse_json(line, context);
-    if (record.is_object() && record.contains("prompt") && !record.contains("prompt_ids")) {
-      needs_tokenizer(context + ": \"prompt\"");
+    if (record.is_object() && record.contains("prompt_ids")) {
+      prompts.push_back(ids_from(record["prompt_ids"], context));
+    } else if (record.is_object() && record.contains("prompt") && record["prompt"].is_string()) {
+      prompts.push_back(encode(codec, record["prompt"].get<std::string>(), context));
+    } else {
+      fail("{}: each line must be an object with \"prompt\" (text) or \"prompt_ids\"", context);
     }
-    if (!record.is_object() || !record.contains("prompt_ids")) {
-      fail("{}: each line must be an object with \"prompt_ids\"", context);
-    }
-    prompts.push_back(ids_from(record["prompt_ids"], context));
   }
   if (prompts.empty()) fail("{}: no prompts", args.in_file);
   return prompts;
@@ -116,7 +152,9 @@ void dump_logits(CausalLM& model, const std::vector<std::vector<int64_t>>& promp
 }
 
 void run_generate(GenerateArgs& args) {
-  const auto prompts = read_prompts(args);
+  std::optional<TextCodec> codec;
+  if (!args.tokenizer.empty()) codec = load_codec(args.tokenizer);
+  const auto prompts = read_prompts(args, codec);
   CausalLM model = load_causal_lm(args.model_dir, dtype_of(args.dtype));
   std::ofstream file;
   if (!args.out_file.empty()) {
@@ -133,6 +171,7 @@ void run_generate(GenerateArgs& args) {
   options.use_cache = !args.no_cache;
   options.stop_ids = model->config().eos_token_ids;
   options.stop_ids.insert(options.stop_ids.end(), args.stop_ids.begin(), args.stop_ids.end());
+  if (codec && codec->eos) options.stop_ids.push_back(*codec->eos);
   int64_t generated = 0;
   const auto begin = std::chrono::steady_clock::now();
   for (size_t first = 0; first < prompts.size(); first += args.batch_size) {
@@ -140,12 +179,15 @@ void run_generate(GenerateArgs& args) {
     const std::vector<std::vector<int64_t>> batch(prompts.begin() + first, prompts.begin() + last);
     const auto results = generate(*model, batch, options);
     for (size_t i = 0; i < results.size(); ++i) {
-      generated += results[i].tokens.size();
-      out << json{{"index", first + i},
-                  {"ids", results[i].tokens},
-                  {"finish_reason", results[i].finish_reason}}
-                 .dump()
-          << "\n";
+      const Generation& result = results[i];
+      generated += result.tokens.size();
+      json line = {
+          {"index", first + i}, {"ids", result.tokens}, {"finish_reason", result.finish_reason}};
+      if (codec) {  // the text without the stop token
+        const size_t kept = result.tokens.size() - (result.finish_reason == "stop" ? 1 : 0);
+        line["text"] = codec->decode({result.tokens.begin(), result.tokens.begin() + kept});
+      }
+      out << line.dump() << "\n";
     }
   }
   const double seconds =
@@ -168,10 +210,11 @@ void add_generate_command(CLI::App& app) {
   auto* command = app.add_subcommand("generate", "generate with a Hugging Face causal LM");
   command->add_option("--model", args->model_dir, "model directory (config.json, safetensors)")
       ->required();
-  command->add_option("--tokenizer", args->tokenizer, "tokenizer file (not wired yet)");
+  command->add_option("--tokenizer", args->tokenizer, "tokenizer.json, .model or directory");
   command->add_option("--prompt", args->prompt, "one prompt text (needs --tokenizer)");
   command->add_option("--prompt-ids", args->prompt_ids, "one prompt as a JSON array of ids");
-  command->add_option("--in", args->in_file, "JSONL prompts: {\"prompt_ids\": [...]} per line");
+  command->add_option("--in", args->in_file,
+                      "JSONL prompts: {\"prompt\": TEXT} or {\"prompt_ids\": [...]} per line");
   command->add_option("--out", args->out_file, "JSONL output (default: standard output)");
   auto& options = args->options;
   command->add_option("--max-new-tokens", options.max_new_tokens)->capture_default_str();

@@ -74,5 +74,5 @@ rm -rf "$bad" && cp -r "$WORK/mistral_sharded" "$bad" && rm "$bad/model-00002-of
 check "a missing shard is named" expect_error "model-00002-of-00003.safetensors: cannot open" generate --model "$bad" "${ids[@]}"
 check "an out-of-range prompt id is named" expect_error "token id 500 outside [0, 101)" \
   generate --model "$WORK/llama" --prompt-ids '[1, 500]'
-check "text prompts say what to do until the tokenizer lands" expect_error "--prompt-ids" \
+check "a text prompt without a tokenizer says so" expect_error "a text prompt needs --tokenizer" \
   generate --model "$WORK/llama" --prompt "hello"
