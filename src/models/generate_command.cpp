@@ -151,27 +151,42 @@ void dump_logits(CausalLM& model, const std::vector<std::vector<int64_t>>& promp
   }
 }
 
-void run_generate(GenerateArgs& args) {
+GenerationOptions options_for(const GenerateArgs& args, const CausalLM& model,
+                              const std::optional<TextCodec>& codec) {
+  GenerationOptions options = args.options;
+  options.use_cache = !args.no_cache;
+  options.stop_ids = model->config().eos_token_ids;
+  options.stop_ids.insert(options.stop_ids.end(), args.stop_ids.begin(), args.stop_ids.end());
+  if (codec && codec->eos) options.stop_ids.push_back(*codec->eos);
+  return options;
+}
+
+json output_line(size_t index, const Generation& result, const std::optional<TextCodec>& codec) {
+  json line = {{"index", index}, {"ids", result.tokens}, {"finish_reason", result.finish_reason}};
+  if (codec) {  // the text without the stop token
+    const size_t kept = result.tokens.size() - (result.finish_reason == "stop" ? 1 : 0);
+    line["text"] = codec->decode({result.tokens.begin(), result.tokens.begin() + kept});
+  }
+  return line;
+}
+
+void run_generate(const GenerateArgs& args) {
   std::optional<TextCodec> codec;
   if (!args.tokenizer.empty()) codec = load_codec(args.tokenizer);
   const auto prompts = read_prompts(args, codec);
   CausalLM model = load_causal_lm(args.model_dir, dtype_of(args.dtype));
+  if (!args.dump_logits.empty()) {
+    std::ofstream logits(args.dump_logits);
+    if (!logits) fail("{}: cannot write", args.dump_logits);
+    return dump_logits(model, prompts, logits);
+  }
   std::ofstream file;
   if (!args.out_file.empty()) {
     file.open(args.out_file);
     if (!file) fail("{}: cannot write", args.out_file);
   }
   std::ostream& out = args.out_file.empty() ? std::cout : file;
-  if (!args.dump_logits.empty()) {
-    std::ofstream logits(args.dump_logits);
-    if (!logits) fail("{}: cannot write", args.dump_logits);
-    return dump_logits(model, prompts, logits);
-  }
-  GenerationOptions options = args.options;
-  options.use_cache = !args.no_cache;
-  options.stop_ids = model->config().eos_token_ids;
-  options.stop_ids.insert(options.stop_ids.end(), args.stop_ids.begin(), args.stop_ids.end());
-  if (codec && codec->eos) options.stop_ids.push_back(*codec->eos);
+  const GenerationOptions options = options_for(args, model, codec);
   int64_t generated = 0;
   const auto begin = std::chrono::steady_clock::now();
   for (size_t first = 0; first < prompts.size(); first += args.batch_size) {
@@ -179,15 +194,8 @@ void run_generate(GenerateArgs& args) {
     const std::vector<std::vector<int64_t>> batch(prompts.begin() + first, prompts.begin() + last);
     const auto results = generate(*model, batch, options);
     for (size_t i = 0; i < results.size(); ++i) {
-      const Generation& result = results[i];
-      generated += result.tokens.size();
-      json line = {
-          {"index", first + i}, {"ids", result.tokens}, {"finish_reason", result.finish_reason}};
-      if (codec) {  // the text without the stop token
-        const size_t kept = result.tokens.size() - (result.finish_reason == "stop" ? 1 : 0);
-        line["text"] = codec->decode({result.tokens.begin(), result.tokens.begin() + kept});
-      }
-      out << line.dump() << "\n";
+      generated += results[i].tokens.size();
+      out << output_line(first + i, results[i], codec).dump() << "\n";
     }
   }
   const double seconds =
