@@ -53,6 +53,50 @@ TEST(ScaledDotProduct, CausalFlagMatchesTheTriangularMask) {
   EXPECT_LT((flagged - explicit_attention(q, k, v, tril)).abs().max().item<double>(), 1e-5);
 }
 
+std::vector<std::string> names_of(const torch::nn::Module& module) {
+  std::vector<std::string> names;
+  for (const auto& item : module.named_parameters()) names.push_back(item.key());
+  return names;
+}
+
+// Checkpoints store the student's parameters by name and order: the shared block keeps them.
+TEST(DecoderLayer, StudentBlockKeepsItsParameterOrderAndThePlainBlockDropsCrossAttention) {
+  BlockShape shape{16, 4, 2, 24, 1e-6};
+  shape.cross_attention = true;
+  const std::vector<std::string> student = {"input_layernorm.weight",
+                                            "self_attn.q_proj.weight",
+                                            "self_attn.k_proj.weight",
+                                            "self_attn.v_proj.weight",
+                                            "self_attn.o_proj.weight",
+                                            "cross_attn_layernorm.weight",
+                                            "cross_attn.q_proj.weight",
+                                            "cross_attn.k_proj.weight",
+                                            "cross_attn.v_proj.weight",
+                                            "cross_attn.o_proj.weight",
+                                            "post_attention_layernorm.weight",
+                                            "mlp.gate_proj.weight",
+                                            "mlp.up_proj.weight",
+                                            "mlp.down_proj.weight"};
+  EXPECT_EQ(names_of(*DecoderLayer(shape)), student);
+  shape.cross_attention = false;
+  shape.qkv_bias = shape.qk_norm = true;
+  const std::vector<std::string> qwen = {"input_layernorm.weight",
+                                         "self_attn.q_proj.weight",
+                                         "self_attn.q_proj.bias",
+                                         "self_attn.k_proj.weight",
+                                         "self_attn.k_proj.bias",
+                                         "self_attn.v_proj.weight",
+                                         "self_attn.v_proj.bias",
+                                         "self_attn.o_proj.weight",
+                                         "self_attn.q_norm.weight",
+                                         "self_attn.k_norm.weight",
+                                         "post_attention_layernorm.weight",
+                                         "mlp.gate_proj.weight",
+                                         "mlp.up_proj.weight",
+                                         "mlp.down_proj.weight"};
+  EXPECT_EQ(names_of(*DecoderLayer(shape)), qwen);
+}
+
 CausalLMConfig tiny_config(const std::string& type) {
   json raw = {{"model_type", type},       {"vocab_size", 53},       {"hidden_size", 32},
               {"intermediate_size", 48},  {"num_hidden_layers", 2}, {"num_attention_heads", 4},
