@@ -1,10 +1,10 @@
 // export_safetensors: the student's weights alone, in the safetensors format
-// (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length, a JSON header
-// padded with spaces to a multiple of 8, then the raw tensor data.
+// (checkpoints/safetensors.h), the JSON header padded with spaces to a multiple of 8.
 #include <filesystem>
 
 #include "checkpoints/checkpoint.h"
 #include "checkpoints/protocol.h"
+#include "checkpoints/safetensors.h"
 #include "util/error.h"
 
 namespace pride {
@@ -23,7 +23,7 @@ int64_t numel_of(const ParamSlice& param) {
 std::string safetensors_header(const Manifest& manifest, int64_t length,
                                const std::string& checkpoint_path) {
   nlohmann::ordered_json header;
-  header["__metadata__"] = {
+  header[kSafetensorsMetadataKey] = {
       {"format", "pt"}, {"producer", "pride"}, {"step", std::to_string(manifest.step)}};
   int64_t cursor = 0;
   for (const ParamSlice& param : manifest.params) {
@@ -32,7 +32,7 @@ std::string safetensors_header(const Manifest& manifest, int64_t length,
       fail("{}: parameter '{}' (offset {}, {} elements) lies outside {} ({} elements)",
            checkpoint_path, param.name, param.offset, numel, kParamsTensor, length);
     }
-    header[param.name] = {{"dtype", "F32"},
+    header[param.name] = {{"dtype", safetensors_dtype_name(torch::kFloat)},
                           {"shape", param.shape},
                           {"data_offsets", {cursor * 4, (cursor + numel) * 4}}};
     cursor += numel;
@@ -55,7 +55,7 @@ void export_safetensors(const std::string& checkpoint_path, const std::string& o
   const torch::Tensor params = read_owned_parts(checkpoint_path, manifest, 0, 1)[index];
   const std::string header = safetensors_header(manifest, params.numel(), checkpoint_path);
   const uint64_t header_length = header.size();
-  std::vector<ByteSpan> pieces = {{&header_length, 8},
+  std::vector<ByteSpan> pieces = {{&header_length, kSafetensorsLengthBytes},
                                   {header.data(), static_cast<int64_t>(header.size())}};
   const float* values = params.data_ptr<float>();
   for (const ParamSlice& param : manifest.params) {

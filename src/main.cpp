@@ -7,6 +7,7 @@
 //   pride ckpt inspect|export                                    checkpoint tools
 //   pride bench allreduce|step                                   communicator bandwidth, step time
 //   pride tokenize --tokenizer FILE|DIR [--add-special] [--decode] text lines <-> JSON token ids
+//   pride generate --model DIR ...                               generate with a Hugging Face LM
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
 // 69 a transient fault (collective timeout, lost rank, full disk: the Slurm templates requeue a
 // bounded number of times), 1 any other failure, 75 preempted after a checkpoint (requeued).
@@ -27,6 +28,7 @@
 #include "dialogue/convert_command.h"
 #include "distributed/bench_allreduce.h"
 #include "distributed/communicator.h"
+#include "models/generate_command.h"
 #include "sharding/shard_tool.h"
 #include "text/tokenize_command.h"
 #include "training/bench_step.h"
@@ -192,6 +194,7 @@ int run_cli(int argc, char** argv) {
   step_config.add_to(bench_step);
 
   text::add_tokenize_command(app);  // runs from its callback, inside the parse below
+  add_generate_command(app);  // runs itself while parsing
 
   CLI11_PARSE(app, argc, argv);
 

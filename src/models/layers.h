@@ -1,11 +1,13 @@
-// Building blocks of the Llama-style student: RMSNorm, rotary embeddings, grouped-query
-// attention (self or cross), the SwiGLU MLP, the decoder block with its multi-source
-// cross-attention, and the learned-query resampler used by the PI encoder and predictor.
+// Building blocks of the Llama-family decoders (the Hugging Face causal LMs and the PRIDE student):
+// RMSNorm, rotary embeddings (incl. Llama 3 scaling), grouped-query attention (self or cross, with
+// optional biases, q/k norms and a KV cache), the SwiGLU MLP, the decoder block with its optional
+// multi-source cross-attention, and the learned-query resampler of the PI encoder and predictor.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace pride {
 
@@ -24,20 +26,69 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
-// cos/sin tables [T, head_dim] for positions 0..T-1 (Llama "rotate_half" layout).
+// Rotary position embedding settings: the base and, for Llama 3 ("rope_type": "llama3"), the
+// rescaling of the low frequencies (factor 0: none).
+struct RopeConfig {
+  double theta = 10000.0;
+  double llama3_factor = 0.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
+  double original_max_position_embeddings = 8192.0;
+};
+
+// cos/sin tables in the Llama "rotate_half" layout: [T, head_dim] (or [B, 1, T, head_dim] for
+// per-row positions), broadcast over heads.
 struct Rotary {
   torch::Tensor cos, sin;
 };
+// Positions 0..length-1.
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like);
+// Positions [B, T] (int64), e.g. after left padding or with a KV cache.
+Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const RopeConfig& rope,
+                        const torch::Tensor& like);
 
-// Multi-head attention with grouped-query K/V heads, no biases (Llama naming).
-// `key_mask` is bool and broadcastable to [B, 1, Tq, Tk]; true = may attend. Query rows with no
-// admissible key output zeros. Rotary tables, when given, rotate queries and keys.
+// Which keys each query may attend to. Undefined `allowed`: every key, or with `causal` (square
+// self-attention only) the keys at or before the query, which lets fused kernels skip the mask.
+struct AttentionMask {
+  AttentionMask() = default;
+  AttentionMask(torch::Tensor allowed) : allowed(std::move(allowed)) {}  // NOLINT: implicit
+  static AttentionMask causal_only() {
+    AttentionMask mask;
+    mask.causal = true;
+    return mask;
+  }
+  torch::Tensor allowed;  // bool, broadcastable to [B, 1, Tq, Tk]; true = may attend
+  bool causal = false;
+};
+
+// One attention layer's keys and values so far, for incremental decoding: [B, kv_heads, capacity,
+// head_dim] buffers allocated on first use, of which the first `length` positions are filled.
+struct KVCache {
+  explicit KVCache(int64_t capacity) : capacity(capacity) {}
+  int64_t capacity;
+  int64_t length = 0;
+  torch::Tensor keys, values;
+};
+
+// How an attention layer is shaped; the defaults are the Llama layer without biases.
+struct AttentionShape {
+  int64_t d_model, n_heads, n_kv_heads;
+  int64_t head_dim = 0;  // 0: d_model / n_heads
+  bool qkv_bias = false, o_bias = false;
+  bool qk_norm = false;  // Qwen3: RMSNorm over each head of q and k before the rotation
+  double norm_eps = 1e-6;
+};
+
+// Multi-head attention with grouped-query K/V heads (Llama naming), by scaled-dot-product
+// attention. Query rows with no admissible key output zeros. Rotary tables, when given, rotate
+// queries and keys; a cache, when given, receives this call's keys and values and the queries
+// attend over all the cached ones (self-attention only).
 class AttentionImpl : public torch::nn::Module {
  public:
-  AttentionImpl(int64_t d_model, int64_t n_heads, int64_t n_kv_heads);
+  explicit AttentionImpl(const AttentionShape& shape);
+  AttentionImpl(int64_t d_model, int64_t n_heads, int64_t n_kv_heads)
+      : AttentionImpl(AttentionShape{d_model, n_heads, n_kv_heads}) {}
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& memory,
-                        const torch::Tensor& key_mask, const Rotary* rotary = nullptr);
+                        const AttentionMask& mask, const Rotary* rotary = nullptr,
+                        KVCache* cache = nullptr);
 
  private:
   torch::Tensor split_heads(const torch::Tensor& x, int64_t heads) const;
@@ -45,8 +96,13 @@ class AttentionImpl : public torch::nn::Module {
 
   int64_t n_heads_, n_kv_heads_, head_dim_;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};
 };
 TORCH_MODULE(Attention);
+
+// softmax(q k^T / sqrt(d) | mask) v over [B, H, Tq, d] queries and [B, H, Tk, d] keys/values.
+torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v, const AttentionMask& mask);
 
 // down(silu(gate(x)) * up(x)).
 class SwiGLUImpl : public torch::nn::Module {
@@ -62,19 +118,28 @@ TORCH_MODULE(SwiGLU);
 struct BlockShape {
   int64_t d_model, n_heads, n_kv_heads, d_ff;
   double norm_eps;
+  int64_t head_dim = 0;  // 0: d_model / n_heads
+  bool qkv_bias = false, o_bias = false, qk_norm = false;
+  bool cross_attention = false;  // the PRIDE student's multi-source memory
+
+  AttentionShape attention() const {
+    return {d_model, n_heads, n_kv_heads, head_dim, qkv_bias, o_bias, qk_norm, norm_eps};
+  }
 };
 
-// Pre-norm block: x += self_attn(norm(x)); x += cross_attn(norm(x), memory); x += mlp(norm(x)).
+// Pre-norm decoder block, shared by the Hugging Face causal LMs and the PRIDE student:
+//   x += self_attn(norm(x)); [x += cross_attn(norm(x), memory);] x += mlp(norm(x)).
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const BlockShape& shape);
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& self_mask, const Rotary& rotary,
-                        const torch::Tensor& memory, const torch::Tensor& memory_mask);
+  torch::Tensor forward(torch::Tensor x, const AttentionMask& self_mask, const Rotary& rotary,
+                        const torch::Tensor& memory = {}, const AttentionMask& memory_mask = {},
+                        KVCache* cache = nullptr);
 
  private:
   RMSNorm input_layernorm{nullptr};
   Attention self_attn{nullptr};
-  RMSNorm cross_attn_layernorm{nullptr};
+  RMSNorm cross_attn_layernorm{nullptr};  // only with cross_attention
   Attention cross_attn{nullptr};
   RMSNorm post_attention_layernorm{nullptr};
   SwiGLU mlp{nullptr};

@@ -97,7 +97,8 @@ StudentImpl::StudentImpl(const ModelConfig& config, const DatasetInfo& info)
     fail("model.feature_source must be pi_slots or response, got '{}'", config.feature_source);
   }
   const int64_t d = config.d_model;
-  const BlockShape shape{d, config.n_heads, config.n_kv_heads, config.d_ff, config.norm_eps};
+  BlockShape shape{d, config.n_heads, config.n_kv_heads, config.d_ff, config.norm_eps};
+  shape.cross_attention = true;  // the decoder blocks read the multi-source memory
 
   embed_tokens = register_module("embed_tokens", init_embedding(vocab_size_, d));
   layers = register_module("layers", torch::nn::ModuleList());

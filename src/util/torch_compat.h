@@ -2,6 +2,9 @@
 //
 // Autocast: 1.13 has per-device setters (set_enabled for CUDA, set_cpu_enabled), 2.4+ takes the
 // device type as an argument and deprecates the old names.
+// Scaled-dot-product attention: 2.x has at::scaled_dot_product_attention (fused kernels on CPU
+// and CUDA). 1.13 has only the private at::_scaled_dot_product_attention, whose signature changed
+// in 2.0 and which is the same composite math on the CPU, so 1.13 uses the math written out here.
 //
 // Post-accumulate-grad hooks: Python gained Tensor.register_post_accumulate_grad_hook in 2.1,
 // but the C++ API has no removable equivalent in any version. What works unchanged from 1.13
@@ -17,8 +20,10 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <utility>
 
@@ -83,6 +88,37 @@ class AutocastGuard {
   bool previous_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };
+#if TORCH_VERSION_MAJOR >= 2
+inline constexpr bool kHasFusedAttention = true;
+#else
+inline constexpr bool kHasFusedAttention = false;
+#endif
+
+// softmax(q k^T / sqrt(head_dim) + additive_mask) v over [B, H, T, head_dim] tensors; `causal`
+// (with Tq == Tk) masks key j > query i; `additive_mask` (undefined: none) broadcasts to
+// [B, H, Tq, Tk] and has q's dtype.
+inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                                  const torch::Tensor& v,
+                                                  const torch::Tensor& additive_mask, bool causal) {
+  TORCH_CHECK(!causal || q.size(-2) == k.size(-2), "causal attention needs Tq == Tk");
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(
+      q, k, v, additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask) : c10::nullopt,
+      /*dropout_p=*/0.0, causal);
+#else
+  // Scores in fp32 (fp64 for double inputs) whatever the inputs' precision.
+  const auto wide = q.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+  auto scores =
+      torch::matmul(q.to(wide), k.to(wide).transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
+  if (additive_mask.defined()) scores = scores + additive_mask.to(wide);
+  if (causal) {
+    const int64_t t = q.size(-2);
+    auto future = torch::ones({t, t}, q.options().dtype(torch::kBool)).triu(1);
+    scores = scores.masked_fill(future, -std::numeric_limits<double>::infinity());
+  }
+  return torch::matmul(torch::softmax(scores, -1).to(v.scalar_type()), v);
+#endif
+}
 
 // Runs `callback` each time autograd has accumulated a gradient into `leaf`'s .grad (once per
 // backward pass that reaches the leaf, after the in-place add). Unregisters on destruction.

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Hugging Face causal LMs end to end against an independent Python forward
+# (tests/cli/lib/hf_reference.py, written from the transformers definitions, sharing no code with
+# pride): tiny random Llama (llama3 rope scaling, GQA, untied; and tied with attention biases in
+# bf16), Mistral (sliding window shorter than the prompts, sharded with an index), Qwen2 (q/k/v
+# biases, tied, fp16) and Qwen3 (q/k norms, explicit head_dim, one KV head). For each: the logits of
+# a left-padded batch of prompts of different lengths equal each prompt's unpadded reference logits
+# within 1e-4, and greedy generation (KV cache, batched) gives the reference's tokens. Then bad
+# inputs: clear errors, exit code 2.
+source "$(dirname "$0")/lib/common.sh"
+REF="/usr/bin/python3 $REPO/tests/cli/lib/hf_reference.py"
+
+cat >"$WORK/prompts.jsonl" <<'JSON'
+{"prompt_ids": [7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84]}
+{"prompt_ids": [9]}
+{"prompt_ids": [1, 5, 17, 33, 65, 99]}
+{"prompt_ids": [40, 41, 42, 43, 44, 45, 46, 47, 48]}
+JSON
+
+$REF make "$WORK/llama" llama --seed 1
+$REF make "$WORK/llama_tied_bf16" llama --tied --dtype BF16 --seed 2
+$REF make "$WORK/mistral_sharded" mistral --shards 3 --seed 3
+$REF make "$WORK/qwen2_tied_f16" qwen2 --tied --dtype F16 --seed 4
+$REF make "$WORK/qwen3" qwen3 --seed 5
+
+for model in llama llama_tied_bf16 mistral_sharded qwen2_tied_f16 qwen3; do
+  dir="$WORK/$model"
+  "$PRIDE" generate --model "$dir" --in "$WORK/prompts.jsonl" --dump-logits "$dir/pride_logits.jsonl"
+  $REF logits "$dir" "$WORK/prompts.jsonl" "$dir/ref_logits.jsonl"
+  check "$model: padded batch logits equal the reference within 1e-4" \
+    $REF compare "$dir/pride_logits.jsonl" "$dir/ref_logits.jsonl" 1e-4
+  "$PRIDE" generate --model "$dir" --in "$WORK/prompts.jsonl" --max-new-tokens 10 \
+    --batch-size 4 --out "$dir/pride_greedy.jsonl"
+  $REF greedy "$dir" "$WORK/prompts.jsonl" 10 "$dir/ref_greedy.jsonl" 2>/dev/null
+  check "$model: greedy tokens equal the reference's" /usr/bin/python3 -c '
+import json, sys
+pride = [json.loads(l)["ids"] for l in open(sys.argv[1])]
+ref = [json.loads(l)["ids"] for l in open(sys.argv[2])]
+print("pride", pride, "\nref  ", ref)
+sys.exit(pride != ref)' "$dir/pride_greedy.jsonl" "$dir/ref_greedy.jsonl"
+done
+
+# Bad input: exit code 2 and a message naming the file and the field or tensor.
+expect_error() {  # expect_error "text in the message" pride-args...
+  local text=$1
+  shift
+  local code=0
+  "$PRIDE" "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || code=$?
+  if [[ $code -ne 2 ]] || ! grep -qF -- "$text" "$WORK/err.txt"; then
+    echo "expected exit 2 and '$text', got $code: $(cat "$WORK/err.txt")" >&2
+    return 1
+  fi
+}
+bad="$WORK/bad"
+reset_bad() { rm -rf "$bad" && cp -r "$WORK/llama" "$bad"; }
+ids=(--prompt-ids '[1, 2, 3]')
+
+reset_bad
+sed -i 's/"model_type": "llama"/"model_type": "gpt_neox"/' "$bad/config.json"
+check "unsupported model_type is named" expect_error "\"model_type\" 'gpt_neox' is not supported" generate --model "$bad" "${ids[@]}"
+reset_bad
+sed -i 's/"rope_type": "llama3"/"rope_type": "yarn"/' "$bad/config.json"
+check "unsupported rope_scaling type is named" expect_error 'rope_scaling.rope_type' generate --model "$bad" "${ids[@]}"
+reset_bad
+echo '{"model_type": ' >"$bad/config.json"
+check "broken config.json is named" expect_error "config.json: not valid JSON" generate --model "$bad" "${ids[@]}"
+reset_bad
+truncate -s -100 "$bad/model.safetensors"
+check "truncated safetensors is named" expect_error "model.safetensors: truncated: tensor" generate --model "$bad" "${ids[@]}"
+reset_bad
+sed -i 's/"hidden_size": 64/"hidden_size": 128/' "$bad/config.json"
+check "a wrong shape names the tensor" expect_error "has shape [101, 64], the model expects [101, 128]" generate --model "$bad" "${ids[@]}"
+rm -rf "$bad" && cp -r "$WORK/mistral_sharded" "$bad" && rm "$bad/model-00002-of-00003.safetensors"
+check "a missing shard is named" expect_error "model-00002-of-00003.safetensors: cannot open" generate --model "$bad" "${ids[@]}"
+check "an out-of-range prompt id is named" expect_error "token id 500 outside [0, 101)" \
+  generate --model "$WORK/llama" --prompt-ids '[1, 500]'
+check "a text prompt without a tokenizer says so" expect_error "a text prompt needs --tokenizer" \
+  generate --model "$WORK/llama" --prompt "hello"
