@@ -244,6 +244,15 @@ def make_optimizer(student, train, device):
             continue
 
 
+def apply_override(config, override):
+    """pride's `--set section.key=value` (value in YAML syntax) for the keys the student reads."""
+    key, _, value = override.partition("=")
+    section, _, name = key.partition(".")
+    if name not in config.get(section, {}):
+        return  # a key the peer does not model (data paths, checkpoints, ...)
+    config[section][name] = ref.yaml_scalar(value)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/gpu-125m.yaml")
@@ -260,15 +269,18 @@ def main():
     parser.add_argument("--compile", action="store_true", help="torch.compile the student")
     parser.add_argument("--min-context", type=int, default=992, help="random data only")
     parser.add_argument("--max-context", type=int, default=1007, help="random data only")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key as pride's --set does (repeatable)")
     args = parser.parse_args()
 
     config = ref.load_config(args.config)
-    with open(args.config) as f:
-        data_paths = (ref.yaml.safe_load(f).get("data") or {}).get("train") or []
+    for override in args.set:
+        apply_override(config, override)
+    data_paths = (ref.load_yaml(args.config).get("data") or {}).get("train") or []
     device = torch.device(args.device)
     train = config["train"]
     micro = args.micro_batch or train["micro_batch_size"]
-    accumulation = max(1, (args.global_batch or train.get("global_batch_size", micro)) // micro)
+    accumulation = max(1, (args.global_batch or train["global_batch_size"]) // micro)
     torch.manual_seed(config["run"]["seed"])
 
     path = args.data or (data_paths[0] if data_paths else "random")

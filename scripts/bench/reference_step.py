@@ -40,8 +40,8 @@ DEFAULTS = {
               "d_ff": 344, "max_seq_len": 256, "memory_slots": 8, "rope_theta": 10000.0,
               "norm_eps": 1e-5, "feature_source": "pi_slots"},
     "pi": {"align_weight": 1.0},
-    "train": {"micro_batch_size": 16, "lr": 3e-3, "weight_decay": 0.01, "beta1": 0.9,
-              "beta2": 0.95},
+    "train": {"global_batch_size": 16, "micro_batch_size": 16, "lr": 3e-3, "weight_decay": 0.01,
+              "beta1": 0.9, "beta2": 0.95},
     "loss": {"ce_weight": 1.0, "rkl_weight": 1.0, "mmd_weight": 1.0, "emotion_weight": 0.5,
              "rkl_temperature": 1.0, "rkl_tail_bucket": True,
              "mmd_bandwidths": [0.25, 0.5, 1.0, 2.0, 4.0]},
@@ -63,13 +63,48 @@ TEACHER_TAIL_FLOOR = 1e-8
 LOG_FLOOR = -100.0
 
 
+def yaml_scalar(text):
+    """One YAML value as pride's configs write them: number, bool, string or [a, b] list."""
+    if yaml is not None:
+        return yaml.safe_load(text)
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return [yaml_scalar(item) for item in text[1:-1].split(",") if item.strip()]
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip("'\"")
+
+
+def load_yaml(path):
+    """The config file as nested dicts; without PyYAML (a bare GPU machine's Python), a reader
+    of the two-level `section:` / `  key: value` layout that pride's configs use."""
+    with open(path) as f:
+        if yaml is not None:
+            return yaml.safe_load(f) or {}
+        loaded, section = {}, None
+        for raw in f:
+            line = raw.split("#", 1)[0].rstrip()
+            if not line.strip():
+                continue
+            key, _, value = line.strip().partition(":")
+            if not raw[0].isspace():
+                section = loaded.setdefault(key, {}) if not value.strip() else None
+                if value.strip():
+                    loaded[key] = yaml_scalar(value)
+            elif section is not None:
+                section[key] = yaml_scalar(value)
+        return loaded
+
+
 def load_config(path):
     config = {section: dict(values) for section, values in DEFAULTS.items()}
     if path:
-        if yaml is None:
-            raise SystemExit("reference_step.py: --config needs python3-yaml")
-        with open(path) as f:
-            loaded = yaml.safe_load(f) or {}
+        loaded = load_yaml(path)
         for section, values in config.items():
             for key in values:
                 if key in (loaded.get(section) or {}):
