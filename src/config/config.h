@@ -63,6 +63,7 @@ struct TrainConfig {
   double grad_clip = 1.0;      // global-norm clip; 0 disables
   int64_t eval_every = 100;    // 0: evaluate only at the end
   int64_t eval_samples = 256;  // 0: the whole eval set
+  double peak_tflops = 0;  // device peak for the mfu metric; 0: from the device name (none on CPU)
 };
 
 struct LossConfig {
@@ -86,6 +87,12 @@ struct CheckpointConfig {
 struct DistConfig {
   std::string backend = "auto";  // auto | mpi | nccl
   double bucket_mb = 25.0;
+  // Gradient buckets: "ready", in the order gradients became ready on the first step (as DDP);
+  // "reverse", the reverse parameter order throughout.
+  std::string bucket_order = "ready";
+  // 1: ZeRO-1, each rank keeps AdamW state for its 1/N of the parameters (reduce-scatter
+  // gradients, all-gather parameters); 0: every rank keeps all of it.
+  int64_t zero = 0;
   double timeout_s = 300.0;
 };
 

@@ -18,13 +18,14 @@
 #include "data/batch.h"
 #include "data/reader.h"
 #include "distributed/all_gather.h"
-#include "distributed/grad_sync.h"
 #include "models/student.h"
 #include "sharding/sampler.h"
+#include "training/distributed_adamw.h"
 #include "training/evaluator.h"
 #include "training/flat_state.h"
 #include "training/losses.h"
 #include "training/metrics.h"
+#include "training/mfu.h"
 #include "training/preemption.h"
 #include "training/prefetcher.h"
 #include "training/schedule.h"
@@ -78,6 +79,15 @@ at::Generator cpu_generator() {
   return at::detail::getDefaultCPUGenerator();
 }
 
+DistributedAdamWOptions optimizer_options(const Config& config) {
+  DistributedAdamWOptions o;
+  o.adamw = {config.train.beta1, config.train.beta2, 1e-8, config.train.weight_decay};
+  o.zero_stage = config.dist.zero;
+  o.bucket_mb = config.dist.bucket_mb;
+  o.reorder_buckets = config.dist.bucket_order == "ready";
+  return o;
+}
+
 Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
   torch::manual_seed(static_cast<uint64_t>(config.run.seed));
   Student model(config.model, info);
@@ -94,11 +104,11 @@ class Trainer {
         train_data_(DialogueDataset::open(config.data.train)),
         eval_data_(DialogueDataset::open(config.data.eval)),
         model_(build_student(config, train_data_.info(), device)),
-        flat_(*model_),
-        optimizer_(flat_,
-                   {config.train.beta1, config.train.beta2, 1e-8, config.train.weight_decay}),
-        sync_(comm, flat_.params(), flat_.grads(), config.dist.bucket_mb),
-        plan_(plan_options()) {
+        flat_(*model_, /*pad_to_multiple_of=*/comm.world_size()),
+        optimizer_(comm, flat_, optimizer_options(config)),
+        plan_(plan_options()),
+        throughput_(flat_.numel(), config.train.peak_tflops,
+                    device.is_cuda() ? device.index() : -1) {
     check_eval_matches_train();
   }
 
@@ -114,21 +124,24 @@ class Trainer {
                                            total,
                                            static_cast<size_t>(config_.data.prefetch_batches));
     auto window_start = Clock::now();
-    double window_tokens = 0;
+    double window_tokens = 0, window_padded_tokens = 0;
     for (int64_t step = start; step < total; ++step) {
       comm_.set_context(fmt::format("step {}", step + 1));
       maybe_inject_fault("step", comm_.rank(), step + 1);
       std::vector<Batch> micro = batches.next();
+      for (const Batch& batch : micro) window_padded_tokens += batch.tokens.numel();
       const auto [record, stop] = train_step(step, micro);
       window_tokens += record["input_tokens"].get<double>();
       const int64_t done = step + 1;
       if (done % config_.run.log_every == 0 || done == total || stop) {
         auto line = record;
-        line["tokens_per_s"] = window_tokens / std::max(1e-9, seconds_since(window_start));
+        const double seconds = std::max(1e-9, seconds_since(window_start));
+        line["tokens_per_s"] = window_tokens / seconds;
+        throughput_.add_to(line, window_padded_tokens, seconds);
         metrics.write(line);
         progress.step(line);
         window_start = Clock::now();
-        window_tokens = 0;
+        window_tokens = window_padded_tokens = 0;
       }
       const bool eval_due = config_.train.eval_every > 0 && done % config_.train.eval_every == 0;
       if (eval_due || done == total) {
@@ -262,7 +275,7 @@ class Trainer {
         config_,
         {ce * per_token, rkl * per_token, mmd / static_cast<double>(plan_.accumulation_steps()),
          emotion * per_sample, align * per_sample});
-    if (last) sync_.arm();
+    if (last) optimizer_.arm();
     objective.backward();
 
     sums.ce += ce.item<double>();
@@ -282,10 +295,8 @@ class Trainer {
     for (size_t j = 0; j < micro.size(); ++j) {
       micro_step(micro[j], step, counts, j + 1 == micro.size(), sums);
     }
-    sync_.finish();
-    const double grad_norm = clip_grad_norm(flat_.grads(), config_.train.grad_clip);
     const double lr = learning_rate_at(step, config_.train);
-    optimizer_.step(flat_.values(), flat_.grads(), lr);
+    const double grad_norm = optimizer_.step(lr, config_.train.grad_clip);
 
     // One small all-reduce gives the global loss terms and the agreed preemption flag.
     const double world = comm_.world_size();
@@ -310,11 +321,11 @@ class Trainer {
                              {"grad_norm", grad_norm},
                              {"input_tokens", counts.input_tokens},
                              {"step_time_s", seconds_since(started)},
-                             {"comm_exposed_s", sync_.stats().comm_exposed_s}};
+                             {"comm_exposed_s", optimizer_.comm_exposed_s()}};
     return {record, packed[5].item<double>() > 0};
   }
 
-  CheckpointState snapshot(int64_t step) const {
+  CheckpointState snapshot(int64_t step) {  // a collective under ZeRO-1 (gathers the state)
     CheckpointState state;
     state.step = step;
     state.epoch = plan_.epoch_of(step);
@@ -325,8 +336,8 @@ class Trainer {
                    {"steps_per_epoch", plan_.steps_per_epoch()}};
     auto host = [](const torch::Tensor& t) { return t.detach().to(torch::kCPU).clone(); };
     state.tensors = {{"model.params", host(flat_.values())},
-                     {"optim.exp_avg", host(optimizer_.exp_avg())},
-                     {"optim.exp_avg_sq", host(optimizer_.exp_avg_sq())},
+                     {"optim.exp_avg", host(optimizer_.full_exp_avg())},
+                     {"optim.exp_avg_sq", host(optimizer_.full_exp_avg_sq())},
                      {"rng.torch_cpu", cpu_generator().get_state()}};
     for (const auto& slot : flat_.layout())
       state.params.push_back({slot.name, slot.shape, slot.offset});
@@ -366,9 +377,11 @@ class Trainer {
            config_.train.max_steps);
     }
     copy_checkpoint_tensor(state, "model.params", path, flat_.values());
-    copy_checkpoint_tensor(state, "optim.exp_avg", path, optimizer_.exp_avg());
-    copy_checkpoint_tensor(state, "optim.exp_avg_sq", path, optimizer_.exp_avg_sq());
-    optimizer_.set_step_count(state.extra.value("optimizer_step", state.step));
+    torch::Tensor exp_avg = torch::empty_like(flat_.values());
+    torch::Tensor exp_avg_sq = torch::empty_like(flat_.values());
+    copy_checkpoint_tensor(state, "optim.exp_avg", path, exp_avg);
+    copy_checkpoint_tensor(state, "optim.exp_avg_sq", path, exp_avg_sq);
+    optimizer_.load_state(exp_avg, exp_avg_sq, state.extra.value("optimizer_step", state.step));
     auto generator = cpu_generator();
     torch::Tensor rng_state = generator.get_state();
     copy_checkpoint_tensor(state, "rng.torch_cpu", path, rng_state);
@@ -382,10 +395,10 @@ class Trainer {
   DialogueDataset train_data_, eval_data_;
   Student model_;
   FlatParameters flat_;
-  FlatAdamW optimizer_;
-  GradientSynchronizer sync_;
+  DistributedAdamW optimizer_;  // gradient averaging over ranks, clipping and AdamW
   GlobalBatchPlan plan_;
   std::unique_ptr<AsyncCheckpointer> async_;
+  ThroughputMeter throughput_;  // tokens_per_s_per_gpu and mfu in metrics lines
 };
 
 }  // namespace
