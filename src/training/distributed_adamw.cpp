@@ -47,7 +47,8 @@ double DistributedAdamW::step(double lr, double max_norm) {
   if (zero_stage_ == 1) return step_zero(lr, max_norm);
   sync_->finish();
   comm_exposed_s_ = sync_->stats().comm_exposed_s;
-  const double norm = clip_grad_norm(flat_.grads(), max_norm);
+  const double norm = std::sqrt(squared_norm_fp64(flat_.grads()).item<double>());
+  scale_to_max_norm(flat_.grads(), norm, max_norm);
   adamw_.step(flat_.values(), flat_.grads(), lr);
   return norm;
 }
@@ -57,11 +58,10 @@ double DistributedAdamW::step_zero(double lr, double max_norm) {
   const auto start = Clock::now();
   comm_.reduce_scatter(flat_.padded_grads(), grad_slice_, /*average=*/true);
   comm_exposed_s_ = seconds_since(start);
-  // The global norm from the slices' squared norms (the padding is zero).
-  const double mine = grad_slice_.norm().item<double>();
-  const double norm = std::sqrt(
-      all_reduce_small(comm_, torch::tensor({mine * mine}, torch::kFloat64), comm_.device())
-          .item<double>());
+  // The global norm from the slices' sums of squares (the padding is zero), as stage 0's.
+  torch::Tensor squared = squared_norm_fp64(grad_slice_).reshape({1});
+  comm_.all_reduce(squared);
+  const double norm = std::sqrt(squared.item<double>());
   scale_to_max_norm(grad_slice_, norm, max_norm);
   torch::Tensor values = flat_.padded_values().narrow(0, slice_begin_, slice_length_);
   adamw_.step(values, grad_slice_, lr);

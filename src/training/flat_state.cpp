@@ -65,6 +65,16 @@ double clip_grad_norm(torch::Tensor& grads, double max_norm) {
   return norm;
 }
 
+torch::Tensor squared_norm_fp64(const torch::Tensor& values) {
+  constexpr int64_t kPiece = int64_t{1} << 24;
+  torch::Tensor total = torch::zeros({}, values.options().dtype(torch::kFloat64));
+  for (int64_t begin = 0; begin < values.numel(); begin += kPiece) {
+    const int64_t length = std::min(kPiece, values.numel() - begin);
+    total += values.narrow(0, begin, length).to(torch::kFloat64).pow(2).sum();
+  }
+  return total;
+}
+
 void scale_to_max_norm(torch::Tensor& grads, double norm, double max_norm) {
   if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) grads.mul_(max_norm / (norm + 1e-6));
 }

@@ -78,5 +78,10 @@ class FlatAdamW {
 double clip_grad_norm(torch::Tensor& grads, double max_norm);
 // The scaling step of clip_grad_norm for a norm computed elsewhere (e.g. over ranks' slices).
 void scale_to_max_norm(torch::Tensor& grads, double norm, double max_norm);
+// Sum of squares of `values` accumulated in float64, as a float64 scalar tensor: a float32
+// norm over millions of values is off by ~1e-6 relative, which Adam carries into the parameters
+// and which would differ between one buffer and ZeRO-1's per-rank slices; in float64 every
+// layout and world size agrees to ~1e-16. Converts in pieces, bounding the temporary copy.
+torch::Tensor squared_norm_fp64(const torch::Tensor& values);
 
 }  // namespace pride

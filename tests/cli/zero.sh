@@ -2,7 +2,8 @@
 # without it end with parameters within 1e-6 (relative L2 per tensor) and the same per-step losses.
 # Its checkpoints keep the full-state format: a run saved with ZeRO at 4 ranks resumes without it
 # at 2, and one saved without it at 1 rank resumes with it at 4, each tracking the uninterrupted
-# run at its final world size.
+# run at its final world size (within equivalence.sh's 5e-5: other world sizes sum in another
+# order).
 source "$(dirname "$0")/lib/common.sh"
 make_data
 run() {  # run NAME RANKS ZERO [extra args...]
@@ -30,12 +31,12 @@ run zero4_to_plain2 4 1 --set train.stop_at_step=10
 run zero4_to_plain2 2 0 --resume auto
 export_weights zero4_to_plain2
 check "saved with ZeRO at 4 ranks, resumed without at 2: tracks the 2-rank run" \
-  $COMPARE weights "$WORK/plain2.safetensors" "$WORK/zero4_to_plain2.safetensors" --rtol 1e-5
+  $COMPARE weights "$WORK/plain2.safetensors" "$WORK/zero4_to_plain2.safetensors" --rtol 5e-5
 run plain1_to_zero4 1 0 --set train.stop_at_step=10
 run plain1_to_zero4 4 1 --resume auto
 export_weights plain1_to_zero4
 check "saved without ZeRO at 1 rank, resumed with it at 4: tracks the 4-rank run" \
-  $COMPARE weights "$WORK/zero4.safetensors" "$WORK/plain1_to_zero4.safetensors" --rtol 1e-5
+  $COMPARE weights "$WORK/zero4.safetensors" "$WORK/plain1_to_zero4.safetensors" --rtol 5e-5
 check "the resumed runs did resume at step 10" \
   test "$(grep -c 'resumed at step 10' "$WORK/zero4_to_plain2.log" "$WORK/plain1_to_zero4.log" |
     grep -c ':1$')" -eq 2
