@@ -211,8 +211,10 @@ def masked_reverse_kl_sum(logits, topk_ids, topk_logprobs, mask, temperature, ta
     return ((log_q.exp() * (log_q - log_p)).sum(-1) * mask).sum()
 
 
-def training_loss(student, batch, real_pi_rows, config, accumulation):
-    out = student(batch, True, real_pi_rows)
+def training_loss(student, batch, real_pi_rows, config, accumulation, autocast):
+    """Forward under `autocast`; the loss terms (and MMD) in float32 outside it, as pride."""
+    with autocast():
+        out = student(batch, True, real_pi_rows)
     loss, mask = config["loss"], batch["response_mask"]
     tokens, samples = float(batch["response_tokens"]), float(batch["tokens"].size(0))
     ce = masked_ce_sum(out["logits"], batch["targets"], mask)
@@ -220,7 +222,7 @@ def training_loss(student, batch, real_pi_rows, config, accumulation):
                                 loss["rkl_temperature"], loss["rkl_tail_bucket"])
     mmd = ref.mmd2_unbiased(out["features"].float(), batch["teacher_hidden"],
                             loss["mmd_bandwidths"])
-    emotion = ref.nll_sum(out["emotion_logits"], batch["emotion"])
+    emotion = ref.nll_sum(out["emotion_logits"].float(), batch["emotion"])
     total = (loss["ce_weight"] * ce / tokens + loss["rkl_weight"] * rkl / tokens +
              loss["mmd_weight"] * mmd + loss["emotion_weight"] * emotion / samples +
              config["pi"]["align_weight"] * out["pi_align"].float().sum() / samples)
@@ -330,8 +332,7 @@ def main():
             batch = to_device(next(stream), device)
             progress = step / max(1, args.warmup + args.steps)
             real_pi_rows = torch.rand(batch["tokens"].size(0), device=device) < 1.0 - progress
-            with autocast():
-                loss = training_loss(model, batch, real_pi_rows, config, accumulation)
+            loss = training_loss(model, batch, real_pi_rows, config, accumulation, autocast)
             loss.backward()
             if step >= args.warmup:
                 padded_tokens += batch["tokens"].numel()

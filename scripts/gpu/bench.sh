@@ -103,7 +103,8 @@ pride="$repo/$build/pride"
 # --- 3. the communicator tests at 1 rank (NCCL ones included on a GPU) ----------------------------
 mpirun=(mpirun --allow-run-as-root --oversubscribe --bind-to none -n 1)
 phase mpi-tests-1-rank 120 "${mpirun[@]}" "$build/tests/pride_mpi_tests"
-grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$logs/mpi-tests-1-rank.log" | sed 's/^/   /'
+grep -aE "\[  (PASSED|FAILED)  \]|SKIPPED \].*tests?, listed" "$logs/mpi-tests-1-rank.log" |
+  sed 's/^/   /'
 
 # --- 4. data --------------------------------------------------------------------------------------
 data="$work/data"
