@@ -158,6 +158,10 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   synth->add_option("--visual-dim", synth_options.visual_dim, "visual feature width, 0: none")
       ->capture_default_str();
+  synth->add_option("--min-context", synth_options.min_context, "shortest context, tokens")
+      ->capture_default_str();
+  synth->add_option("--max-context", synth_options.max_context, "longest context, tokens")
+      ->capture_default_str();
   synth->add_flag("--half", synth_options.half_precision,
                   "store features and log-probs as float16");
   std::string inspect_path;

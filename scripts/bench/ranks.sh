@@ -6,7 +6,8 @@
 #
 # Usage: scripts/bench/ranks.sh [PRIDE_BINARY] [RANKS...]     (default build/pride, ranks 1 2 4)
 #   CONFIG=configs/tiny.yaml   STEPS=60   SMALL_BUCKET_MB=1   GLOBAL_BATCH=16 (split over the
-#   ranks: the same training at every rank count)
+#   ranks: the same training at every rank count)   BUCKET_ORDER=ready (dist.bucket_order:
+#   "reverse" gives the buckets before they followed the order gradients become ready)
 # Prints one row per run, medians over the steps after the first ten: step time, tokens/s (all
 # ranks), comm_exposed_s (the time gradient communication held up the step), and the share of
 # the one-bucket exposed time that small buckets hide behind backward.
@@ -20,6 +21,7 @@ config="${CONFIG:-configs/tiny.yaml}"
 steps="${STEPS:-60}"
 small_bucket="${SMALL_BUCKET_MB:-1}"
 global_batch="${GLOBAL_BATCH:-16}"
+bucket_order="${BUCKET_ORDER:-ready}"
 work="$repo/runs/bench-ranks"
 cd "$repo"
 [[ -x "$pride" ]] || { echo "ranks.sh: no pride binary at $pride (build it first)" >&2; exit 2; }
@@ -38,7 +40,8 @@ for n in "${ranks[@]}"; do
       --set train.max_steps="$steps" \
       --set train.global_batch_size="$global_batch" --set train.micro_batch_size=$((global_batch / n)) \
       --set run.log_every=1 --set checkpoint.every_steps=0 \
-      --set dist.bucket_mb="$bucket" --set "run.dir=$dir" >/dev/null
+      --set dist.bucket_mb="$bucket" --set dist.bucket_order="$bucket_order" \
+      --set "run.dir=$dir" >/dev/null
   done
 done
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch-in-Python reference of one PRIDE training step, for `pride bench step`.
 
+Also a module: scripts/bench/pytorch_peer.py imports its student and losses for the GPU peer.
+
 A line-by-line mirror of the C++ student (src/models/layers.cpp, src/models/student.cpp), its loss
 terms (src/training/losses.cpp) and the benchmark step (src/training/bench_step.cpp): the same
 modules, registered in the same order under the same parameter names, the same input checks, the
@@ -38,8 +40,8 @@ DEFAULTS = {
               "d_ff": 344, "max_seq_len": 256, "memory_slots": 8, "rope_theta": 10000.0,
               "norm_eps": 1e-5, "feature_source": "pi_slots"},
     "pi": {"align_weight": 1.0},
-    "train": {"micro_batch_size": 16, "lr": 3e-3, "weight_decay": 0.01, "beta1": 0.9,
-              "beta2": 0.95},
+    "train": {"global_batch_size": 16, "micro_batch_size": 16, "lr": 3e-3, "weight_decay": 0.01,
+              "beta1": 0.9, "beta2": 0.95},
     "loss": {"ce_weight": 1.0, "rkl_weight": 1.0, "mmd_weight": 1.0, "emotion_weight": 0.5,
              "rkl_temperature": 1.0, "rkl_tail_bucket": True,
              "mmd_bandwidths": [0.25, 0.5, 1.0, 2.0, 4.0]},
@@ -61,13 +63,48 @@ TEACHER_TAIL_FLOOR = 1e-8
 LOG_FLOOR = -100.0
 
 
+def yaml_scalar(text):
+    """One YAML value as pride's configs write them: number, bool, string or [a, b] list."""
+    if yaml is not None:
+        return yaml.safe_load(text)
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return [yaml_scalar(item) for item in text[1:-1].split(",") if item.strip()]
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip("'\"")
+
+
+def load_yaml(path):
+    """The config file as nested dicts; without PyYAML (a bare GPU machine's Python), a reader
+    of the two-level `section:` / `  key: value` layout that pride's configs use."""
+    with open(path) as f:
+        if yaml is not None:
+            return yaml.safe_load(f) or {}
+        loaded, section = {}, None
+        for raw in f:
+            line = raw.split("#", 1)[0].rstrip()
+            if not line.strip():
+                continue
+            key, _, value = line.strip().partition(":")
+            if not raw[0].isspace():
+                section = loaded.setdefault(key, {}) if not value.strip() else None
+                if value.strip():
+                    loaded[key] = yaml_scalar(value)
+            elif section is not None:
+                section[key] = yaml_scalar(value)
+        return loaded
+
+
 def load_config(path):
     config = {section: dict(values) for section, values in DEFAULTS.items()}
     if path:
-        if yaml is None:
-            raise SystemExit("reference_step.py: --config needs python3-yaml")
-        with open(path) as f:
-            loaded = yaml.safe_load(f) or {}
+        loaded = load_yaml(path)
         for section, values in config.items():
             for key in values:
                 if key in (loaded.get(section) or {}):
@@ -127,7 +164,22 @@ def apply_rotary(x, rotary):
     return x * cos + rotate_half(x) * sin
 
 
+def fused_attention(q, k, v, key_mask, causal):
+    """F.scaled_dot_product_attention (PyTorch 2.x), the peer's path. causal: rows are right-padded,
+    so the causal flag alone gives every real query the same keys as the causal & real mask (pad
+    queries differ, and no loss reads them). Otherwise rows without any key get zeros, as in the
+    explicit path."""
+    q, k = q.to(v.dtype), k.to(v.dtype)  # the rotary tables are float32, autocast's v is not
+    if causal:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    empty = key_mask.any(-1, keepdim=True).logical_not()
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask | empty)
+    return out.masked_fill(empty, 0.0)
+
+
 class Attention(nn.Module):
+    use_sdpa = False  # pytorch_peer.py switches every attention to fused_attention
+
     def __init__(self, d_model, n_heads, n_kv_heads):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = n_heads, n_kv_heads, d_model // n_heads
@@ -148,7 +200,7 @@ class Attention(nn.Module):
                 .expand(x.size(0), self.n_kv_heads, rep, x.size(2), self.head_dim)
                 .reshape(x.size(0), self.n_heads, x.size(2), self.head_dim))
 
-    def forward(self, x, memory, key_mask, rotary=None):
+    def forward(self, x, memory, key_mask, rotary=None, causal=False):
         q = self.split_heads(self.q_proj(x), self.n_heads)
         k = self.split_heads(self.k_proj(memory), self.n_kv_heads)
         v = self.split_heads(self.v_proj(memory), self.n_kv_heads)
@@ -157,9 +209,14 @@ class Attention(nn.Module):
             k = apply_rotary(k, rotary)
         k = self.repeat_kv(k)
         v = self.repeat_kv(v)
+        if self.use_sdpa:
+            out = fused_attention(q, k, v, key_mask, causal)
+            return self.o_proj(
+                out.transpose(1, 2).reshape(x.size(0), x.size(1), self.n_heads * self.head_dim))
         wide = accumulate_type(x)
         scores = torch.matmul(q.to(wide), k.to(wide).transpose(-2, -1)) / math.sqrt(self.head_dim)
-        scores = scores.masked_fill(key_mask.logical_not(), torch.finfo(torch.float32).min)
+        lowest = max(torch.finfo(torch.float32).min, torch.finfo(scores.dtype).min)  # autocast
+        scores = scores.masked_fill(key_mask.logical_not(), lowest)
         probs = torch.softmax(scores, -1)
         probs = probs.masked_fill(key_mask.any(-1, keepdim=True).logical_not(), 0.0)
         out = torch.matmul(probs.to(v.dtype), v)
@@ -190,7 +247,7 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x, self_mask, rotary, memory, memory_mask):
         h = self.input_layernorm(x)
-        x = x + self.self_attn(h, h, self_mask, rotary)
+        x = x + self.self_attn(h, h, self_mask, rotary, causal=True)
         x = x + self.cross_attn(self.cross_attn_layernorm(x), memory, memory_mask)
         return x + self.mlp(self.post_attention_layernorm(x))
 
@@ -231,6 +288,8 @@ def check_mask(mask, like, what):
 
 
 class Student(nn.Module):
+    validate_tokens = True  # pytorch_peer.py turns the id checks (host syncs) off
+
     def __init__(self, model, info):
         super().__init__()
         self.model, self.info = model, info
@@ -255,7 +314,8 @@ class Student(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def check_batch(self, batch):
-        check_tokens(batch["tokens"], self.vocab_size, "tokens")
+        if self.validate_tokens:
+            check_tokens(batch["tokens"], self.vocab_size, "tokens")
         assert batch["tokens"].size(1) <= self.model["max_seq_len"]
         check_mask(batch["context_mask"], batch["tokens"], "context_mask")
         check_mask(batch["response_mask"], batch["tokens"], "response_mask")
@@ -268,7 +328,7 @@ class Student(nn.Module):
         memory, memory_mask, pi_align = self.build_memory(batch, x, use_pi, real_pi_rows)
         slots = self.model["memory_slots"]
         pi_summary = memory[:, -slots:].mean(1)
-        causal = torch.ones(length, length, dtype=torch.bool).tril()
+        causal = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
         real = (tokens != self.info["pad_id"]).view(tokens.size(0), 1, 1, length)
         self_mask = causal & real
         memory_mask = memory_mask.unsqueeze(1).unsqueeze(1)
@@ -302,7 +362,8 @@ class Student(nn.Module):
         observed_mask = torch.cat([batch["context_mask"]] + masks, 1)
         slots, pi_align = self.pi_slots(batch, observed, observed_mask, use_pi, real_pi_rows)
         values.append(slots + self.source_embed.weight[PI_SLOTS])
-        masks.append(torch.ones(batch["tokens"].size(0), slots.size(1), dtype=torch.bool))
+        masks.append(torch.ones(batch["tokens"].size(0), slots.size(1), dtype=torch.bool,
+                                device=slots.device))
         return self.memory_norm(torch.cat(values, 1)), torch.cat(masks, 1), pi_align
 
     def pi_slots(self, batch, observed, observed_mask, use_pi, real_pi_rows):
@@ -321,7 +382,8 @@ class Student(nn.Module):
         names = self.info["privileged_sources"]
         for name in sorted(batch["privileged"]):  # std::map order, as in C++
             ids = batch["privileged"][name]
-            check_tokens(ids, self.vocab_size, f"privileged source '{name}'")
+            if self.validate_tokens:
+                check_tokens(ids, self.vocab_size, f"privileged source '{name}'")
             mask = batch["privileged_mask"][name]
             check_mask(mask, ids, f"privileged source '{name}' mask")
             tokens.append(self.embed_tokens(ids) + self.pi_source_embed.weight[names.index(name)])
@@ -387,7 +449,7 @@ def mmd2_unbiased(x, y, bandwidth_multipliers):
     total = n + m
     z = widen(torch.cat([x, y], 0))
     norms = z.pow(2).sum(-1)
-    diagonal = torch.eye(total, dtype=torch.bool)
+    diagonal = torch.eye(total, dtype=torch.bool, device=z.device)
     sq_dist = ((norms.unsqueeze(0) + norms.unsqueeze(1) - 2 * z.matmul(z.t()))
                .clamp_min(0).masked_fill(diagonal, 0.0))
     bandwidth = (sq_dist.detach().sum() / float(total * (total - 1))).clamp_min(1e-12)

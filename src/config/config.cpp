@@ -68,6 +68,7 @@ std::vector<Field> fields_of(Config& c) {
       {"train.eval_samples", &c.train.eval_samples, 0, kInf},
       {"train.precision", &c.train.precision, -kInf, kInf, {"fp32", "bf16"}},
       {"train.max_skipped_steps", &c.train.max_skipped_steps, 0, kInf},
+      {"train.peak_tflops", &c.train.peak_tflops, 0, 1e6},
       {"loss.ce_weight", &c.loss.ce_weight, 0, kInf},
       {"loss.rkl_weight", &c.loss.rkl_weight, 0, kInf},
       {"loss.mmd_weight", &c.loss.mmd_weight, 0, kInf},
@@ -82,6 +83,8 @@ std::vector<Field> fields_of(Config& c) {
       {"checkpoint.async", &c.checkpoint.async},
       {"dist.backend", &c.dist.backend, -kInf, kInf, {"auto", "mpi", "nccl"}},
       {"dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096},
+      {"dist.bucket_order", &c.dist.bucket_order, -kInf, kInf, {"ready", "reverse"}},
+      {"dist.zero", &c.dist.zero, 0, 1},
       {"dist.timeout_s", &c.dist.timeout_s, 0.1, 86400 * 7},
   };
 }

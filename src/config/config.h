@@ -70,6 +70,7 @@ struct TrainConfig {
   std::string precision = "fp32";
   // A step whose global gradient norm is NaN/inf applies no update; this many in a row end the run.
   int64_t max_skipped_steps = 3;
+  double peak_tflops = 0;  // device peak for the mfu metric; 0: from the device name (none on CPU)
 };
 
 struct LossConfig {
@@ -93,6 +94,12 @@ struct CheckpointConfig {
 struct DistConfig {
   std::string backend = "auto";  // auto | mpi | nccl
   double bucket_mb = 25.0;
+  // Gradient buckets: "ready", in the order gradients became ready on the first step (as DDP);
+  // "reverse", the reverse parameter order throughout.
+  std::string bucket_order = "ready";
+  // 1: ZeRO-1, each rank keeps AdamW state for its 1/N of the parameters (reduce-scatter
+  // gradients, all-gather parameters); 0: every rank keeps all of it.
+  int64_t zero = 0;
   double timeout_s = 300.0;
 };
 

@@ -18,7 +18,6 @@ constexpr int64_t kCuesPerClass = 4;  // cue words per emotion and per cause
 constexpr int64_t kBandWidth = 48;    // response ids, one band shared by every cause
 constexpr int64_t kMinFiller = 16;
 constexpr int64_t kAlternatives = 4;  // emotion-flavoured next tokens per (e, c, prev)
-constexpr int64_t kMinContext = 8, kMaxContext = 24;
 constexpr int64_t kMinResponse = 6, kMaxResponse = 16;  // content tokens, eos follows
 constexpr int64_t kMinAudioFrames = 4, kMaxAudioFrames = 12;
 constexpr int64_t kMinVisualFrames = 2, kMaxVisualFrames = 6;
@@ -306,7 +305,8 @@ class Synthesizer {
   }
 
   std::vector<int32_t> make_context(int64_t e, int64_t c) {
-    std::vector<int32_t> context(static_cast<size_t>(rng_.between(kMinContext, kMaxContext)));
+    std::vector<int32_t> context(
+        static_cast<size_t>(rng_.between(options_.min_context, options_.max_context)));
     for (int32_t& token : context) {
       const double u = rng_.uniform();
       token = u < kEmotionCueRate                   ? vocab_.emotion_cue(e, rng_)
@@ -404,6 +404,10 @@ void check_options(const SynthOptions& o) {
   positive("teacher_hidden", o.teacher_hidden);
   if (o.samples < 0) fail("synth: samples must be >= 0, got {}", o.samples);
   if (o.audio_dim < 0 || o.visual_dim < 0) fail("synth: modality dims must be >= 0");
+  if (o.min_context < 1 || o.max_context < o.min_context) {
+    fail("synth: context lengths need 1 <= min_context <= max_context, got {} and {}",
+         o.min_context, o.max_context);
+  }
   if (o.vocab_size < minimum_vocab_size(o)) {
     fail("synth: vocab_size {} is too small for {} emotions and {} causes (need >= {})",
          o.vocab_size, o.num_emotions, o.num_causes, minimum_vocab_size(o));

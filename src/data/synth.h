@@ -27,6 +27,10 @@ struct SynthOptions {
   // made with different --seed and the same world seed come from one distribution.
   uint64_t world_seed = 0;
   bool half_precision = false;  // float16 features, log-probs and hidden states
+  // Context length in tokens, uniform in [min_context, max_context]: the defaults give short
+  // dialogues for CPU runs; GPU configs ask for ~1000 to fill model.max_seq_len.
+  int64_t min_context = 8;
+  int64_t max_context = 24;
 };
 
 // The smallest vocabulary that fits the generator's reserved id ranges for these options.

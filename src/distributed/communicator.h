@@ -53,6 +53,14 @@ class Communicator {
   // Concatenates each rank's `local` along dim 0, in rank order. Every rank passes the same
   // shape, except along dim 0 where sizes may differ.
   virtual torch::Tensor all_gather(const torch::Tensor& local) = 0;
+  // Sums `input` over ranks and leaves the rank-th of world_size equal contiguous slices of the
+  // sum in `output` (input.numel() == world_size * output.numel(), same dtype); `average`
+  // divides by the world size. ZeRO-1's gradient step.
+  virtual void reduce_scatter(const torch::Tensor& input, torch::Tensor& output, bool average) = 0;
+  // Fills `output` (world_size * local.numel() elements) with every rank's `local`, in rank
+  // order; every rank passes the same size, so no shape exchange is needed. ZeRO-1's parameter
+  // step.
+  virtual void all_gather_into(const torch::Tensor& local, torch::Tensor& output) = 0;
   // Copies rank `root`'s tensor into `tensor` on every rank (same shape and dtype everywhere).
   virtual void broadcast(torch::Tensor& tensor, int root = 0) = 0;
   virtual void barrier() = 0;

@@ -1,5 +1,6 @@
-// MpiCommunicator: Communicator over MPI_Iallreduce / MPI_Iallgatherv / MPI_Ibcast /
-// MPI_Ibarrier, each waited for with MPI_Test polling bounded by the timeout.
+// MpiCommunicator: Communicator over MPI_Iallreduce / MPI_Iallgatherv / MPI_Ireduce_scatter_block /
+// MPI_Iallgather / MPI_Ibcast / MPI_Ibarrier, each waited for with MPI_Test polling bounded by the
+// timeout.
 #include "distributed/mpi_communicator.h"
 
 #include <c10/util/accumulate.h>
@@ -250,6 +251,55 @@ torch::Tensor MpiCommunicator::all_gather(const torch::Tensor& local) {
                            displacement_of, type, comm_, request);
   })->wait();
   return gathered.to(local.device());
+}
+
+void MpiCommunicator::reduce_scatter(const torch::Tensor& input, torch::Tensor& output,
+                                     bool average) {
+  check_defined(input, "reduce_scatter");
+  check_defined(output, "reduce_scatter");
+  const std::string description = describe_collective("reduce_scatter", input);
+  check_scatter_sizes(input, output, world_size(), description);
+  MPI_Datatype type = mpi_type(input.scalar_type(), description);
+  int count = mpi_count(output.numel(), description);
+  mpi_count(input.numel(), description);
+  torch::Tensor send = staging_buffer(input);
+  torch::Tensor receive = staging_buffer(output);
+  start(
+      description, {send, receive},
+      [&](MPI_Request* request) {
+        return MPI_Ireduce_scatter_block(send.data_ptr(), receive.data_ptr(), count, type, MPI_SUM,
+                                         comm_, request);
+      },
+      [&] {
+        if (average) divide_in_place(receive, world_size());
+        copy_back(output, receive);
+      })
+      ->wait();
+}
+
+void MpiCommunicator::all_gather_into(const torch::Tensor& local, torch::Tensor& output) {
+  check_defined(local, "all_gather_into");
+  check_defined(output, "all_gather_into");
+  const std::string description = describe_collective("all_gather_into", local);
+  check_scatter_sizes(output, local, world_size(), description);
+  MPI_Datatype type = mpi_type(local.scalar_type(), description);
+  int count = mpi_count(local.numel(), description);
+  mpi_count(output.numel(), description);
+  torch::Tensor send = staging_buffer(local);
+  torch::Tensor receive = staging_buffer(output);
+  // `local` may be this rank's own slice of `output` (ZeRO-1 gathers parameters in place); MPI
+  // forbids aliased buffers and says so with MPI_IN_PLACE.
+  const auto* own_slot = static_cast<const char*>(receive.data_ptr()) +
+                         rank() * local.numel() * static_cast<int64_t>(local.element_size());
+  const bool in_place = send.data_ptr() == own_slot;
+  start(
+      description, {send, receive},
+      [&](MPI_Request* request) {
+        return MPI_Iallgather(in_place ? MPI_IN_PLACE : send.data_ptr(), count, type,
+                              receive.data_ptr(), count, type, comm_, request);
+      },
+      [&] { copy_back(output, receive); })
+      ->wait();
 }
 
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {

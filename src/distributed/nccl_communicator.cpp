@@ -304,6 +304,59 @@ torch::Tensor NcclCommunicator::all_gather(const torch::Tensor& local) {
   return torch::cat(pieces);
 }
 
+void NcclCommunicator::reduce_scatter(const torch::Tensor& input, torch::Tensor& output,
+                                      bool average) {
+  impl_->check_tensor(input, "reduce_scatter");
+  impl_->check_tensor(output, "reduce_scatter");
+  const std::string description = describe_collective("reduce_scatter", input);
+  check_scatter_sizes(input, output, world_size(), description);
+  ncclDataType_t type = nccl_type(input.scalar_type(), description);
+  torch::Tensor send = input.contiguous();
+  torch::Tensor receive = output.is_contiguous() ? output : output.contiguous();
+  const bool staged = receive.unsafeGetTensorImpl() != output.unsafeGetTensorImpl();
+  ncclRedOp_t op = ncclSum;
+  bool divide_after = average && world_size() > 1;
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0)
+  if (divide_after && is_floating(input)) {
+    op = ncclAvg;
+    divide_after = false;
+  }
+#endif
+  const int64_t divisor = world_size();
+  launch(
+      *impl_, description, context(), {send, receive, output},
+      [&](cudaStream_t stream) {
+        return ncclReduceScatter(send.data_ptr(), receive.data_ptr(), receive.numel(), type, op,
+                                 impl_->comm, stream);
+      },
+      [&] {
+        if (divide_after) receive.div_(static_cast<double>(divisor));
+        if (staged) output.copy_(receive);
+      })
+      ->wait();
+}
+
+void NcclCommunicator::all_gather_into(const torch::Tensor& local, torch::Tensor& output) {
+  impl_->check_tensor(local, "all_gather_into");
+  impl_->check_tensor(output, "all_gather_into");
+  const std::string description = describe_collective("all_gather_into", local);
+  check_scatter_sizes(output, local, world_size(), description);
+  ncclDataType_t type = nccl_type(local.scalar_type(), description);
+  torch::Tensor send = local.contiguous();
+  torch::Tensor receive = output.is_contiguous() ? output : output.contiguous();
+  const bool staged = receive.unsafeGetTensorImpl() != output.unsafeGetTensorImpl();
+  launch(
+      *impl_, description, context(), {send, receive, output},
+      [&](cudaStream_t stream) {
+        return ncclAllGather(send.data_ptr(), receive.data_ptr(), send.numel(), type, impl_->comm,
+                             stream);
+      },
+      [&] {
+        if (staged) output.copy_(receive);
+      })
+      ->wait();
+}
+
 void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   impl_->check_tensor(tensor, "broadcast");
   if (root < 0 || root >= world_size()) {

@@ -28,6 +28,8 @@ class NcclCommunicator : public Communicator {
   void all_reduce(torch::Tensor& tensor, bool average = false) override;
   std::unique_ptr<PendingOp> all_reduce_async(torch::Tensor& tensor, bool average) override;
   torch::Tensor all_gather(const torch::Tensor& local) override;
+  void reduce_scatter(const torch::Tensor& input, torch::Tensor& output, bool average) override;
+  void all_gather_into(const torch::Tensor& local, torch::Tensor& output) override;
   void broadcast(torch::Tensor& tensor, int root = 0) override;
   void barrier() override;
 

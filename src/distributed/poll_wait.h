@@ -1,5 +1,6 @@
 // Bounded waiting shared by the communicator backends: poll a completion test with short
-// yields/sleeps until it succeeds or the timeout passes, and the one timeout message format.
+// yields/sleeps until it succeeds or the timeout passes, the one timeout message format, and the
+// size checks both backends apply.
 #pragma once
 
 #include <torch/torch.h>
@@ -33,6 +34,17 @@ inline std::string element_name(torch::ScalarType type) {
 // "all_reduce (4096 floats)": what timeout messages call a collective on `tensor`.
 inline std::string describe_collective(const std::string& op, const torch::Tensor& tensor) {
   return fmt::format("{} ({} {})", op, tensor.numel(), element_name(tensor.scalar_type()));
+}
+
+// The size rule of reduce_scatter and all_gather_into: `whole` holds world_size slices of
+// `part`'s size and dtype.
+inline void check_scatter_sizes(const torch::Tensor& whole, const torch::Tensor& part,
+                                int world_size, const std::string& description) {
+  if (whole.numel() != part.numel() * world_size || whole.scalar_type() != part.scalar_type()) {
+    fail("{}: needs {} x {} {} in the whole tensor, got {} {}", description, world_size,
+         part.numel(), element_name(part.scalar_type()), whole.numel(),
+         element_name(whole.scalar_type()));
+  }
 }
 
 // Calls `done()` until it returns true (-> true) or `timeout_s` has passed (-> false).

@@ -1,11 +1,12 @@
 // Implements training/flat_state.h.
 #include "training/flat_state.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace pride {
 
-FlatParameters::FlatParameters(torch::nn::Module& module) {
+FlatParameters::FlatParameters(torch::nn::Module& module, int64_t pad_to_multiple_of) {
   const auto named = module.named_parameters(/*recurse=*/true);
   int64_t total = 0;
   for (const auto& item : named) {
@@ -15,8 +16,12 @@ FlatParameters::FlatParameters(torch::nn::Module& module) {
   }
   auto options = named.size() ? named[0].value().options().dtype(torch::kFloat32)
                               : torch::TensorOptions().dtype(torch::kFloat32);
-  values_ = torch::zeros({total}, options);
-  grads_ = torch::zeros({total}, options);
+  const int64_t multiple = std::max<int64_t>(1, pad_to_multiple_of);
+  const int64_t padded = (total + multiple - 1) / multiple * multiple;
+  padded_values_ = torch::zeros({padded}, options);
+  padded_grads_ = torch::zeros({padded}, options);
+  values_ = padded_values_.narrow(0, 0, total);
+  grads_ = padded_grads_.narrow(0, 0, total);
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < named.size(); ++i) {
     torch::Tensor p = named[i].value();
@@ -29,13 +34,17 @@ FlatParameters::FlatParameters(torch::nn::Module& module) {
   }
 }
 
-FlatAdamW::FlatAdamW(const FlatParameters& params, AdamWOptions options) : options_(options) {
-  exp_avg_ = torch::zeros_like(params.values());
-  exp_avg_sq_ = torch::zeros_like(params.values());
-  decay_mask_ = torch::zeros_like(params.values());
+FlatAdamW::FlatAdamW(const FlatParameters& params, AdamWOptions options, int64_t begin,
+                     int64_t length)
+    : options_(options) {
+  if (length < 0) length = params.numel() - begin;
+  auto mask = torch::zeros({std::max(params.numel(), begin + length)}, params.values().options());
   for (const auto& slot : params.layout()) {
-    if (slot.shape.size() >= 2) decay_mask_.narrow(0, slot.offset, slot.numel).fill_(1.0);
+    if (slot.shape.size() >= 2) mask.narrow(0, slot.offset, slot.numel).fill_(1.0);
   }
+  decay_mask_ = mask.narrow(0, begin, length).clone();
+  exp_avg_ = torch::zeros_like(decay_mask_);
+  exp_avg_sq_ = torch::zeros_like(decay_mask_);
 }
 
 void FlatAdamW::step(torch::Tensor& values, const torch::Tensor& grads, double lr) {
@@ -52,8 +61,22 @@ void FlatAdamW::step(torch::Tensor& values, const torch::Tensor& grads, double l
 
 double clip_grad_norm(torch::Tensor& grads, double max_norm) {
   const double norm = grads.norm().item<double>();
-  if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) grads.mul_(max_norm / (norm + 1e-6));
+  scale_to_max_norm(grads, norm, max_norm);
   return norm;
+}
+
+torch::Tensor squared_norm_fp64(const torch::Tensor& values) {
+  constexpr int64_t kPiece = int64_t{1} << 24;
+  torch::Tensor total = torch::zeros({}, values.options().dtype(torch::kFloat64));
+  for (int64_t begin = 0; begin < values.numel(); begin += kPiece) {
+    const int64_t length = std::min(kPiece, values.numel() - begin);
+    total += values.narrow(0, begin, length).to(torch::kFloat64).pow(2).sum();
+  }
+  return total;
+}
+
+void scale_to_max_norm(torch::Tensor& grads, double norm, double max_norm) {
+  if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) grads.mul_(max_norm / (norm + 1e-6));
 }
 
 }  // namespace pride

@@ -22,12 +22,17 @@ struct ParamLayout {
 
 class FlatParameters {
  public:
-  // Moves `module`'s parameters into one flat buffer (values preserved).
-  explicit FlatParameters(torch::nn::Module& module);
+  // Moves `module`'s parameters into one flat buffer (values preserved). The buffers' storage is
+  // padded with zeros to a multiple of pad_to_multiple_of (the world size), so that ZeRO-1 can
+  // split it into equal per-rank slices without copies.
+  explicit FlatParameters(torch::nn::Module& module, int64_t pad_to_multiple_of = 1);
 
   torch::Tensor& values() { return values_; }
   const torch::Tensor& values() const { return values_; }
   torch::Tensor& grads() { return grads_; }
+  // The same buffers with the zero padding (values() and grads() are their first numel()).
+  torch::Tensor& padded_values() { return padded_values_; }
+  torch::Tensor& padded_grads() { return padded_grads_; }
   const std::vector<torch::Tensor>& params() const { return params_; }
   const std::vector<ParamLayout>& layout() const { return layout_; }
   int64_t numel() const { return values_.numel(); }
@@ -35,7 +40,7 @@ class FlatParameters {
   void zero_grad() { grads_.zero_(); }
 
  private:
-  torch::Tensor values_, grads_;
+  torch::Tensor padded_values_, padded_grads_, values_, grads_;
   std::vector<torch::Tensor> params_;
   std::vector<ParamLayout> layout_;
 };
@@ -45,10 +50,13 @@ struct AdamWOptions {
 };
 
 // Decoupled weight decay Adam (Loshchilov & Hutter) over a flat vector. Weight decay applies to
-// matrices only (ndim >= 2), not to norms' gains, as is usual for transformers.
+// matrices only (ndim >= 2), not to norms' gains, as is usual for transformers. It holds state
+// for `length` elements of the flat vector from `begin` (-1: all of it); under ZeRO-1 that is
+// this rank's slice, which may reach into the padding.
 class FlatAdamW {
  public:
-  FlatAdamW(const FlatParameters& params, AdamWOptions options);
+  FlatAdamW(const FlatParameters& params, AdamWOptions options, int64_t begin = 0,
+            int64_t length = -1);
 
   void step(torch::Tensor& values, const torch::Tensor& grads, double lr);
 
@@ -68,5 +76,12 @@ class FlatAdamW {
 // Scales `grads` in place so that its L2 norm is at most max_norm (0: no clipping); returns the
 // norm before clipping.
 double clip_grad_norm(torch::Tensor& grads, double max_norm);
+// The scaling step of clip_grad_norm for a norm computed elsewhere (e.g. over ranks' slices).
+void scale_to_max_norm(torch::Tensor& grads, double norm, double max_norm);
+// Sum of squares of `values` accumulated in float64, as a float64 scalar tensor: a float32
+// norm over millions of values is off by ~1e-6 relative, which Adam carries into the parameters
+// and which would differ between one buffer and ZeRO-1's per-rank slices; in float64 every
+// layout and world size agrees to ~1e-16. Converts in pieces, bounding the temporary copy.
+torch::Tensor squared_norm_fp64(const torch::Tensor& values);
 
 }  // namespace pride

@@ -22,14 +22,15 @@
 #include "checkpoints/checkpoint.h"
 #include "data/batch.h"
 #include "data/reader.h"
-#include "distributed/grad_sync.h"
 #include "models/student.h"
 #include "sharding/sampler.h"
+#include "training/distributed_adamw.h"
 #include "training/evaluator.h"
 #include "training/flat_state.h"
 #include "training/global_mmd.h"
 #include "training/losses.h"
 #include "training/metrics.h"
+#include "training/mfu.h"
 #include "training/preemption.h"
 #include "training/prefetcher.h"
 #include "training/schedule.h"
@@ -75,6 +76,15 @@ std::string checkpoint_root(const Config& config) {
   return config.checkpoint.dir.empty() ? config.run.dir + "/checkpoints" : config.checkpoint.dir;
 }
 
+DistributedAdamWOptions optimizer_options(const Config& config) {
+  DistributedAdamWOptions o;
+  o.adamw = {config.train.beta1, config.train.beta2, 1e-8, config.train.weight_decay};
+  o.zero_stage = config.dist.zero;
+  o.bucket_mb = config.dist.bucket_mb;
+  o.reorder_buckets = config.dist.bucket_order == "ready";
+  return o;
+}
+
 Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
   torch::manual_seed(static_cast<uint64_t>(config.run.seed));
   Student model(config.model, info);
@@ -90,12 +100,12 @@ class Trainer {
         device_(device),
         train_data_(DialogueDataset::open(config.data.train)),
         eval_data_(DialogueDataset::open(config.data.eval)),
-        model_(build_student(config, train_data_.info(), device_)),
-        flat_(*model_),
-        optimizer_(flat_,
-                   {config.train.beta1, config.train.beta2, 1e-8, config.train.weight_decay}),
-        sync_(comm, flat_.params(), flat_.grads(), config.dist.bucket_mb),
-        plan_(plan_options()) {
+        model_(build_student(config, train_data_.info(), device)),
+        flat_(*model_, /*pad_to_multiple_of=*/comm.world_size()),
+        optimizer_(comm, flat_, optimizer_options(config)),
+        plan_(plan_options()),
+        throughput_(flat_.numel(), config.train.peak_tflops,
+                    device.is_cuda() ? device.index() : -1) {
     check_eval_matches_train();
   }
 
@@ -110,21 +120,24 @@ class Trainer {
     Prefetcher<StepInput> inputs([this](int64_t step) { return read_step(step); }, start, total,
                                  static_cast<size_t>(config_.data.prefetch_batches));
     auto window_start = Clock::now();
-    double window_tokens = 0;
+    double window_tokens = 0, window_padded_tokens = 0;
     for (int64_t step = start; step < total; ++step) {
       comm_.set_context(fmt::format("step {}", step + 1));
       maybe_inject_fault("step", comm_.rank(), step + 1);
       StepInput input = inputs.next();
+      for (const Batch& batch : input.micro) window_padded_tokens += batch.tokens.numel();
       const StepResult result = train_step(step, input);
       window_tokens += result.record["input_tokens"].get<double>();
       const int64_t done = step + 1;
       if (done % config_.run.log_every == 0 || done == total || result.stop) {
         auto line = result.record;
-        line["tokens_per_s"] = window_tokens / std::max(1e-9, seconds_since(window_start));
+        const double seconds = std::max(1e-9, seconds_since(window_start));
+        line["tokens_per_s"] = window_tokens / seconds;
+        throughput_.add_to(line, window_padded_tokens, seconds);
         metrics.write(line);
         progress.step(line);
         window_start = Clock::now();
-        window_tokens = 0;
+        window_tokens = window_padded_tokens = 0;
       }
       const bool eval_due = config_.train.eval_every > 0 && done % config_.train.eval_every == 0;
       if (eval_due || done == total) {
@@ -281,7 +294,7 @@ class Trainer {
     if (j == 0 && fault_requested("loss", comm_.rank(), step + 1, "nan")) {
       objective = objective * std::numeric_limits<double>::quiet_NaN();
     }
-    if (last) sync_.arm();
+    if (last) optimizer_.arm();
     objective.backward();
     sums += torch::stack({ce, rkl, emotion, align}).detach().to(torch::kFloat64);
   }
@@ -302,13 +315,12 @@ class Trainer {
       const bool last = j + 1 == input.micro.size();
       micro_step(step, input.micro[j], usage[j], counts, mmd, j, last, sums);
     }
-    sync_.finish();
-    // The norm is of the all-reduced gradient, so every rank takes the same branch.
-    const double grad_norm = clip_grad_norm(flat_.grads(), config_.train.grad_clip);
+    // Averages, clips and applies AdamW; with a non-finite global norm (the same on every rank)
+    // it applies nothing.
     const double lr = learning_rate_at(step, config_.train);
+    const double grad_norm = optimizer_.step(lr, config_.train.grad_clip);
     const bool finite = std::isfinite(grad_norm);
     if (finite) {
-      optimizer_.step(flat_.values(), flat_.grads(), lr);
       consecutive_skips_ = 0;
     } else {
       skip_update(step, grad_norm);
@@ -341,7 +353,7 @@ class Trainer {
                              {"skipped_steps", counters_.skipped_steps},
                              {"input_tokens", counts.input_tokens},
                              {"step_time_s", seconds_since(started)},
-                             {"comm_exposed_s", sync_.stats().comm_exposed_s}};
+                             {"comm_exposed_s", optimizer_.comm_exposed_s()}};
     return {record, packed[kStopFlag].item<double>() > 0};
   }
 
@@ -405,12 +417,12 @@ class Trainer {
   DialogueDataset train_data_, eval_data_;
   Student model_;
   FlatParameters flat_;
-  FlatAdamW optimizer_;
-  GradientSynchronizer sync_;
+  DistributedAdamW optimizer_;  // gradient averaging over ranks, clipping and AdamW
   GlobalBatchPlan plan_;
   std::unique_ptr<AsyncCheckpointer> async_;
   TrainerCounters counters_;
   int64_t consecutive_skips_ = 0;
+  ThroughputMeter throughput_;  // tokens_per_s_per_gpu and mfu in metrics lines
 };
 
 }  // namespace

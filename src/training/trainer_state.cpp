@@ -34,7 +34,7 @@ void copy_checkpoint_tensor(const CheckpointState& state, const std::string& nam
 }
 
 CheckpointState snapshot_trainer(int64_t step, const Config& config, const GlobalBatchPlan& plan,
-                                 const FlatParameters& flat, const FlatAdamW& optimizer,
+                                 const FlatParameters& flat, DistributedAdamW& optimizer,
                                  const TrainerCounters& counters) {
   CheckpointState state;
   state.step = step;
@@ -46,8 +46,8 @@ CheckpointState snapshot_trainer(int64_t step, const Config& config, const Globa
                  {"steps_per_epoch", plan.steps_per_epoch()},
                  {"skipped_steps", counters.skipped_steps}};
   state.tensors = {{"model.params", host_copy(flat.values())},
-                   {"optim.exp_avg", host_copy(optimizer.exp_avg())},
-                   {"optim.exp_avg_sq", host_copy(optimizer.exp_avg_sq())},
+                   {"optim.exp_avg", host_copy(optimizer.full_exp_avg())},
+                   {"optim.exp_avg_sq", host_copy(optimizer.full_exp_avg_sq())},
                    {"rng.torch_cpu", cpu_generator().get_state()}};
   for (const auto& slot : flat.layout())
     state.params.push_back({slot.name, slot.shape, slot.offset});
@@ -55,15 +55,19 @@ CheckpointState snapshot_trainer(int64_t step, const Config& config, const Globa
 }
 
 TrainerCounters restore_trainer(const CheckpointState& state, const std::string& path,
-                                const Config& config, FlatParameters& flat, FlatAdamW& optimizer) {
+                                const Config& config, FlatParameters& flat,
+                                DistributedAdamW& optimizer) {
   if (state.step > config.train.max_steps) {
     fail("{}: checkpoint is at step {}, past train.max_steps = {}", path, state.step,
          config.train.max_steps);
   }
   copy_checkpoint_tensor(state, "model.params", path, flat.values());
-  copy_checkpoint_tensor(state, "optim.exp_avg", path, optimizer.exp_avg());
-  copy_checkpoint_tensor(state, "optim.exp_avg_sq", path, optimizer.exp_avg_sq());
-  optimizer.set_step_count(state.extra.value("optimizer_step", state.step));
+  // Full tensors whatever the world size or ZeRO stage at save; the optimizer keeps its part.
+  torch::Tensor exp_avg = torch::empty_like(flat.values());
+  torch::Tensor exp_avg_sq = torch::empty_like(flat.values());
+  copy_checkpoint_tensor(state, "optim.exp_avg", path, exp_avg);
+  copy_checkpoint_tensor(state, "optim.exp_avg_sq", path, exp_avg_sq);
+  optimizer.load_state(exp_avg, exp_avg_sq, state.extra.value("optimizer_step", state.step));
   auto generator = cpu_generator();
   torch::Tensor rng_state = generator.get_state();
   copy_checkpoint_tensor(state, "rng.torch_cpu", path, rng_state);

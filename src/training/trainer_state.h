@@ -9,6 +9,7 @@
 #include "checkpoints/checkpoint.h"
 #include "config/config.h"
 #include "sharding/sampler.h"
+#include "training/distributed_adamw.h"
 #include "training/flat_state.h"
 
 namespace pride {
@@ -18,14 +19,16 @@ struct TrainerCounters {
   int64_t skipped_steps = 0;  // steps whose update was skipped (non-finite gradient norm)
 };
 
+// Collective under ZeRO-1 (the optimizer state is gathered from every rank's slice).
 CheckpointState snapshot_trainer(int64_t step, const Config& config, const GlobalBatchPlan& plan,
-                                 const FlatParameters& flat, const FlatAdamW& optimizer,
+                                 const FlatParameters& flat, DistributedAdamW& optimizer,
                                  const TrainerCounters& counters);
 
 // Restores parameters, optimizer state and the CPU RNG from `state` (loaded from `path`);
 // returns the counters it held. Mismatched sizes are errors naming the checkpoint.
 TrainerCounters restore_trainer(const CheckpointState& state, const std::string& path,
-                                const Config& config, FlatParameters& flat, FlatAdamW& optimizer);
+                                const Config& config, FlatParameters& flat,
+                                DistributedAdamW& optimizer);
 
 // The tensor `name` of a loaded checkpoint, copied into `target` after a size check.
 void copy_checkpoint_tensor(const CheckpointState& state, const std::string& name,

@@ -20,6 +20,7 @@ class DeviceCheckingCommunicator : public Communicator {
   const WorldInfo& world() const override { return inner_->world(); }
   std::string backend_name() const override { return inner_->backend_name(); }
   torch::Device device() const override { return inner_->device(); }
+  bool any_thread_may_launch() const override { return inner_->any_thread_may_launch(); }
   void all_reduce(torch::Tensor& t, bool average) override {
     check(t, "all_reduce");
     inner_->all_reduce(t, average);
@@ -31,6 +32,16 @@ class DeviceCheckingCommunicator : public Communicator {
   torch::Tensor all_gather(const torch::Tensor& t) override {
     check(t, "all_gather");
     return inner_->all_gather(t);
+  }
+  void reduce_scatter(const torch::Tensor& input, torch::Tensor& output, bool average) override {
+    check(input, "reduce_scatter");
+    check(output, "reduce_scatter");
+    inner_->reduce_scatter(input, output, average);
+  }
+  void all_gather_into(const torch::Tensor& local, torch::Tensor& output) override {
+    check(local, "all_gather_into");
+    check(output, "all_gather_into");
+    inner_->all_gather_into(local, output);
   }
   void broadcast(torch::Tensor& t, int root) override {
     check(t, "broadcast");

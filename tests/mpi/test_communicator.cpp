@@ -1,5 +1,6 @@
 // MPI backend of Communicator under 1, 2 and 4 ranks: all_reduce by dtype, staging of
-// non-contiguous tensors, async ops, all_gather with unequal sizes, broadcast, barrier, the
+// non-contiguous tensors, async ops, all_gather with unequal sizes, reduce_scatter and
+// all_gather_into, broadcast, barrier, the
 // timeout path, and backend selection in make_communicator.
 #include <gtest/gtest.h>
 #include "distributed/mpi_c.h"
@@ -50,6 +51,30 @@ TEST(Communicator, DescribesTheWorld) {
   EXPECT_LE(comm->world().local_size, comm->world_size());
   torch::Tensor ranks = comm->all_gather(torch::tensor({comm->rank()}, torch::kLong));
   EXPECT_TRUE(torch::equal(ranks, torch::arange(size, torch::kLong)));
+}
+
+// ZeRO-1's pair: reduce_scatter leaves each rank its slice of the sum (or mean), all_gather_into
+// puts every rank's slice back together, in rank order.
+TEST(Communicator, ReduceScatterAndAllGatherInto) {
+  auto comm = world_comm();
+  const int64_t n = comm->world_size();
+  const torch::Tensor input = torch::arange(3 * n, torch::kFloat) * (comm->rank() + 1);
+  torch::Tensor mine = torch::empty({3});
+  comm->reduce_scatter(input, mine, /*average=*/false);
+  const torch::Tensor slice = torch::arange(3 * n, torch::kFloat).narrow(0, 3 * comm->rank(), 3);
+  EXPECT_TRUE(torch::allclose(mine, slice * static_cast<double>(n * (n + 1) / 2)));
+  comm->reduce_scatter(input, mine, /*average=*/true);
+  EXPECT_TRUE(torch::allclose(mine, slice * ((n + 1) / 2.0)));
+
+  torch::Tensor whole = torch::empty({3 * n});
+  comm->all_gather_into(torch::full({3}, static_cast<float>(comm->rank())), whole);
+  EXPECT_TRUE(torch::equal(whole, torch::arange(n, torch::kFloat).repeat_interleave(3)));
+  torch::Tensor in_place = torch::zeros({3 * n});  // own slice as the input (MPI_IN_PLACE)
+  in_place.narrow(0, 3 * comm->rank(), 3).fill_(comm->rank());
+  comm->all_gather_into(in_place.narrow(0, 3 * comm->rank(), 3), in_place);
+  EXPECT_TRUE(torch::equal(in_place, whole));
+  torch::Tensor wrong = torch::empty({3 * n + 1});
+  expect_error([&] { comm->reduce_scatter(wrong, mine, false); }, {"reduce_scatter", "needs"});
 }
 
 class AllReduceByType : public testing::TestWithParam<torch::ScalarType> {};

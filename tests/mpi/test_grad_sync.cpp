@@ -1,7 +1,10 @@
 // GradientSynchronizer under 1, 2 and 4 ranks: the flat buffer ends up as the average of the
 // per-rank gradients whatever the bucket size, buckets launch from autograd hooks during
-// backward, micro-batches accumulate locally, and unused parameters do not hang the step.
+// backward, micro-batches accumulate locally, unused parameters do not hang the step, and after
+// the first step the buckets follow the order in which gradients became ready.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "distributed/communicator.h"
 #include "distributed/grad_sync.h"
@@ -15,9 +18,11 @@ constexpr double kOneBucketMb = 25;     // the whole model fits in one bucket
 constexpr double kTinyBucketMb = 1e-6;  // every parameter its own bucket
 
 // A small MLP, identical on every rank, with its grads attached to one flat buffer. With
-// `unused_layer`, a Linear that forward never touches sits in the middle of the parameter list.
+// `unused_layer`, a Linear that forward never touches sits in the middle of the parameter list;
+// with `last_layer_first`, the last Linear's params open the list (so the flat layout is not the
+// reverse of the order backward finishes them in).
 struct Net {
-  explicit Net(bool unused_layer = false) {
+  explicit Net(bool unused_layer = false, bool last_layer_first = false) {
     torch::manual_seed(1234);
     layers = torch::nn::Sequential(torch::nn::Linear(8, 16), torch::nn::Tanh(),
                                    torch::nn::Linear(16, 16), torch::nn::Tanh(),
@@ -28,6 +33,7 @@ struct Net {
       std::vector<torch::Tensor> extra = unused->parameters();
       params.insert(params.begin() + 2, extra.begin(), extra.end());
     }
+    if (last_layer_first) std::rotate(params.begin(), params.end() - 2, params.end());
     flat_grad = GradientSynchronizer::attach_flat_grad(params);
   }
 
@@ -135,6 +141,53 @@ TEST(GradSync, UnusedParameterDoesNotHang) {
     EXPECT_LT(sync.stats().backward_overlap_launches, sync.num_buckets());
     net.flat_grad.zero_();
   }
+}
+
+class GradSyncReadyOrder : public testing::TestWithParam<double> {};
+
+// Flat layout [L3.w, L3.b, L1.w, L1.b, L2.w, L2.b]; backward finishes L3, then L2, then L1.
+TEST_P(GradSyncReadyOrder, RebuildsBucketsInReadyOrderWithUnchangedResults) {
+  auto comm = make_communicator("mpi", torch::kCPU, kTestTimeoutS);
+  Net net(/*unused_layer=*/false, /*last_layer_first=*/true);
+  GradientSynchronizer sync(*comm, net.params, net.flat_grad, GetParam());
+  for (int step = 0; step < 3; ++step) {
+    const torch::Tensor expected =
+        average_over_ranks(*comm, local_gradient(net, comm->rank() + 7 * step, 1));
+    sync.arm();
+    net.backward(comm->rank() + 7 * step, 0);
+    sync.finish();
+    expect_close(net.flat_grad, expected);
+    net.flat_grad.zero_();
+  }
+  std::vector<int64_t> order;
+  for (const auto& bucket : sync.bucket_params())
+    order.insert(order.end(), bucket.begin(), bucket.end());
+  const std::vector<int64_t> layer_of = {3, 3, 1, 1, 2, 2};
+  std::vector<int64_t> layers;
+  for (int64_t i : order) layers.push_back(layer_of[i]);
+  EXPECT_EQ(layers, (std::vector<int64_t>{3, 3, 2, 2, 1, 1}));
+  // Every rank holds the same buckets (rank 0's order), or the collectives would not match.
+  const torch::Tensor mine = torch::tensor(order, torch::kInt64);
+  const torch::Tensor all = comm->all_gather(mine.unsqueeze(0));
+  for (int r = 0; r < comm->world_size(); ++r) EXPECT_TRUE(torch::equal(all[r], mine));
+}
+
+// Per param; two layers per bucket (the first bucket, L3 and L2, spans two ranges of the flat
+// buffer); everything in one.
+INSTANTIATE_TEST_SUITE_P(BucketSizes, GradSyncReadyOrder,
+                         testing::Values(kTinyBucketMb, 0.00115, kOneBucketMb));
+
+TEST(GradSync, KeepsTheReverseOrderWhenAskedTo) {
+  auto comm = make_communicator("mpi", torch::kCPU, kTestTimeoutS);
+  Net net(/*unused_layer=*/false, /*last_layer_first=*/true);
+  GradientSynchronizer sync(*comm, net.params, net.flat_grad, kTinyBucketMb,
+                            /*reorder_by_readiness=*/false);
+  sync.arm();
+  net.backward(comm->rank(), 0);
+  sync.finish();
+  std::vector<size_t> order;
+  for (const auto& bucket : sync.bucket_params()) order.push_back(bucket.at(0));
+  EXPECT_EQ(order, (std::vector<size_t>{5, 4, 3, 2, 1, 0}));
 }
 
 TEST(GradSync, RejectsGradsThatAreNotViewsOfTheFlatBuffer) {

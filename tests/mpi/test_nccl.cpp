@@ -63,6 +63,25 @@ TEST(Nccl, AllGatherBroadcastBarrier) {
   comm->barrier();
 }
 
+TEST(Nccl, ReduceScatterAndAllGatherInto) {
+  auto comm = gpu_comm();
+  SKIP_WITHOUT_GPUS(comm);
+  const auto cuda = torch::TensorOptions().device(comm->device());
+  const int64_t n = comm->world_size();
+  const torch::Tensor input = torch::arange(3 * n, cuda.dtype(torch::kFloat)) * (comm->rank() + 1);
+  torch::Tensor mine = torch::empty({3}, cuda);
+  comm->reduce_scatter(input, mine, /*average=*/true);
+  const torch::Tensor slice = torch::arange(3 * n, torch::kFloat).narrow(0, 3 * comm->rank(), 3);
+  EXPECT_TRUE(torch::allclose(mine.cpu(), slice * ((n + 1) / 2.0)));
+  torch::Tensor whole = torch::empty({3 * n}, cuda);
+  comm->all_gather_into(torch::full({3}, static_cast<float>(comm->rank()), cuda), whole);
+  EXPECT_TRUE(torch::equal(whole.cpu(), torch::arange(n, torch::kFloat).repeat_interleave(3)));
+  torch::Tensor in_place = torch::zeros({3 * n}, cuda);  // own slice as the input
+  in_place.narrow(0, 3 * comm->rank(), 3).fill_(comm->rank());
+  comm->all_gather_into(in_place.narrow(0, 3 * comm->rank(), 3), in_place);
+  EXPECT_TRUE(torch::equal(in_place.cpu(), whole.cpu()));
+}
+
 TEST(Nccl, GradSyncLaunchesFromBackwardThreads) {
   auto comm = gpu_comm();
   SKIP_WITHOUT_GPUS(comm);

@@ -119,6 +119,21 @@ TEST(Data, SynthesizedFileReadsBackConsistently) {
   EXPECT_NO_THROW(inspect_file(path));
 }
 
+// GPU configs ask for long contexts (seq 1024): the range is honoured, and a bad one is refused.
+TEST(Data, SynthContextLengthsFollowTheOptions) {
+  SynthOptions options = small_options();
+  options.min_context = 100;
+  options.max_context = 104;
+  const DialogueReader reader(synth_file("long.h5", options));
+  for (int64_t i = 0; i < reader.size(); ++i) {
+    const Sample s = reader.read(i, false);
+    EXPECT_GE(s.context.size(), 100u);
+    EXPECT_LE(s.context.size(), 104u);
+  }
+  options.max_context = 99;
+  EXPECT_TRUE(contains(error_of([&] { synthesize(temp_path("x.h5"), options); }), "min_context"));
+}
+
 // The cause must stay latent in the response (docs/data-format.md): every cause draws from one band
 // of 48 ids, so only the order of the tokens tells the causes apart, and the PI that states the
 // cause helps at every position.

@@ -66,6 +66,34 @@ TEST(FlatState, AdamWMatchesLibTorchAdamW) {
   EXPECT_EQ(adam.step_count(), 5);
 }
 
+// ZeRO-1's pieces: buffers padded to a multiple of the world size, and AdamW over a slice that
+// reaches into the padding updating exactly as the whole-buffer AdamW does on that slice.
+TEST(FlatState, PaddedBuffersAndSliceAdamW) {
+  torch::manual_seed(3);
+  TwoLayer model;  // 56 values
+  FlatParameters flat(model, /*pad_to_multiple_of=*/5);
+  EXPECT_EQ(flat.numel(), 56);
+  EXPECT_EQ(flat.padded_values().numel(), 60);
+  EXPECT_EQ(flat.values().data_ptr(), flat.padded_values().data_ptr());
+  model.forward(torch::randn({5, 4})).sum().backward();
+  EXPECT_EQ(flat.padded_grads().narrow(0, 56, 4).abs().sum().item<float>(), 0);
+  const double exact = flat.grads().to(torch::kFloat64).pow(2).sum().item<double>();
+  EXPECT_NEAR(squared_norm_fp64(flat.padded_grads()).item<double>(), exact, 1e-12 * exact);
+
+  FlatAdamW whole(flat, {0.9, 0.95, 1e-8, 0.1});
+  FlatAdamW slice(flat, {0.9, 0.95, 1e-8, 0.1}, /*begin=*/48, /*length=*/12);
+  torch::Tensor values = flat.padded_values().clone();
+  torch::Tensor slice_values = values.narrow(0, 48, 12).clone();
+  torch::Tensor whole_values = values.narrow(0, 0, 56).clone();
+  for (int step = 0; step < 3; ++step) {
+    whole.step(whole_values, flat.grads(), 0.01);
+    slice.step(slice_values, flat.padded_grads().narrow(0, 48, 12), 0.01);
+  }
+  EXPECT_TRUE(
+      torch::allclose(slice_values.narrow(0, 0, 8), whole_values.narrow(0, 48, 8), 1e-6, 0));
+  EXPECT_EQ(slice.exp_avg().numel(), 12);
+}
+
 TEST(FlatState, ClipScalesToMaxNormAndReportsTheNormBefore) {
   auto g = torch::full({4}, 2.0);
   EXPECT_DOUBLE_EQ(clip_grad_norm(g, 1.0), 4.0);
