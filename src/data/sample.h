@@ -42,7 +42,7 @@ struct Sample {
 // Position t predicts token t+1; response_mask marks the positions whose *next* token is a
 // response token, i.e. where CE and RKL apply.
 struct Batch {
-  torch::Tensor tokens;          // [B, T] int64
+  torch::Tensor tokens;          // [B, T] int64, right-padded: the student attends causally only
   torch::Tensor context_mask;    // [B, T] bool: context positions
   torch::Tensor response_mask;   // [B, T] bool: positions that predict a response token
   torch::Tensor targets;         // [B, T] int64: next token (pad where not predicted)

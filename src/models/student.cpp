@@ -146,10 +146,10 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
   auto x = embed_tokens(batch.tokens);
   Memory memory = build_memory(batch, x, pi);
 
-  // Causal and key-padding mask [B, 1, T, T]: pads are never attended.
-  auto causal = torch::ones({length, length}, batch.tokens.options().dtype(torch::kBool)).tril();
-  auto real = (batch.tokens != info_.pad_id).view({batch.size(), 1, 1, length});
-  auto self_mask = causal & real;
+  // Causal only, no padding mask: collate pads on the right, so no real position ever sees a pad
+  // and the pads' own outputs reach no loss or pooled feature. That keeps attention on the fused
+  // (flash) kernels, which take no mask.
+  const AttentionMask self_mask = AttentionMask::causal_only();
   auto memory_mask = memory.mask.unsqueeze(1).unsqueeze(1);
   const Rotary rotary =
       rotary_tables(length, config_.d_model / config_.n_heads, config_.rope_theta, x);
