@@ -73,13 +73,11 @@ if [[ $cpu == 1 ]]; then
   echo "== CPU mode: system libraries, device cpu, tiny shapes"
   device=cpu backend=mpi
 elif [[ -d .deps ]]; then
-  unpack=.deps/unpack-debs.sh
-  [[ -f $unpack ]] || unpack=../shared/gpu/unpack-debs.sh
-  phase unpack 120 bash "$unpack" .deps /opt/deps || exit 1
+  phase unpack 120 bash scripts/gpu/unpack-debs.sh .deps /opt/deps || exit 1
   source /opt/deps/env.sh
   device=cuda backend=nccl
 else
-  echo "== no .deps here: run ../shared/gpu/fetch-debs.sh .deps on the CPU machine first" \
+  echo "== no .deps here: run scripts/gpu/fetch-debs.sh .deps on the CPU machine first" \
     "(docs/gpu.md); trying the machine's own libraries"
   device=cuda backend=nccl
 fi
