@@ -11,6 +11,7 @@ ln -s "$REPO/launch" launch
 ln -s "$REPO/configs" configs
 "$PRIDE" data synth --out runs/data/train.h5 --samples 4000 --seed 1 >/dev/null
 "$PRIDE" data synth --out runs/data/eval.h5 --samples 512 --seed 2 >/dev/null
+cp "$REPO/tests/data/dialogue/meld.csv" train_sent_emo.csv  # MELD's file name, our fixture
 
 # The fenced block under "## Using it", without comments.
 mapfile -t lines < <(awk '/^## Using it/{on=1} on&&/^```sh/{inside=1; next} inside&&/^```/{exit}
@@ -18,7 +19,7 @@ mapfile -t lines < <(awk '/^## Using it/{on=1} on&&/^```sh/{inside=1; next} insi
 check "the README has its examples" test "${#lines[@]}" -ge 9
 ordered=()
 for pattern in "pride-launch -n 4" "--resume auto" "pride eval" "ckpt inspect" "ckpt export" \
-  "data synth" "data inspect" "pride shard" "train.max_steps=1000"; do
+  "data synth" "data inspect" "data convert" "pride shard" "train.max_steps=1000"; do
   for line in "${lines[@]}"; do
     [[ $line == *"$pattern"* ]] && ordered+=("$line")
   done
