@@ -7,6 +7,7 @@
 //   pride bench allreduce|step                                   communicator bandwidth, step time
 //   pride tokenize --tokenizer FILE|DIR [--add-special] [--decode] text lines <-> JSON token ids
 //   pride generate --model DIR ...                               generate with a Hugging Face LM
+//   pride score --in FILE.jsonl                                  BLEU, ROUGE-L, Dist-n of responses
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
 // 69 a transient fault (collective timeout, lost rank, full disk: the Slurm templates requeue a
 // bounded number of times), 1 any other failure, 75 preempted after a checkpoint (requeued).
@@ -30,6 +31,7 @@
 #include "sharding/shard_tool.h"
 #include "text/tokenize_command.h"
 #include "training/bench_step.h"
+#include "training/text_metrics.h"
 #include "training/trainer.h"
 #include "util/error.h"
 
@@ -190,6 +192,14 @@ int run_cli(int argc, char** argv) {
       "step", "one training step's time (vs scripts/bench/reference_step.py)");
   step_config.add_to(bench_step);
 
+  std::string score_in;
+  auto* score = app.add_subcommand(
+      "score", "BLEU-1..4, ROUGE-L, Dist-1/2, length of hypotheses vs references (JSON)");
+  score
+      ->add_option("--in", score_in,
+                   "JSONL: {\"hypothesis\": H, \"reference\": R}, each ids or text, per line")
+      ->required();
+
   text::add_tokenize_command(app);  // runs from its callback, inside the parse below
   add_generate_command(app);  // runs itself while parsing
 
@@ -229,6 +239,8 @@ int run_cli(int argc, char** argv) {
   } else if (*shard) {
     shard_file(shard_in, shard_out, shard_count);
     fmt::print("wrote {} shards to {}\n", shard_count, shard_out);
+  } else if (*score) {
+    fmt::print("{}\n", score_jsonl(score_in).to_json().dump());
   } else if (*ckpt_inspect) {
     fmt::print("{}", inspect_checkpoint(checkpoint_path(ckpt_path)));
   } else if (*ckpt_export) {
