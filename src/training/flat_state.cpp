@@ -10,7 +10,7 @@ FlatParameters::FlatParameters(torch::nn::Module& module) {
   int64_t total = 0;
   for (const auto& item : named) {
     const auto& p = item.value();
-    layout_.push_back({item.key(), p.sizes().vec(), total, p.numel()});
+    layout_.push_back({item.key(), p.sizes().vec(), total, p.numel(), p.requires_grad()});
     total += p.numel();
   }
   auto options = named.size() ? named[0].value().options().dtype(torch::kFloat32)
@@ -34,7 +34,8 @@ FlatAdamW::FlatAdamW(const FlatParameters& params, AdamWOptions options) : optio
   exp_avg_sq_ = torch::zeros_like(params.values());
   decay_mask_ = torch::zeros_like(params.values());
   for (const auto& slot : params.layout()) {
-    if (slot.shape.size() >= 2) decay_mask_.narrow(0, slot.offset, slot.numel).fill_(1.0);
+    if (slot.shape.size() >= 2 && slot.trainable)
+      decay_mask_.narrow(0, slot.offset, slot.numel).fill_(1.0);
   }
 }
 
