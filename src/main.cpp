@@ -1,13 +1,14 @@
 // The `pride` binary: one entry point with subcommands.
 //   pride train --config F [--set k=v]... [--resume auto|PATH]  train (N ranks under mpirun/srun)
-//   pride eval --config F --checkpoint DIR                       PI-free eval of a checkpoint
+//   pride eval --config F --checkpoint DIR [--generate]          PI-free eval of a checkpoint
 //   pride data synth|inspect                                     synthetic data, validation
 //   pride data convert --from ED|meld|esconv --in F --out F.jsonl  data sets to dialogue text
 //   pride shard --in FILE --out DIR --shards M                   split a data file across ranks
 //   pride ckpt inspect|export                                    checkpoint tools
 //   pride bench allreduce|step                                   communicator bandwidth, step time
 //   pride tokenize --tokenizer FILE|DIR [--add-special] [--decode] text lines <-> JSON token ids
-//   pride generate --model DIR ...                               generate with a Hugging Face LM
+//   pride generate --model DIR | --checkpoint DIR ...            generate (HF LM or a student)
+//   pride score --in FILE.jsonl                                  BLEU, ROUGE-L, Dist-n of responses
 // Exit codes: 0 success, 2 bad input (a pride::Error: the message names the file, key or sample),
 // 69 a transient fault (collective timeout, lost rank, full disk: the Slurm templates requeue a
 // bounded number of times), 1 any other failure, 75 preempted after a checkpoint (requeued).
@@ -29,9 +30,11 @@
 #include "distributed/bench_allreduce.h"
 #include "distributed/communicator.h"
 #include "models/generate_command.h"
+#include "models/student_init.h"
 #include "sharding/shard_tool.h"
 #include "text/tokenize_command.h"
 #include "training/bench_step.h"
+#include "training/text_metrics.h"
 #include "training/trainer.h"
 #include "util/error.h"
 
@@ -134,6 +137,12 @@ int run_cli(int argc, char** argv) {
   eval_config.add_to(eval);
   eval->add_option("--checkpoint", eval_checkpoint, "checkpoint directory or checkpoint root")
       ->required();
+  EvalOptions eval_options;
+  eval->add_flag("--generate", eval_options.generate,
+                 "also generate responses (eval.* options) and score BLEU, ROUGE-L, Dist-n");
+  eval->add_option("--out", eval_options.out_dir,
+                   "with --generate: directory for metrics.json and responses.jsonl (default "
+                   "<run.dir>/eval/step_<N>)");
 
   auto* data = app.add_subcommand("data", "synthesize and validate data files");
   data->require_subcommand(1);
@@ -197,8 +206,16 @@ int run_cli(int argc, char** argv) {
       "step", "one training step's time (vs scripts/bench/reference_step.py)");
   step_config.add_to(bench_step);
 
+  std::string score_in;
+  auto* score = app.add_subcommand(
+      "score", "BLEU-1..4, ROUGE-L, Dist-1/2, length of hypotheses vs references (JSON)");
+  score
+      ->add_option("--in", score_in,
+                   "JSONL: {\"hypothesis\": H, \"reference\": R}, each ids or text, per line")
+      ->required();
+
   text::add_tokenize_command(app);  // runs from its callback, inside the parse below
-  add_generate_command(app);  // runs itself while parsing
+  add_generate_command(app);        // runs itself while parsing
 
   CLI11_PARSE(app, argc, argv);
 
@@ -209,7 +226,8 @@ int run_cli(int argc, char** argv) {
       const torch::Device device = choose_device(config, world);
       auto comm = make_communicator(config.dist.backend, device, config.dist.timeout_s);
       if (*train) return run_training(config, *comm, device, TrainOptions{resume});
-      const std::string metrics = run_checkpoint_eval(config, *comm, device, eval_checkpoint);
+      const std::string metrics =
+          run_checkpoint_eval(config, *comm, device, eval_checkpoint, eval_options);
       if (world.rank == 0) fmt::print("{}\n", metrics);
       return 0;
     });
@@ -236,11 +254,15 @@ int run_cli(int argc, char** argv) {
   } else if (*shard) {
     shard_file(shard_in, shard_out, shard_count);
     fmt::print("wrote {} shards to {}\n", shard_count, shard_out);
+  } else if (*score) {
+    fmt::print("{}\n", score_jsonl(score_in).to_json().dump());
   } else if (*ckpt_inspect) {
     fmt::print("{}", inspect_checkpoint(checkpoint_path(ckpt_path)));
   } else if (*ckpt_export) {
     export_safetensors(checkpoint_path(ckpt_path), export_out);
     fmt::print("wrote {}\n", export_out);
+    const std::string card = write_student_card(checkpoint_path(ckpt_path), export_out);
+    if (!card.empty()) fmt::print("wrote {} (pride generate --checkpoint its directory)\n", card);
   }
   return 0;
 }

@@ -49,6 +49,9 @@ std::vector<Field> fields_of(Config& c) {
       {"model.feature_source", &c.model.feature_source, -kInf, kInf, {"pi_slots", "response"}},
       {"model.rope_theta", &c.model.rope_theta, 1, kInf},
       {"model.norm_eps", &c.model.norm_eps, 0, 1},
+      {"model.init_from", &c.model.init_from},
+      {"model.freeze", &c.model.freeze},
+      {"model.tokenizer", &c.model.tokenizer},
       {"pi.enabled", &c.pi.enabled},
       {"pi.real_pi_start", &c.pi.real_pi_start, 0, 1},
       {"pi.real_pi_end", &c.pi.real_pi_end, 0, 1},
@@ -76,6 +79,13 @@ std::vector<Field> fields_of(Config& c) {
       {"loss.rkl_temperature", &c.loss.rkl_temperature, 1e-3, 1e3},
       {"loss.rkl_tail_bucket", &c.loss.rkl_tail_bucket},
       {"loss.mmd_bandwidths", &c.loss.mmd_bandwidths, 1e-6, 1e6},
+      {"eval.max_new_tokens", &c.eval.max_new_tokens, 1, 1 << 20},
+      {"eval.min_new_tokens", &c.eval.min_new_tokens, 0, 1 << 20},
+      {"eval.temperature", &c.eval.temperature, 0, 100},
+      {"eval.top_k", &c.eval.top_k, 0, kInf},
+      {"eval.top_p", &c.eval.top_p, 1e-9, 1},
+      {"eval.seed", &c.eval.seed, 0, kInf},
+      {"eval.batch_size", &c.eval.batch_size, 1, kInf},
       {"checkpoint.dir", &c.checkpoint.dir},
       {"checkpoint.every_steps", &c.checkpoint.every_steps, 0, kInf},
       {"checkpoint.keep", &c.checkpoint.keep, 1, kInf},
@@ -218,6 +228,12 @@ void validate(const Config& c) {
         origin, c.train.global_batch_size);
   }
   if (c.loss.mmd_bandwidths.empty()) fail("{}: loss.mmd_bandwidths must not be empty", origin);
+  for (const auto& part : c.model.freeze) {
+    if (part != "embeddings" && part != "decoder" && part != "lm_head") {
+      fail("{}: model.freeze holds '{}'; the parts are embeddings, decoder and lm_head", origin,
+           part);
+    }
+  }
 }
 
 Config load_config(const std::vector<std::string>& files,

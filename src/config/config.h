@@ -39,6 +39,14 @@ struct ModelConfig {
   std::string feature_source = "pi_slots";
   double rope_theta = 10000.0;
   double norm_eps = 1e-5;
+  // A Hugging Face model directory (docs/evaluation.md): the decoder, embeddings and LM head start
+  // from its weights and the shape and vocabulary are its own; a shape key above left at its
+  // default takes the model's value, one set to another value is an error.
+  std::string init_from = "";
+  std::vector<std::string> freeze;  // parts not trained: embeddings, decoder, lm_head
+  // The tokenizer that goes with the student's vocabulary (tokenizer.json, .model or a directory),
+  // recorded with its checkpoints for `pride generate`; empty: init_from's, when it has one.
+  std::string tokenizer = "";
 };
 
 // How the student learns from privileged information (PI) and runs without it.
@@ -83,6 +91,17 @@ struct LossConfig {
   std::vector<double> mmd_bandwidths = {0.25, 0.5, 1.0, 2.0, 4.0};  // times the mean sq. distance
 };
 
+// `pride eval --generate`: PI-free generation for BLEU, ROUGE-L, Dist-n (docs/evaluation.md).
+struct EvalConfig {
+  int64_t max_new_tokens = 32;
+  int64_t min_new_tokens = 0;  // no eos before this many tokens
+  double temperature = 0.0;    // 0: greedy
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  int64_t seed = 1234;
+  int64_t batch_size = 16;  // prompts generated together on a rank
+};
+
 struct CheckpointConfig {
   std::string dir = "";     // empty: <run.dir>/checkpoints
   int64_t every_steps = 0;  // 0: only at the end and on preemption
@@ -110,6 +129,7 @@ struct Config {
   PrivilegedConfig pi;
   TrainConfig train;
   LossConfig loss;
+  EvalConfig eval;
   CheckpointConfig checkpoint;
   DistConfig dist;
 };

@@ -1,7 +1,8 @@
 // Incremental decoding: the state a decoder keeps between calls (KV caches, which cached slots
 // hold real tokens, each row's next position) and the interface the generation loop drives. The
-// Hugging Face causal LMs implement it; the PRIDE student can join by keeping its memory with the
-// state and running the same shared decoder blocks.
+// Hugging Face causal LMs implement it, and so does the PRIDE student
+// (models/student_generation.h), which keeps its per-prompt memory beside the state and runs the
+// same shared decoder blocks.
 #pragma once
 
 #include <torch/torch.h>

@@ -71,6 +71,7 @@ std::vector<Generation> generate(IncrementalDecoder& model,
                                  const GenerationOptions& options, torch::Device device) {
   check_prompts(prompts, model.vocab_size());
   if (options.max_new_tokens < 0) fail("generate: max_new_tokens must be >= 0");
+  if (options.min_new_tokens < 0) fail("generate: min_new_tokens must be >= 0");
   if (options.top_p <= 0.0 || options.top_p > 1.0) fail("generate: top_p must be in (0, 1]");
   torch::NoGradGuard no_grad;
   auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
@@ -85,7 +86,16 @@ std::vector<Generation> generate(IncrementalDecoder& model,
   auto done = torch::zeros({rows}, torch::dtype(torch::kBool).device(device));
   DecodeState state = model.start(rows, capacity);
   auto logits = model.forward_cached(tokens, valid, state, false).select(1, 0);
+  // Stop ids masked out while a response is shorter than min_new_tokens.
+  std::vector<int64_t> stoppable;
+  for (int64_t id : options.stop_ids) {
+    if (id >= 0 && id < model.vocab_size()) stoppable.push_back(id);
+  }
+  const auto suppressed = torch::tensor(stoppable, torch::dtype(torch::kLong).device(device));
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
+    if (step < options.min_new_tokens && !stoppable.empty()) {
+      logits = logits.index_fill(-1, suppressed, -std::numeric_limits<double>::infinity());
+    }
     auto next = pick_next_tokens(logits, options, generator);
     next = torch::where(done, torch::full_like(next, pad_id), next);
     const auto stopped = (next.unsqueeze(1) == stop_ids).any(1) & done.logical_not();

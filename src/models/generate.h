@@ -1,7 +1,7 @@
 // Text generation over token ids for any IncrementalDecoder: batched prompts of different lengths
 // (left-padded, each row with its own rotary positions), a KV cache (or, to check and measure it,
 // recomputing the whole prefix every step), greedy decoding or sampling with temperature, top-k and
-// top-p, stop ids, and a seed that makes sampling reproducible.
+// top-p, stop ids (and a minimum length before them), and a seed that makes sampling reproducible.
 #pragma once
 
 #include <torch/torch.h>
@@ -16,9 +16,10 @@ namespace pride {
 
 struct GenerationOptions {
   int64_t max_new_tokens = 64;
-  double temperature = 0.0;  // 0: greedy (argmax); > 0: sample from softmax(logits / T)
-  int64_t top_k = 0;         // sample among the k likeliest tokens; 0: all
-  double top_p = 1.0;        // sample among the fewest likeliest tokens holding this mass
+  int64_t min_new_tokens = 0;  // the stop ids cannot be drawn before this many new tokens
+  double temperature = 0.0;    // 0: greedy (argmax); > 0: sample from softmax(logits / T)
+  int64_t top_k = 0;           // sample among the k likeliest tokens; 0: all
+  double top_p = 1.0;          // sample among the fewest likeliest tokens holding this mass
   uint64_t seed = 0;
   std::vector<int64_t> stop_ids;  // a row ends after emitting one of these (e.g. eos)
   bool use_cache = true;          // false: recompute the whole prefix every step

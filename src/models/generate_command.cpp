@@ -1,8 +1,11 @@
-// `pride generate --model DIR [--tokenizer FILE] (--prompt TEXT | --prompt-ids JSON | --in
-// prompts.jsonl) [--out out.jsonl] ...`: loads a Hugging Face model directory and generates for
-// each prompt, one JSON line per prompt ({"index", "ids", "finish_reason"}, and "text" with a
-// tokenizer). Hidden `--dump-logits FILE` writes the logits of one padded forward over all prompts
-// instead (the independent Python reference compares them).
+// `pride generate (--model DIR | --checkpoint DIR) [--tokenizer FILE] (--prompt TEXT | --prompt-ids
+// JSON | --in prompts.jsonl | --data FILE.h5) [--out out.jsonl] ...`: loads a Hugging Face model
+// directory, or a PRIDE student (a checkpoint or an export, models/student_init.h), and generates
+// for each prompt, one JSON line per prompt ({"index", "ids", "finish_reason"}, "text" with a
+// tokenizer). The student runs PI-free; with --data its prompts are the data set's contexts, with
+// their audio/visual frames ("sample" and "reference" ids added). Hidden `--dump-logits FILE`
+// writes the logits of one padded forward over all prompts instead (the independent Python
+// reference compares them).
 #include "models/generate_command.h"
 
 #include <fmt/format.h>
@@ -18,8 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "data/batch.h"
+#include "data/reader.h"
 #include "models/causal_lm.h"
 #include "models/generate.h"
+#include "models/student_generation.h"
+#include "models/student_init.h"
 #include "util/error.h"
 #if __has_include("text/tokenizer.h")
 #include "text/tokenizer.h"
@@ -31,8 +38,9 @@ namespace {
 using nlohmann::json;
 
 struct GenerateArgs {
-  std::string model_dir, tokenizer, prompt, prompt_ids, in_file, out_file, dtype = "fp32";
-  std::string dump_logits;
+  std::string model_dir, checkpoint, tokenizer, prompt, prompt_ids, in_file, out_file;
+  std::string data_file, dtype = "fp32", dump_logits;
+  int64_t samples = 0;  // with --data: the first this many samples; 0: all
   GenerationOptions options;
   std::vector<int64_t> stop_ids;
   int64_t batch_size = 8;
@@ -100,7 +108,7 @@ std::vector<int64_t> encode(const std::optional<TextCodec>& codec, const std::st
 std::vector<std::vector<int64_t>> read_prompts(const GenerateArgs& args,
                                                const std::optional<TextCodec>& codec) {
   const int given = !args.prompt.empty() + !args.prompt_ids.empty() + !args.in_file.empty();
-  if (given != 1) fail("generate: give exactly one of --prompt, --prompt-ids and --in");
+  if (given != 1) fail("generate: give exactly one of --prompt, --prompt-ids, --in and --data");
   if (!args.prompt.empty()) return {encode(codec, args.prompt, "--prompt")};
   if (!args.prompt_ids.empty()) {
     return {ids_from(parse_json(args.prompt_ids, "--prompt-ids"), "--prompt-ids")};
@@ -133,11 +141,16 @@ torch::ScalarType dtype_of(const std::string& name) {
 }
 
 // Logits of every real position of every prompt, from one left-padded batch.
-void dump_logits(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
-                 std::ostream& out) {
+void dump_logits(IncrementalDecoder& model, const std::vector<std::vector<int64_t>>& prompts,
+                 const std::string& path) {
+  std::ofstream out(path);
+  if (!out) fail("{}: cannot write", path);
   torch::NoGradGuard no_grad;
   auto [tokens, valid] = left_pad(prompts, 0, torch::kCPU);
-  const auto logits = model->forward(tokens, valid).to(torch::kDouble).contiguous();
+  DecodeState state = model.start(tokens.size(0), tokens.size(1));
+  const auto logits = model.forward_cached(tokens, valid, state, /*all_positions=*/true)
+                          .to(torch::kDouble)
+                          .contiguous();
   for (size_t row = 0; row < prompts.size(); ++row) {
     const int64_t n = prompts[row].size();
     const auto mine = logits[row].narrow(0, tokens.size(1) - n, n).contiguous();
@@ -151,11 +164,12 @@ void dump_logits(CausalLM& model, const std::vector<std::vector<int64_t>>& promp
   }
 }
 
-GenerationOptions options_for(const GenerateArgs& args, const CausalLM& model,
+// --stop-ids, the tokenizer's eos and `eos_ids` (the model's).
+GenerationOptions options_for(const GenerateArgs& args, const std::vector<int64_t>& eos_ids,
                               const std::optional<TextCodec>& codec) {
   GenerationOptions options = args.options;
   options.use_cache = !args.no_cache;
-  options.stop_ids = model->config().eos_token_ids;
+  options.stop_ids = eos_ids;
   options.stop_ids.insert(options.stop_ids.end(), args.stop_ids.begin(), args.stop_ids.end());
   if (codec && codec->eos) options.stop_ids.push_back(*codec->eos);
   return options;
@@ -170,32 +184,28 @@ json output_line(size_t index, const Generation& result, const std::optional<Tex
   return line;
 }
 
-void run_generate(const GenerateArgs& args) {
-  std::optional<TextCodec> codec;
-  if (!args.tokenizer.empty()) codec = load_codec(args.tokenizer);
-  const auto prompts = read_prompts(args, codec);
-  CausalLM model = load_causal_lm(args.model_dir, dtype_of(args.dtype));
-  if (!args.dump_logits.empty()) {
-    std::ofstream logits(args.dump_logits);
-    if (!logits) fail("{}: cannot write", args.dump_logits);
-    return dump_logits(model, prompts, logits);
-  }
+// Generates for `count` prompts, args.batch_size at a time (`generate_range(first, last)`), and
+// writes one JSON line each (`annotate` adds fields); with --stats, tokens/s to standard error.
+void write_generations(const GenerateArgs& args, size_t count,
+                       const std::optional<TextCodec>& codec,
+                       const std::function<std::vector<Generation>(size_t, size_t)>& generate_range,
+                       const std::function<void(size_t, json&)>& annotate) {
   std::ofstream file;
   if (!args.out_file.empty()) {
     file.open(args.out_file);
     if (!file) fail("{}: cannot write", args.out_file);
   }
   std::ostream& out = args.out_file.empty() ? std::cout : file;
-  const GenerationOptions options = options_for(args, model, codec);
   int64_t generated = 0;
   const auto begin = std::chrono::steady_clock::now();
-  for (size_t first = 0; first < prompts.size(); first += args.batch_size) {
-    const size_t last = std::min(prompts.size(), first + size_t(args.batch_size));
-    const std::vector<std::vector<int64_t>> batch(prompts.begin() + first, prompts.begin() + last);
-    const auto results = generate(*model, batch, options);
+  for (size_t first = 0; first < count; first += args.batch_size) {
+    const size_t last = std::min(count, first + size_t(args.batch_size));
+    const auto results = generate_range(first, last);
     for (size_t i = 0; i < results.size(); ++i) {
       generated += results[i].tokens.size();
-      out << output_line(first + i, results[i], codec).dump() << "\n";
+      json line = output_line(first + i, results[i], codec);
+      annotate(first + i, line);
+      out << line.dump() << "\n";
     }
   }
   const double seconds =
@@ -204,20 +214,118 @@ void run_generate(const GenerateArgs& args) {
     std::cerr << json{{"generated_tokens", generated},
                       {"seconds", seconds},
                       {"tokens_per_s", generated / std::max(seconds, 1e-9)},
-                      {"use_cache", options.use_cache},
+                      {"use_cache", !args.no_cache},
                       {"threads", torch::get_num_threads()}}
                      .dump()
               << "\n";
   }
 }
 
+void run_hf_generate(const GenerateArgs& args) {
+  std::optional<TextCodec> codec;
+  if (!args.tokenizer.empty()) codec = load_codec(args.tokenizer);
+  const auto prompts = read_prompts(args, codec);
+  CausalLM model = load_causal_lm(args.model_dir, dtype_of(args.dtype));
+  if (!args.dump_logits.empty()) return dump_logits(*model, prompts, args.dump_logits);
+  const GenerationOptions options = options_for(args, model->config().eos_token_ids, codec);
+  write_generations(
+      args, prompts.size(), codec,
+      [&](size_t first, size_t last) {
+        const std::vector<std::vector<int64_t>> batch(prompts.begin() + first,
+                                                      prompts.begin() + last);
+        return generate(*model, batch, options);
+      },
+      [](size_t, json&) {});
+}
+
+// The student on the contexts (and frames) of the first --samples samples of --data.
+void run_student_on_data(const GenerateArgs& args, LoadedStudent& student,
+                         const std::optional<TextCodec>& codec) {
+  const auto data = DialogueDataset::open({args.data_file});
+  const DatasetInfo& mine = student.spec.info;
+  const DatasetInfo& theirs = data.info();
+  if (mine.vocab_size != theirs.vocab_size || mine.audio_dim != theirs.audio_dim ||
+      mine.visual_dim != theirs.visual_dim) {
+    fail("{}: vocabulary {}, audio {}, visual {} do not match the student's {}, {}, {}",
+         args.data_file, theirs.vocab_size, theirs.audio_dim, theirs.visual_dim, mine.vocab_size,
+         mine.audio_dim, mine.visual_dim);
+  }
+  const int64_t count = args.samples > 0 ? std::min(args.samples, data.size()) : data.size();
+  const int64_t max_seq_len = student.spec.config.model.max_seq_len;
+  const GenerationOptions options = options_for(args, {}, codec);
+  std::vector<Sample> samples;
+  write_generations(
+      args, count, codec,
+      [&](size_t first, size_t last) {
+        samples.clear();
+        for (size_t i = first; i < last; ++i) samples.push_back(data.read(i, false));
+        return generate_responses(student.model, collate(samples, theirs, max_seq_len), options,
+                                  max_seq_len);
+      },
+      [&](size_t index, json& line) {
+        const Sample& sample = samples[index % args.batch_size];
+        line["sample"] = sample.index;
+        line["reference"] = std::vector<int64_t>(sample.response.begin(), sample.response.end());
+      });
+}
+
+void run_student_generate(const GenerateArgs& args) {
+  LoadedStudent student = load_student(args.checkpoint, torch::kCPU);
+  const std::string tokenizer = !args.tokenizer.empty() ? args.tokenizer : student.spec.tokenizer;
+  std::optional<TextCodec> codec;
+  if (!tokenizer.empty()) codec = load_codec(tokenizer);
+  if (!args.data_file.empty()) {
+    if (!args.prompt.empty() || !args.prompt_ids.empty() || !args.in_file.empty()) {
+      fail("generate: give exactly one of --prompt, --prompt-ids, --in and --data");
+    }
+    return run_student_on_data(args, student, codec);
+  }
+  const auto prompts = read_prompts(args, codec);
+  const int64_t pad = student.spec.info.pad_id;
+  if (!args.dump_logits.empty()) {
+    StudentDecoder decoder(student.model,
+                           student.model->inference_memory(prompt_batch(prompts, pad)));
+    return dump_logits(decoder, prompts, args.dump_logits);
+  }
+  const GenerationOptions options = options_for(args, {}, codec);
+  const int64_t max_seq_len = student.spec.config.model.max_seq_len;
+  write_generations(
+      args, prompts.size(), codec,
+      [&](size_t first, size_t last) {
+        const std::vector<std::vector<int64_t>> batch(prompts.begin() + first,
+                                                      prompts.begin() + last);
+        return generate_responses(student.model, prompt_batch(batch, pad), options, max_seq_len);
+      },
+      [](size_t, json&) {});
+}
+
+void run_generate(const GenerateArgs& args) {
+  if (args.model_dir.empty() == args.checkpoint.empty()) {
+    fail(
+        "generate: give exactly one of --model (a Hugging Face model) and --checkpoint (a "
+        "student)");
+  }
+  if (!args.data_file.empty() && args.checkpoint.empty()) {
+    fail("generate: --data gives a student the data set's contexts; it needs --checkpoint");
+  }
+  if (!args.model_dir.empty()) return run_hf_generate(args);
+  run_student_generate(args);
+}
+
 }  // namespace
 
 void add_generate_command(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
-  auto* command = app.add_subcommand("generate", "generate with a Hugging Face causal LM");
-  command->add_option("--model", args->model_dir, "model directory (config.json, safetensors)")
-      ->required();
+  auto* command =
+      app.add_subcommand("generate", "generate with a Hugging Face causal LM or a PRIDE student");
+  command->add_option("--model", args->model_dir, "model directory (config.json, safetensors)");
+  command->add_option(
+      "--checkpoint", args->checkpoint,
+      "a student: checkpoint directory or root, or a `pride ckpt export` directory");
+  command->add_option("--data", args->data_file,
+                      "with --checkpoint: prompts are this HDF5 data set's contexts and frames");
+  command->add_option("--samples", args->samples, "with --data: the first N samples (0: all)")
+      ->capture_default_str();
   command->add_option("--tokenizer", args->tokenizer, "tokenizer.json, .model or directory");
   command->add_option("--prompt", args->prompt, "one prompt text (needs --tokenizer)");
   command->add_option("--prompt-ids", args->prompt_ids, "one prompt as a JSON array of ids");
@@ -226,6 +334,8 @@ void add_generate_command(CLI::App& app) {
   command->add_option("--out", args->out_file, "JSONL output (default: standard output)");
   auto& options = args->options;
   command->add_option("--max-new-tokens", options.max_new_tokens)->capture_default_str();
+  command->add_option("--min-new-tokens", options.min_new_tokens, "no stop id before this many")
+      ->capture_default_str();
   command->add_option("--temperature", options.temperature, "0: greedy")->capture_default_str();
   command->add_option("--top-k", options.top_k, "0: no top-k cut")->capture_default_str();
   command->add_option("--top-p", options.top_p)->capture_default_str();

@@ -86,25 +86,35 @@ void keep_freed_memory_for_reuse() {
 #endif
 }
 
-StudentImpl::StudentImpl(const ModelConfig& config, const DatasetInfo& info)
-    : config_(config),
-      info_(info),
-      vocab_size_(config.vocab_size > 0 ? config.vocab_size : info.vocab_size) {
+StudentArch arch_from_keys(const ModelConfig& config, const DatasetInfo& info) {
+  StudentArch arch;
+  arch.vocab_size = config.vocab_size > 0 ? config.vocab_size : info.vocab_size;
+  arch.n_layers = config.n_layers;
+  arch.block = {config.d_model, config.n_heads, config.n_kv_heads, config.d_ff, config.norm_eps};
+  arch.rope.theta = config.rope_theta;
+  arch.eos_ids = {info.eos_id};
+  return arch;
+}
+
+StudentImpl::StudentImpl(const ModelConfig& config, const DatasetInfo& info,
+                         const StudentArch& arch)
+    : config_(config), info_(info), arch_(arch) {
   keep_freed_memory_for_reuse();
-  if (vocab_size_ <= 0) fail("model: vocab_size is 0 in both model.vocab_size and the data set");
+  const int64_t vocab = arch.vocab_size;
+  if (vocab <= 0) fail("model: vocab_size is 0 in both model.vocab_size and the data set");
   if (config.memory_slots <= 0) fail("model.memory_slots must be >= 1");
   if (config.feature_source != "pi_slots" && config.feature_source != "response") {
     fail("model.feature_source must be pi_slots or response, got '{}'", config.feature_source);
   }
-  const int64_t d = config.d_model;
-  BlockShape shape{d, config.n_heads, config.n_kv_heads, config.d_ff, config.norm_eps};
+  const int64_t d = arch.block.d_model;
+  BlockShape shape = arch.block;
   shape.cross_attention = true;  // the decoder blocks read the multi-source memory
 
-  embed_tokens = register_module("embed_tokens", init_embedding(vocab_size_, d));
+  embed_tokens = register_module("embed_tokens", init_embedding(vocab, d));
   layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.n_layers; ++i) layers->push_back(DecoderLayer(shape));
-  norm = register_module("norm", RMSNorm(d, config.norm_eps));
-  lm_head = register_module("lm_head", init_linear(d, vocab_size_, false));
+  for (int64_t i = 0; i < arch.n_layers; ++i) layers->push_back(DecoderLayer(shape));
+  norm = register_module("norm", RMSNorm(d, shape.norm_eps));
+  lm_head = register_module("lm_head", init_linear(d, vocab, false));
 
   source_embed = register_module("source_embed", init_embedding(kNumSources, d));
   if (info.audio_dim > 0) {
@@ -113,11 +123,13 @@ StudentImpl::StudentImpl(const ModelConfig& config, const DatasetInfo& info)
   if (info.visual_dim > 0) {
     visual_proj = register_module("visual_proj", init_linear(info.visual_dim, d, true));
   }
-  memory_norm = register_module("memory_norm", RMSNorm(d, config.norm_eps));
+  memory_norm = register_module("memory_norm", RMSNorm(d, shape.norm_eps));
   const int64_t pi_sources = std::max<int64_t>(1, info.privileged_sources.size());
   pi_source_embed = register_module("pi_source_embed", init_embedding(pi_sources, d));
-  pi_encoder = register_module("pi_encoder", Resampler(shape, config.memory_slots));
-  pi_predictor = register_module("pi_predictor", Resampler(shape, config.memory_slots));
+  // The resamplers are PRIDE's own: plain attention of width d / n_heads.
+  BlockShape pool{d, shape.n_heads, shape.n_kv_heads, shape.d_ff, shape.norm_eps};
+  pi_encoder = register_module("pi_encoder", Resampler(pool, config.memory_slots));
+  pi_predictor = register_module("pi_predictor", Resampler(pool, config.memory_slots));
 
   emotion_head = register_module("emotion_head", init_linear(d, info.num_emotions, true));
   feature_head = register_module("feature_head", init_linear(d, info.teacher_hidden, true));
@@ -131,7 +143,7 @@ int64_t StudentImpl::num_parameters() const {
 
 void StudentImpl::check_batch(const Batch& batch) const {
   if (!batch.tokens.defined()) fail("student: batch has no tokens");
-  check_tokens(batch, batch.tokens, vocab_size_, "tokens");
+  check_tokens(batch, batch.tokens, arch_.vocab_size, "tokens");
   if (batch.tokens.size(1) > config_.max_seq_len) {
     fail("student: sequence length {} exceeds model.max_seq_len {} (samples {})",
          batch.tokens.size(1), config_.max_seq_len, batch.indices);
@@ -151,16 +163,15 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
   // (flash) kernels, which take no mask.
   const AttentionMask self_mask = AttentionMask::causal_only();
   auto memory_mask = memory.mask.unsqueeze(1).unsqueeze(1);
-  const Rotary rotary =
-      rotary_tables(length, config_.d_model / config_.n_heads, config_.rope_theta, x);
+  const auto positions = torch::arange(length, batch.tokens.options()).unsqueeze(0);
+  const Rotary rotary = rotary_tables_at(positions, arch_.head_dim(), arch_.rope, x);
   for (const auto& layer : *layers) {
     x = layer->as<DecoderLayer>()->forward(x, self_mask, rotary, memory.values, memory_mask);
   }
   auto hidden = norm(x);
 
   StudentOutput out;
-  out.logits = lm_head(hidden);
-  if (out.logits.scalar_type() != torch::kDouble) out.logits = out.logits.to(torch::kFloat);
+  out.logits = logits_of(hidden);
   out.emotion_logits = emotion_head(masked_mean(hidden, batch.context_mask));
   // The MMD only sees the distribution of these features, not which sample is which; pooled from
   // the response it pulled the states the LM head reads towards any clustering of the right shape
@@ -170,6 +181,41 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
                                                         : memory.pi_summary);
   out.pi_align = memory.pi_align;
   return out;
+}
+
+torch::Tensor StudentImpl::logits_of(const torch::Tensor& hidden) {
+  auto logits = lm_head(hidden);
+  return logits.scalar_type() == torch::kDouble ? logits : logits.to(torch::kFloat);
+}
+
+StudentMemory StudentImpl::inference_memory(const Batch& batch) {
+  check_batch(batch);
+  Memory memory = build_memory(batch, embed_tokens(batch.tokens), PiUsage{});
+  return {memory.values, memory.mask};
+}
+
+DecodeState StudentImpl::start_decoding(int64_t batch, int64_t capacity) const {
+  return DecodeState(batch, capacity, arch_.n_layers, embed_tokens->weight.device());
+}
+
+torch::Tensor StudentImpl::decode(const torch::Tensor& tokens, const torch::Tensor& valid,
+                                  DecodeState& state, const StudentMemory& memory,
+                                  bool all_positions) {
+  const int64_t rows = state.next_position.size(0);
+  if (tokens.dim() != 2 || tokens.size(0) != rows || memory.values.size(0) != rows) {
+    fail("student: decoding tokens {} and memory {} must both have {} rows", tokens.sizes(),
+         memory.values.sizes(), rows);
+  }
+  auto x = embed_tokens(tokens);
+  const DecodeStep step = advance(state, valid, tokens.size(1), /*sliding_window=*/0);
+  const Rotary rotary = rotary_tables_at(step.positions, arch_.head_dim(), arch_.rope, x);
+  const auto memory_mask = memory.mask.unsqueeze(1).unsqueeze(1);
+  for (size_t i = 0; i < layers->size(); ++i) {
+    x = (*layers)[i]->as<DecoderLayer>()->forward(x, step.mask, rotary, memory.values, memory_mask,
+                                                  &state.layers[i]);
+  }
+  if (!all_positions) x = x.narrow(1, x.size(1) - 1, 1);
+  return logits_of(norm(x));
 }
 
 torch::Tensor StudentImpl::features(const Batch& batch, const PiUsage& pi) {
@@ -244,7 +290,7 @@ torch::Tensor StudentImpl::encode_privileged(const Batch& batch) {
            fmt::join(names, ", "));
     }
     const std::string what = "privileged source '" + name + "'";
-    check_tokens(batch, ids, vocab_size_, what);
+    check_tokens(batch, ids, arch_.vocab_size, what);
     auto mask = batch.privileged_mask.find(name);
     if (mask == batch.privileged_mask.end()) fail("student: {} has no privileged_mask", what);
     check_mask(batch, mask->second, ids, what + " mask");

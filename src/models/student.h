@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "data/sample.h"
+#include "models/decoding.h"
 #include "models/layers.h"
 
 namespace pride {
@@ -39,15 +40,50 @@ struct PiUsage {
 // MALLOC_TRIM_THRESHOLD_ in the environment take precedence. No effect off glibc or on CUDA memory.
 void keep_freed_memory_for_reuse();
 
+// The decoder's architecture: from the model.* keys, or from a pretrained model's config.json
+// (model.init_from, models/student_init.h), whose blocks may have head_dim, biases, q/k norms and
+// Llama 3 rope scaling.
+struct StudentArch {
+  int64_t vocab_size = 0, n_layers = 0;
+  BlockShape block{};
+  RopeConfig rope;
+  std::vector<int64_t> eos_ids;  // the ids that end a generated response
+  int64_t head_dim() const {
+    return block.head_dim > 0 ? block.head_dim : block.d_model / block.n_heads;
+  }
+};
+
+// The vocabulary is config.vocab_size if > 0, else info.vocab_size.
+StudentArch arch_from_keys(const ModelConfig& config, const DatasetInfo& info);
+
+// What the decoder blocks cross-attend to, fixed for a prompt during generation.
+struct StudentMemory {
+  torch::Tensor values;  // [B, M, d]
+  torch::Tensor mask;    // [B, M] bool
+};
+
 class StudentImpl : public torch::nn::Module {
  public:
-  // The vocabulary is config.vocab_size if > 0, else info.vocab_size.
-  StudentImpl(const ModelConfig& config, const DatasetInfo& info);
+  StudentImpl(const ModelConfig& config, const DatasetInfo& info)
+      : StudentImpl(config, info, arch_from_keys(config, info)) {}
+  StudentImpl(const ModelConfig& config, const DatasetInfo& info, const StudentArch& arch);
   StudentOutput forward(const Batch& batch, const PiUsage& pi = {});
   // Only StudentOutput::features, as forward() computes them: with feature_source pi_slots the
   // memory and the feature head alone (no decoder), with response a whole forward.
   torch::Tensor features(const Batch& batch, const PiUsage& pi = {});
   int64_t num_parameters() const;
+  int64_t vocab_size() const { return arch_.vocab_size; }
+  const StudentArch& arch() const { return arch_; }
+  const DatasetInfo& info() const { return info_; }
+
+  // Incremental decoding (models/decoding.h), PI-free: the memory from inference_memory() (the
+  // predictor's slots over the context and frames of `batch`, as evaluation computes them), then
+  // decode() over new tokens with a KV cache in `state`; logits [B, T, V] fp32 (only the last
+  // position's unless all_positions).
+  StudentMemory inference_memory(const Batch& batch);
+  DecodeState start_decoding(int64_t batch, int64_t capacity) const;
+  torch::Tensor decode(const torch::Tensor& tokens, const torch::Tensor& valid, DecodeState& state,
+                       const StudentMemory& memory, bool all_positions);
 
  private:
   struct Memory {
@@ -64,9 +100,11 @@ class StudentImpl : public torch::nn::Module {
                          torch::Tensor* pi_align);
   torch::Tensor encode_privileged(const Batch& batch);
 
+  torch::Tensor logits_of(const torch::Tensor& hidden);
+
   ModelConfig config_;
   DatasetInfo info_;
-  int64_t vocab_size_;
+  StudentArch arch_;
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};

@@ -11,7 +11,7 @@ FlatParameters::FlatParameters(torch::nn::Module& module, int64_t pad_to_multipl
   int64_t total = 0;
   for (const auto& item : named) {
     const auto& p = item.value();
-    layout_.push_back({item.key(), p.sizes().vec(), total, p.numel()});
+    layout_.push_back({item.key(), p.sizes().vec(), total, p.numel(), p.requires_grad()});
     total += p.numel();
   }
   auto options = named.size() ? named[0].value().options().dtype(torch::kFloat32)
@@ -40,7 +40,7 @@ FlatAdamW::FlatAdamW(const FlatParameters& params, AdamWOptions options, int64_t
   if (length < 0) length = params.numel() - begin;
   auto mask = torch::zeros({std::max(params.numel(), begin + length)}, params.values().options());
   for (const auto& slot : params.layout()) {
-    if (slot.shape.size() >= 2) mask.narrow(0, slot.offset, slot.numel).fill_(1.0);
+    if (slot.shape.size() >= 2 && slot.trainable) mask.narrow(0, slot.offset, slot.numel).fill_(1.0);
   }
   decay_mask_ = mask.narrow(0, begin, length).clone();
   exp_avg_ = torch::zeros_like(decay_mask_);

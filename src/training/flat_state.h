@@ -18,6 +18,7 @@ struct ParamLayout {
   std::vector<int64_t> shape;
   int64_t offset = 0;
   int64_t numel = 0;
+  bool trainable = true;  // false: frozen (model.freeze), never updated nor decayed
 };
 
 class FlatParameters {
@@ -50,7 +51,8 @@ struct AdamWOptions {
 };
 
 // Decoupled weight decay Adam (Loshchilov & Hutter) over a flat vector. Weight decay applies to
-// matrices only (ndim >= 2), not to norms' gains, as is usual for transformers. It holds state
+// matrices only (ndim >= 2), not to norms' gains, as is usual for transformers, and never to
+// frozen parameters (whose gradients stay zero, so Adam leaves them as they are). It holds state
 // for `length` elements of the flat vector from `begin` (-1: all of it); under ZeRO-1 that is
 // this rank's slice, which may reach into the padding.
 class FlatAdamW {

@@ -23,10 +23,12 @@
 #include "data/batch.h"
 #include "data/reader.h"
 #include "models/student.h"
+#include "models/student_init.h"
 #include "sharding/sampler.h"
 #include "training/distributed_adamw.h"
 #include "training/evaluator.h"
 #include "training/flat_state.h"
+#include "training/generation_eval.h"
 #include "training/global_mmd.h"
 #include "training/losses.h"
 #include "training/metrics.h"
@@ -85,11 +87,10 @@ DistributedAdamWOptions optimizer_options(const Config& config) {
   return o;
 }
 
-Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
-  torch::manual_seed(static_cast<uint64_t>(config.run.seed));
-  Student model(config.model, info);
-  model->to(device);
-  return model;
+// Seeded with run.seed; model.init_from and model.freeze applied (models/student_init.h).
+Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device,
+                      bool load_pretrained = true) {
+  return make_student(student_spec(config, info), device, load_pretrained);
 }
 
 class Trainer {
@@ -386,6 +387,8 @@ class Trainer {
   void save(int64_t step, bool wait) {
     const SaveOptions options{config_.checkpoint.keep, config_.checkpoint.keep_every};
     auto state = snapshot_trainer(step, config_, plan_, flat_, optimizer_, counters_);
+    // What `pride generate --checkpoint` and `pride ckpt export` need to rebuild the student.
+    state.extra["student"] = student_spec(config_, train_data_.info()).to_json();
     if (!config_.checkpoint.async) {
       save_checkpoint(checkpoint_root(config_), state, comm_, options);
       return;
@@ -441,15 +444,29 @@ int run_training(const Config& config, Communicator& comm, const torch::Device& 
 }
 
 std::string run_checkpoint_eval(const Config& config, Communicator& comm,
-                                const torch::Device& device, const std::string& checkpoint) {
+                                const torch::Device& device, const std::string& checkpoint,
+                                const EvalOptions& options) {
   const auto eval_data = DialogueDataset::open(config.data.eval);
-  Student model = build_student(config, eval_data.info(), device);
+  Student model = build_student(config, eval_data.info(), device, /*load_pretrained=*/false);
   FlatParameters flat(*model);
   const auto resumed = load_resume_point(checkpoint, comm);
   if (!resumed) fail("--checkpoint {}: no checkpoint found there", checkpoint);
   copy_checkpoint_tensor(resumed->state, "model.params", resumed->path, flat.values());
   auto result = evaluate(model, eval_data, config, comm, device).to_json(resumed->state.step);
   result["checkpoint"] = resumed->path;
+  if (options.generate) {
+    const std::string dir =
+        options.out_dir.empty()
+            ? fmt::format("{}/eval/{}", config.run.dir, step_dir_name(resumed->state.step))
+            : options.out_dir;
+    if (comm.rank() == 0) std::filesystem::create_directories(dir);
+    const auto scores =
+        evaluate_generation(model, eval_data, config, comm, dir + "/responses.jsonl");
+    if (comm.rank() == 0) {  // the scores exist on rank 0 only
+      result.update(scores);
+      std::ofstream(dir + "/metrics.json") << result.dump(2) << "\n";
+    }
+  }
   return result.dump();
 }
 

@@ -17,9 +17,15 @@ struct TrainOptions {
 int run_training(const Config& config, Communicator& comm, const torch::Device& device,
                  const TrainOptions& options);
 
+struct EvalOptions {
+  bool generate = false;  // also generate and score responses (training/generation_eval.h)
+  std::string out_dir;    // metrics.json and responses.jsonl; "": <run.dir>/eval/step_<N>
+};
+
 // Evaluates the student stored in `checkpoint` on data.eval without PI; returns the metrics JSON.
 std::string run_checkpoint_eval(const Config& config, Communicator& comm,
-                                const torch::Device& device, const std::string& checkpoint);
+                                const torch::Device& device, const std::string& checkpoint,
+                                const EvalOptions& options = {});
 
 // cuda:<local rank> when run.device allows it and CUDA is present, else CPU.
 torch::Device choose_device(const Config& config, const WorldInfo& world);

@@ -1,8 +1,8 @@
 # The README's "Using it" commands run as written, in a scratch directory laid out like a checkout
 # (build/pride, launch/, configs/, and the data scripts/quickstart.sh makes). Each line runs once,
 # in an order where every command finds what it reads: the 4-rank launch of the tiny config first,
-# then the lines that resume, evaluate, inspect and export its checkpoints, the data commands, and
-# the 1000-step single-rank run last.
+# then the lines that resume, evaluate, talk with, inspect and export its checkpoints, the data
+# commands, and the 1000-step single-rank run last.
 source "$(dirname "$0")/lib/common.sh"
 cd "$WORK"
 mkdir -p build runs/data
@@ -18,8 +18,8 @@ mapfile -t lines < <(awk '/^## Using it/{on=1} on&&/^```sh/{inside=1; next} insi
   inside{sub(/[ ]+#.*/, ""); if (length($0)) print}' "$REPO/README.md")
 check "the README has its examples" test "${#lines[@]}" -ge 9
 ordered=()
-for pattern in "pride-launch -n 4" "--resume auto" "pride eval" "ckpt inspect" "ckpt export" \
-  "data synth" "data inspect" "data convert" "pride shard" "train.max_steps=1000"; do
+for pattern in "pride-launch -n 4" "--resume auto" "pride eval" "pride generate" "ckpt inspect" \
+  "ckpt export" "data synth" "data inspect" "data convert" "pride shard" "train.max_steps=1000"; do
   for line in "${lines[@]}"; do
     [[ $line == *"$pattern"* ]] && ordered+=("$line")
   done

@@ -1,0 +1,337 @@
+// Implements models/student_init.h: the student's description, pretrained initialisation,
+// freezing, and loading a trained student from a checkpoint or an export.
+#include "models/student_init.h"
+
+#include <fmt/ranges.h>
+
+#include <cctype>
+#include <filesystem>
+#include <set>
+
+#include "checkpoints/checkpoint.h"
+#include "checkpoints/file_io.h"
+#include "checkpoints/manifest.h"
+#include "checkpoints/protocol.h"
+#include "checkpoints/safetensors.h"
+#include "models/causal_lm.h"
+#include "util/error.h"
+
+namespace pride {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr char kCardFile[] = "student.json";
+constexpr char kCardFormat[] = "pride-student";
+constexpr char kParamsTensor[] = "model.params";
+
+json read_json_file(const std::string& path) {
+  try {
+    return json::parse(read_text_file(path));
+  } catch (const json::exception& e) {
+    fail("{}: not valid JSON: {}", path, e.what());
+  }
+}
+
+// A shape key takes the pretrained model's value unless it was set to something else.
+template <typename T>
+void adopt(T& value, T fallback, T theirs, const char* key, const char* their_key,
+           const std::string& path) {
+  if (value != fallback && value != theirs) {
+    fail("model.{} = {} disagrees with {}: \"{}\" = {} (leave model.{} unset: init_from decides)",
+         key, value, path, their_key, theirs, key);
+  }
+  value = theirs;
+}
+
+void adopt_shape(ModelConfig& model, const CausalLMConfig& c, const std::string& path) {
+  const ModelConfig defaults;
+  adopt(model.vocab_size, defaults.vocab_size, c.vocab_size, "vocab_size", "vocab_size", path);
+  adopt(model.d_model, defaults.d_model, c.hidden_size, "d_model", "hidden_size", path);
+  adopt(model.n_layers, defaults.n_layers, c.num_hidden_layers, "n_layers", "num_hidden_layers",
+        path);
+  adopt(model.n_heads, defaults.n_heads, c.num_attention_heads, "n_heads", "num_attention_heads",
+        path);
+  adopt(model.n_kv_heads, defaults.n_kv_heads, c.num_key_value_heads, "n_kv_heads",
+        "num_key_value_heads", path);
+  adopt(model.d_ff, defaults.d_ff, c.intermediate_size, "d_ff", "intermediate_size", path);
+  adopt(model.rope_theta, defaults.rope_theta, c.rope.theta, "rope_theta", "rope_theta", path);
+  adopt(model.norm_eps, defaults.norm_eps, c.rms_norm_eps, "norm_eps", "rms_norm_eps", path);
+}
+
+// model.tokenizer, else init_from's own tokenizer files; absolute, so that it survives a cd.
+std::string tokenizer_reference(const ModelConfig& model) {
+  if (!model.tokenizer.empty()) return fs::absolute(model.tokenizer).string();
+  if (model.init_from.empty()) return "";
+  for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
+    if (fs::exists(fs::path(model.init_from) / name)) return fs::absolute(model.init_from).string();
+  }
+  return "";
+}
+
+std::string config_json_of(const std::string& dir) {
+  return (fs::path(dir) / "config.json").string();
+}
+
+// Embeddings, decoder blocks, final norm and LM head from the Hugging Face model in `dir` (its
+// names without the "model." prefix are the student's); cross-attention outputs zeroed.
+void copy_pretrained(StudentImpl& student, const std::string& dir) {
+  CausalLM lm = load_causal_lm(dir);
+  auto mine = student.named_parameters();
+  torch::NoGradGuard no_grad;
+  auto param = [&](const std::string& name) -> torch::Tensor& {
+    auto* found = mine.find(name);
+    if (found == nullptr) fail("model.init_from {}: the student has no parameter '{}'", dir, name);
+    return *found;
+  };
+  for (const auto& item : lm->named_parameters()) {
+    const std::string& name = item.key();
+    param(name.rfind("model.", 0) == 0 ? name.substr(6) : name).copy_(item.value());
+  }
+  if (lm->config().tie_word_embeddings) param("lm_head.weight").copy_(param("embed_tokens.weight"));
+  for (auto& item : mine) {
+    if (item.key().find(".cross_attn.o_proj.") != std::string::npos) item.value().zero_();
+  }
+}
+
+bool in_part(const std::string& name, const std::string& part) {
+  if (part == "embeddings") return name == "embed_tokens.weight";
+  if (part == "lm_head") return name == "lm_head.weight";
+  // The pretrained decoder: its blocks without the cross-attention PRIDE adds, and the final norm.
+  return (name.rfind("layers.", 0) == 0 && name.find(".cross_attn") == std::string::npos) ||
+         name == "norm.weight";
+}
+
+void freeze(StudentImpl& student, const std::vector<std::string>& parts) {
+  for (auto& item : student.named_parameters()) {
+    for (const auto& part : parts) {
+      if (in_part(item.key(), part)) item.value().set_requires_grad(false);
+    }
+  }
+}
+
+// Copies each named tensor into the student's parameter of that name; every parameter once.
+void load_parameters(StudentImpl& student,
+                     const std::vector<std::pair<std::string, torch::Tensor>>& named,
+                     const std::string& origin) {
+  auto mine = student.named_parameters();
+  std::set<std::string> loaded;
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, value] : named) {
+    auto* param = mine.find(name);
+    if (param == nullptr) fail("{}: tensor '{}' is not a parameter of the student", origin, name);
+    if (!param->sizes().equals(value.sizes())) {
+      fail("{}: tensor '{}' has shape {}, the student's is {}", origin, name, value.sizes(),
+           param->sizes());
+    }
+    param->copy_(value);
+    loaded.insert(name);
+  }
+  for (const auto& item : mine) {
+    if (loaded.count(item.key()) == 0) fail("{}: no tensor '{}'", origin, item.key());
+  }
+}
+
+// A checkpoint directory, or the one a checkpoint root's `latest` names.
+fs::path checkpoint_dir(const fs::path& path) {
+  if (fs::exists(path / kManifestFile)) return path;
+  if (fs::is_regular_file(path / "latest")) {
+    std::string name = read_text_file((path / "latest").string());
+    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+    return path / name;
+  }
+  fail("{}: neither a checkpoint (no {}), a checkpoint root (no latest) nor an export (no {})",
+       path.string(), kManifestFile, kCardFile);
+}
+
+LoadedStudent load_from_checkpoint(const fs::path& dir, const torch::Device& device) {
+  const Manifest manifest = read_manifest((dir / kManifestFile).string());
+  if (!manifest.extra.is_object() || !manifest.extra.contains("student")) {
+    fail(
+        "{}: the checkpoint carries no student description (saved by an older pride); evaluate "
+        "it with pride eval --config",
+        dir.string());
+  }
+  LoadedStudent out{StudentSpec::from_json(manifest.extra["student"], dir.string()),
+                    Student{nullptr}, manifest.step, dir.string()};
+  out.model = make_student(out.spec, torch::kCPU, /*load_pretrained=*/false);
+  size_t index = 0;
+  while (index < manifest.tensors.size() && manifest.tensors[index].name != kParamsTensor) ++index;
+  if (index == manifest.tensors.size()) fail("{}: no tensor '{}'", dir.string(), kParamsTensor);
+  const torch::Tensor flat = read_owned_parts(dir.string(), manifest, 0, 1)[index];
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (const ParamSlice& slice : manifest.params) {
+    int64_t numel = 1;
+    for (int64_t size : slice.shape) numel *= size;
+    named.emplace_back(slice.name, flat.narrow(0, slice.offset, numel).view(slice.shape));
+  }
+  load_parameters(*out.model, named, dir.string());
+  return out;
+}
+
+LoadedStudent load_from_export(const fs::path& dir, const torch::Device& device) {
+  const std::string card_path = (dir / kCardFile).string();
+  const json card = read_json_file(card_path);
+  LoadedStudent out{StudentSpec::from_json(card, card_path), Student{nullptr}, 0, ""};
+  if (!out.spec.tokenizer.empty() && fs::path(out.spec.tokenizer).is_relative()) {
+    out.spec.tokenizer = (dir / out.spec.tokenizer).string();
+  }
+  if (!card.contains("weights") || !card["weights"].is_string()) {
+    fail("{}: needs \"weights\", the safetensors file's name", card_path);
+  }
+  out.path = (dir / card["weights"].get<std::string>()).string();
+  out.step = card.value("step", int64_t{0});
+  out.model = make_student(out.spec, torch::kCPU, /*load_pretrained=*/false);
+  const SafetensorsFile file(out.path);
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (const auto& entry : file.entries()) named.emplace_back(entry.name, file.tensor(entry));
+  load_parameters(*out.model, named, out.path);
+  return out;
+}
+
+// Copies the tokenizer (a file, or a directory's tokenizer files) into `dir`; returns its new
+// name relative to `dir`, or the reference unchanged when it is gone.
+std::string copy_tokenizer(const std::string& reference, const fs::path& dir) {
+  const fs::path source(reference);
+  if (fs::is_regular_file(source)) {
+    fs::copy_file(source, dir / source.filename(), fs::copy_options::overwrite_existing);
+    return source.filename().string();
+  }
+  if (!fs::is_directory(source)) return reference;
+  fs::create_directories(dir / "tokenizer");
+  for (const auto& entry : fs::directory_iterator(source)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() &&
+        (name.rfind("tokenizer", 0) == 0 || name == "special_tokens_map.json")) {
+      fs::copy_file(entry.path(), dir / "tokenizer" / name, fs::copy_options::overwrite_existing);
+    }
+  }
+  return "tokenizer";
+}
+
+}  // namespace
+
+StudentArch StudentSpec::arch() const {
+  if (pretrained.is_null()) return arch_from_keys(config.model, info);
+  const std::string origin = config_json_of(config.model.init_from);
+  const CausalLMConfig c = parse_causal_lm_config(pretrained, origin);
+  if (c.sliding_window > 0 && c.sliding_window < config.model.max_seq_len) {
+    fail(
+        "{}: a sliding window ({}) shorter than model.max_seq_len ({}) is not supported for the "
+        "student",
+        origin, c.sliding_window, config.model.max_seq_len);
+  }
+  StudentArch arch;
+  arch.vocab_size = c.vocab_size;
+  arch.n_layers = c.num_hidden_layers;
+  arch.block = c.block_shape();
+  arch.rope = c.rope;
+  arch.eos_ids = c.eos_token_ids.empty() ? std::vector<int64_t>{info.eos_id} : c.eos_token_ids;
+  return arch;
+}
+
+json StudentSpec::to_json() const {
+  return {{"format", kCardFormat},
+          {"version", 1},
+          {"config_yaml", to_yaml(config)},
+          {"data",
+           {{"vocab_size", info.vocab_size},
+            {"num_emotions", info.num_emotions},
+            {"pad_id", info.pad_id},
+            {"bos_id", info.bos_id},
+            {"eos_id", info.eos_id},
+            {"topk", info.topk},
+            {"teacher_hidden", info.teacher_hidden},
+            {"audio_dim", info.audio_dim},
+            {"visual_dim", info.visual_dim},
+            {"privileged_sources", info.privileged_sources}}},
+          {"pretrained", pretrained},
+          {"tokenizer", tokenizer}};
+}
+
+StudentSpec StudentSpec::from_json(const json& card, const std::string& origin) {
+  if (!card.is_object() || card.value("format", "") != kCardFormat || !card.contains("data")) {
+    fail("{}: not a pride student description (\"format\": \"{}\")", origin, kCardFormat);
+  }
+  StudentSpec spec;
+  try {
+    apply_yaml(spec.config, card.at("config_yaml").get<std::string>(), origin + " config_yaml");
+    const json& data = card.at("data");
+    DatasetInfo& info = spec.info;
+    info.vocab_size = data.at("vocab_size").get<int64_t>();
+    info.num_emotions = data.at("num_emotions").get<int64_t>();
+    info.pad_id = data.at("pad_id").get<int64_t>();
+    info.bos_id = data.at("bos_id").get<int64_t>();
+    info.eos_id = data.at("eos_id").get<int64_t>();
+    info.topk = data.at("topk").get<int64_t>();
+    info.teacher_hidden = data.at("teacher_hidden").get<int64_t>();
+    info.audio_dim = data.at("audio_dim").get<int64_t>();
+    info.visual_dim = data.at("visual_dim").get<int64_t>();
+    info.privileged_sources = data.at("privileged_sources").get<std::vector<std::string>>();
+    spec.pretrained = card.value("pretrained", json());
+    spec.tokenizer =
+        card.value("tokenizer", json()).is_string() ? card["tokenizer"].get<std::string>() : "";
+  } catch (const json::exception& e) {
+    fail("{}: broken student description: {}", origin, e.what());
+  }
+  return spec;
+}
+
+StudentSpec student_spec(const Config& config, const DatasetInfo& info) {
+  StudentSpec spec{config, info, json(), tokenizer_reference(config.model)};
+  const std::string& dir = config.model.init_from;
+  if (dir.empty()) return spec;
+  const std::string path = config_json_of(dir);
+  if (!fs::exists(path)) fail("model.init_from: {} holds no config.json", dir);
+  spec.pretrained = read_json_file(path);
+  const CausalLMConfig c = parse_causal_lm_config(spec.pretrained, path);
+  adopt_shape(spec.config.model, c, path);
+  if (info.vocab_size != c.vocab_size) {
+    fail(
+        "the data set's vocabulary has {} tokens but model.init_from {} has {}: make the data "
+        "with that model's tokenizer",
+        info.vocab_size, dir, c.vocab_size);
+  }
+  return spec;
+}
+
+Student make_student(const StudentSpec& spec, const torch::Device& device, bool load_pretrained) {
+  torch::manual_seed(static_cast<uint64_t>(spec.config.run.seed));
+  Student model(spec.config.model, spec.info, spec.arch());
+  if (load_pretrained && !spec.pretrained.is_null()) {
+    copy_pretrained(*model, spec.config.model.init_from);
+  }
+  freeze(*model, spec.config.model.freeze);
+  model->to(device);
+  return model;
+}
+
+LoadedStudent load_student(const std::string& path, const torch::Device& device) {
+  const fs::path given(path);
+  LoadedStudent out = fs::exists(given / kCardFile)
+                          ? load_from_export(given, device)
+                          : load_from_checkpoint(checkpoint_dir(given), device);
+  out.model->to(device);
+  out.model->eval();
+  return out;
+}
+
+std::string write_student_card(const std::string& checkpoint_path,
+                               const std::string& weights_file) {
+  const Manifest manifest = read_manifest((fs::path(checkpoint_path) / kManifestFile).string());
+  if (!manifest.extra.is_object() || !manifest.extra.contains("student")) return "";
+  const fs::path dir = fs::absolute(weights_file).parent_path();
+  json card = manifest.extra["student"];
+  if (card.value("tokenizer", json()).is_string() &&
+      !card["tokenizer"].get<std::string>().empty()) {
+    card["tokenizer"] = copy_tokenizer(card["tokenizer"].get<std::string>(), dir);
+  }
+  card["weights"] = fs::path(weights_file).filename().string();
+  card["step"] = manifest.step;
+  const std::string out = (dir / kCardFile).string();
+  replace_file_atomically(out, card.dump(2) + "\n");
+  return out;
+}
+
+}  // namespace pride
