@@ -40,7 +40,8 @@ FlatAdamW::FlatAdamW(const FlatParameters& params, AdamWOptions options, int64_t
   if (length < 0) length = params.numel() - begin;
   auto mask = torch::zeros({std::max(params.numel(), begin + length)}, params.values().options());
   for (const auto& slot : params.layout()) {
-    if (slot.shape.size() >= 2 && slot.trainable) mask.narrow(0, slot.offset, slot.numel).fill_(1.0);
+    if (slot.shape.size() >= 2 && slot.trainable)
+      mask.narrow(0, slot.offset, slot.numel).fill_(1.0);
   }
   decay_mask_ = mask.narrow(0, begin, length).clone();
   exp_avg_ = torch::zeros_like(decay_mask_);
