@@ -41,16 +41,6 @@ sys.exit(pride != ref)' "$dir/pride_greedy.jsonl" "$dir/ref_greedy.jsonl"
 done
 
 # Bad input: exit code 2 and a message naming the file and the field or tensor.
-expect_error() {  # expect_error "text in the message" pride-args...
-  local text=$1
-  shift
-  local code=0
-  "$PRIDE" "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || code=$?
-  if [[ $code -ne 2 ]] || ! grep -qF -- "$text" "$WORK/err.txt"; then
-    echo "expected exit 2 and '$text', got $code: $(cat "$WORK/err.txt")" >&2
-    return 1
-  fi
-}
 bad="$WORK/bad"
 reset_bad() { rm -rf "$bad" && cp -r "$WORK/llama" "$bad"; }
 ids=(--prompt-ids '[1, 2, 3]')

@@ -52,16 +52,6 @@ trained = not same("lm_head.weight", "lm_head.weight") and bool(
 print("pretrained parts kept:", kept, "| others trained:", trained)
 sys.exit(not (kept and trained))' "$REPO/tests/cli/lib" "$WORK/qwen3" "$WORK/frozen.safetensors"
 
-expect_error() {  # expect_error "text in the message" pride-args...
-  local text=$1
-  shift
-  local code=0
-  "$PRIDE" "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || code=$?
-  if [[ $code -ne 2 ]] || ! grep -qF -- "$text" "$WORK/err.txt"; then
-    echo "expected exit 2 and '$text', got $code: $(cat "$WORK/err.txt")" >&2
-    return 1
-  fi
-}
 check "a model.* key that disagrees with init_from is named" \
   expect_error "model.d_model = 96 disagrees with $WORK/qwen3/config.json: \"hidden_size\" = 64" \
   train "${BASE[@]}" --set "model.init_from=$WORK/qwen3" --set model.d_model=96

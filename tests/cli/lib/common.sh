@@ -39,3 +39,16 @@ check() {  # check "description" command...: runs the command, fails the test wi
   fi
   echo "ok: $what"
 }
+
+# expect_error "text in the message" pride-args...: pride exits 2 (bad input) with that text on
+# stderr; use under check.
+expect_error() {  # expect_error "text in the message" pride-args...
+  local text=$1
+  shift
+  local code=0
+  "$PRIDE" "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || code=$?
+  if [[ $code -ne 2 ]] || ! grep -qF -- "$text" "$WORK/err.txt"; then
+    echo "expected exit 2 and '$text', got $code: $(cat "$WORK/err.txt")" >&2
+    return 1
+  fi
+}
