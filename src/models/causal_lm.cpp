@@ -11,6 +11,7 @@
 #include "checkpoints/file_io.h"
 #include "checkpoints/safetensors.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace pride {
 namespace {
@@ -230,12 +231,7 @@ std::map<std::string, std::string> weight_files(const fs::path& dir) {
   if (!fs::exists(index_path)) {
     fail("{}: holds neither {} nor {}", dir.string(), kSingleFile, kIndexFile);
   }
-  json index;
-  try {
-    index = json::parse(read_text_file(index_path.string()));
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON: {}", index_path.string(), e.what());
-  }
+  const json index = read_json_file(index_path.string());
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     fail("{}: needs a \"weight_map\" object (tensor name -> file)", index_path.string());
   }
@@ -264,13 +260,8 @@ CausalLM load_causal_lm(const std::string& dir_name, torch::ScalarType dtype,
   const fs::path dir(dir_name);
   const fs::path config_path = dir / kConfigFile;
   if (!fs::exists(config_path)) fail("{}: no {}", dir_name, kConfigFile);
-  json raw;
-  try {
-    raw = json::parse(read_text_file(config_path.string()));
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON: {}", config_path.string(), e.what());
-  }
-  CausalLM model(parse_causal_lm_config(raw, config_path.string()));
+  CausalLM model(
+      parse_causal_lm_config(read_json_file(config_path.string()), config_path.string()));
   model->to(device, dtype);
   std::map<std::string, torch::Tensor> params;
   for (const auto& item : model->named_parameters()) params[item.key()] = item.value();

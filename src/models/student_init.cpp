@@ -15,6 +15,7 @@
 #include "checkpoints/safetensors.h"
 #include "models/causal_lm.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace pride {
 namespace {
@@ -25,14 +26,6 @@ using nlohmann::json;
 constexpr char kCardFile[] = "student.json";
 constexpr char kCardFormat[] = "pride-student";
 constexpr char kParamsTensor[] = "model.params";
-
-json read_json_file(const std::string& path) {
-  try {
-    return json::parse(read_text_file(path));
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON: {}", path, e.what());
-  }
-}
 
 // A shape key takes the pretrained model's value unless it was set to something else.
 template <typename T>
