@@ -7,12 +7,7 @@
 #   STEPS, JOBS, SET as for ablations.sh (they name the runs' directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-pride=${1:-build/pride}
-shift || true
-[ $# -gt 0 ] && seeds=("$@") || seeds=(1 2 3)
-steps=${STEPS:-600}
-jobs=${JOBS:-$(nproc)}
-work=runs/ablations-$steps${SET:+-$(echo "$SET" | tr ' =/' '_-_')}
+source scripts/bench/lib/ablation_args.sh "$@"
 [ -f "$work/eval.h5" ] || { echo "no $work: run scripts/bench/ablations.sh first" >&2; exit 2; }
 eval_one() {
   local variant=$1 seed=$2 extra=() run=$GEN_WORK/$1-$2

@@ -7,12 +7,7 @@
 #   SET="k=v ..."  extra --set overrides for every run (e.g. SET=model.feature_source=response)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-pride=${1:-build/pride}
-shift || true
-[ $# -gt 0 ] && seeds=("$@") || seeds=(1 2 3)
-steps=${STEPS:-600}
-jobs=${JOBS:-$(nproc)}
-work=runs/ablations-$steps${SET:+-$(echo "$SET" | tr ' =/' '_-_')}
+source scripts/bench/lib/ablation_args.sh "$@"
 mkdir -p "$work"
 # Made afresh each time (well under a second), so that the data always come from this binary.
 "$pride" data synth --out "$work/train.h5" --samples 4000 --seed 1 >/dev/null
