@@ -60,12 +60,6 @@ void FlatAdamW::step(torch::Tensor& values, const torch::Tensor& grads, double l
   values.addcdiv_(exp_avg_, denom, -lr / bias1);
 }
 
-double clip_grad_norm(torch::Tensor& grads, double max_norm) {
-  const double norm = grads.norm().item<double>();
-  scale_to_max_norm(grads, norm, max_norm);
-  return norm;
-}
-
 torch::Tensor squared_norm_fp64(const torch::Tensor& values) {
   constexpr int64_t kPiece = int64_t{1} << 24;
   torch::Tensor total = torch::zeros({}, values.options().dtype(torch::kFloat64));

@@ -75,10 +75,8 @@ class FlatAdamW {
   int64_t step_count_ = 0;
 };
 
-// Scales `grads` in place so that its L2 norm is at most max_norm (0: no clipping); returns the
-// norm before clipping.
-double clip_grad_norm(torch::Tensor& grads, double max_norm);
-// The scaling step of clip_grad_norm for a norm computed elsewhere (e.g. over ranks' slices).
+// Scales `grads` in place so that its L2 norm, `norm` (computed by the caller, e.g. over ranks'
+// slices), becomes at most max_norm (0: no clipping; a non-finite norm: no scaling).
 void scale_to_max_norm(torch::Tensor& grads, double norm, double max_norm);
 // Sum of squares of `values` accumulated in float64, as a float64 scalar tensor: a float32
 // norm over millions of values is off by ~1e-6 relative, which Adam carries into the parameters
