@@ -1,8 +1,8 @@
 // Flat parameter/gradient buffers, the flat AdamW, clipping and the LR schedule.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <torch/torch.h>
+#include <cmath>
 
 #include "training/flat_state.h"
 #include "training/schedule.h"
