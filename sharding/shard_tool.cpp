@@ -26,13 +26,21 @@ const char* const kIntAttributes[] = {format::kAttrVersion,     format::kAttrVoc
 const char* const kStringAttributes[] = {format::kAttrFormat, format::kAttrModalities,
                                          format::kAttrPrivilegedSources};
 
+}  // namespace
+
 void copy_attributes(const h5::File& in, h5::File& out) {
   for (const char* name : kStringAttributes) out.set_attribute(name, in.string_attribute(name));
   for (const char* name : kIntAttributes) out.set_attribute(name, in.int_attribute(name));
+  for (const char* name : format::kOptionalStringAttributes) {
+    if (in.has_attribute(name)) out.set_attribute(name, in.string_attribute(name));
+  }
 }
 
-// An empty dataset in `out` with the name, element type and width of `source`.
-h5::Dataset create_like(h5::File& out, const h5::Dataset& source) {
+namespace {
+
+// The dataset of `out` named like `source`, created empty (same element type and width) if new.
+h5::Dataset target_for(h5::File& out, const h5::Dataset& source) {
+  if (out.exists(source.name())) return out.dataset(source.name());
   const int64_t cols = source.shape().size() == 2 ? source.cols() : 0;
   return out.create_rows(source.name(), source.element_type(), cols);
 }
@@ -45,24 +53,55 @@ void copy_rows(const h5::Dataset& source, h5::Dataset& target, int64_t begin, in
   }
 }
 
-// Writes offsets[begin..end] rebased to start at 0; returns the flat row range they cover.
+// Appends offsets[begin..end] rebased to continue `target`'s last offset (0 when it is empty);
+// returns the flat row range they cover in `source`.
 std::pair<int64_t, int64_t> copy_offsets(const h5::Dataset& source, h5::Dataset& target,
                                          int64_t begin, int64_t end) {
   const int64_t base = source.read_rows<int64_t>(begin, 1).at(0);
+  int64_t shift = 0, first = begin;
+  if (target.rows() > 0) {  // its last offset is where these samples start
+    shift = target.read_rows<int64_t>(target.rows() - 1, 1).at(0);
+    first = begin + 1;
+  }
   int64_t last = base;
-  for (int64_t start = begin; start <= end; start += kBlockValues) {
+  for (int64_t start = first; start <= end; start += kBlockValues) {
     std::vector<int64_t> values =
         source.read_rows<int64_t>(start, std::min(kBlockValues, end + 1 - start));
     for (int64_t& value : values) {
       if (value < last)
         fail("{}: {}: offsets decrease near sample {}", source.file(), source.name(), start);
       last = value;
-      value -= base;
+      value = value - base + shift;
     }
     target.append(values);
   }
   return {base, last};
 }
+
+}  // namespace
+
+void append_samples(const h5::File& in, const DatasetInfo& info, int64_t begin, int64_t end,
+                    h5::File& out) {
+  for (const char* name : {format::kEmotion, format::kTeacherHidden}) {
+    const h5::Dataset source = in.dataset(name);
+    h5::Dataset target = target_for(out, source);
+    copy_rows(source, target, begin, end);
+  }
+  std::map<std::string, std::pair<int64_t, int64_t>> row_ranges;  // per offsets dataset
+  for (const RaggedField& field : ragged_fields(in, info)) {
+    if (!row_ranges.count(field.offsets)) {
+      const h5::Dataset source = in.dataset(field.offsets);
+      h5::Dataset target = target_for(out, source);
+      row_ranges[field.offsets] = copy_offsets(source, target, begin, end);
+    }
+    const h5::Dataset source = in.dataset(field.data);
+    h5::Dataset target = target_for(out, source);
+    const auto [first, last] = row_ranges[field.offsets];
+    copy_rows(source, target, first, last);
+  }
+}
+
+namespace {
 
 // One shard: samples [begin, end) of `in`, written atomically to `path`.
 void write_shard(const h5::File& in, const DatasetInfo& info, int64_t begin, int64_t end,
@@ -71,23 +110,7 @@ void write_shard(const h5::File& in, const DatasetInfo& info, int64_t begin, int
   try {
     h5::File out = h5::File::open(temporary, h5::Mode::kCreate);
     copy_attributes(in, out);
-    for (const char* name : {format::kEmotion, format::kTeacherHidden}) {
-      const h5::Dataset source = in.dataset(name);
-      h5::Dataset target = create_like(out, source);
-      copy_rows(source, target, begin, end);
-    }
-    std::map<std::string, std::pair<int64_t, int64_t>> row_ranges;  // per offsets dataset
-    for (const RaggedField& field : ragged_fields(in, info)) {
-      if (!row_ranges.count(field.offsets)) {
-        const h5::Dataset source = in.dataset(field.offsets);
-        h5::Dataset target = create_like(out, source);
-        row_ranges[field.offsets] = copy_offsets(source, target, begin, end);
-      }
-      const h5::Dataset source = in.dataset(field.data);
-      h5::Dataset target = create_like(out, source);
-      const auto [first, last] = row_ranges[field.offsets];
-      copy_rows(source, target, first, last);
-    }
+    append_samples(in, info, begin, end, out);
     out.flush();
   } catch (...) {
     std::remove(temporary.c_str());

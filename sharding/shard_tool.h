@@ -7,12 +7,22 @@
 #include <string>
 #include <vector>
 
+#include "data/h5.h"
+#include "data/sample.h"
 #include "data/shard_manifest.h"
 
 namespace pride {
 
 // "shard-00002-of-00008.h5"
 std::string shard_file_name(int64_t index, int64_t count);
+
+// Every root attribute of the format, the optional ones (tokenizer, ...) when `in` has them.
+void copy_attributes(const h5::File& in, h5::File& out);
+
+// Appends samples [begin, end) of `in` (described by `info`) to `out`, creating its datasets on
+// the first call; offsets continue where `out`'s end. Streams in blocks: memory is bounded.
+void append_samples(const h5::File& in, const DatasetInfo& info, int64_t begin, int64_t end,
+                    h5::File& out);
 
 void write_shard_manifest(const std::string& dir, const ShardManifest& manifest);
 

@@ -134,5 +134,22 @@ TEST_F(Shard, MoreShardsThanSamplesIsRejected) {
   EXPECT_TRUE(contains(error_of([&] { shard_file(source_, temp_path("too_many"), 51); }), "51"));
 }
 
+// append_samples, which `pride teach` merges its parts with: pieces appended one after another
+// give back the original file, offsets continued across the seams.
+TEST_F(Shard, AppendedPiecesEqualTheOriginal) {
+  const std::string joined = temp_path("joined.h5");
+  {
+    h5::File out = h5::File::open(joined, h5::Mode::kCreate);
+    const h5::File in = h5::File::open(source_, h5::Mode::kRead);
+    copy_attributes(in, out);
+    const DatasetInfo info = read_info(in);
+    for (const auto& [begin, end] : {std::pair{0, 7}, std::pair{7, 8}, std::pair{8, 50}}) {
+      append_samples(in, info, begin, end, out);
+    }
+  }
+  inspect_file(joined);
+  expect_same_samples(DialogueDataset::open({joined}));
+}
+
 }  // namespace
 }  // namespace pride::test
