@@ -34,6 +34,14 @@ inline constexpr char kAttrBosId[] = "bos_id";
 inline constexpr char kAttrEosId[] = "eos_id";
 inline constexpr char kAttrModalities[] = "modalities";
 inline constexpr char kAttrPrivilegedSources[] = "privileged_sources";
+// Optional provenance, written by `pride teach`: the tokenizer's identity (text::Tokenizer::
+// identity(); a student with another tokenizer must not train on the file), the emotion labels in
+// class order (comma-separated) and the teacher model.
+inline constexpr char kAttrTokenizer[] = "tokenizer";
+inline constexpr char kAttrEmotionLabels[] = "emotion_labels";
+inline constexpr char kAttrTeacher[] = "teacher";
+inline constexpr const char* kOptionalStringAttributes[] = {kAttrTokenizer, kAttrEmotionLabels,
+                                                            kAttrTeacher};
 
 // Datasets. Variable-length fields are flat with an int64 "<name>_offsets" array of N+1 entries.
 inline constexpr char kContext[] = "/samples/context";

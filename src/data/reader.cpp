@@ -138,6 +138,16 @@ DatasetInfo read_info(const h5::File& file) {
   info.teacher_hidden = width_of(file.dataset(format::kTeacherHidden));
   info.audio_dim = modality_width(file, modalities, format::kAudio);
   info.visual_dim = modality_width(file, modalities, format::kVisual);
+  if (file.has_attribute(format::kAttrTokenizer)) {
+    info.tokenizer = file.string_attribute(format::kAttrTokenizer);
+  }
+  if (file.has_attribute(format::kAttrEmotionLabels)) {
+    info.emotion_labels = format::split_list(file.string_attribute(format::kAttrEmotionLabels));
+    if (static_cast<int64_t>(info.emotion_labels.size()) != info.num_emotions) {
+      fail("{}: attribute '{}' names {} labels for {} emotions", file.path(),
+           format::kAttrEmotionLabels, info.emotion_labels.size(), info.num_emotions);
+    }
+  }
   return info;
 }
 
@@ -333,6 +343,9 @@ void check_compatible(const DatasetInfo& first, const std::string& first_path,
   differ("visual dim", first.visual_dim, other.visual_dim);
   differ("privileged sources", format::join_list(first.privileged_sources),
          format::join_list(other.privileged_sources));
+  differ("tokenizer", first.tokenizer, other.tokenizer);
+  differ("emotion labels", format::join_list(first.emotion_labels),
+         format::join_list(other.emotion_labels));
 }
 
 }  // namespace

@@ -23,6 +23,8 @@ struct DatasetInfo {
   int64_t audio_dim = 0;                        // 0: no audio
   int64_t visual_dim = 0;                       // 0: no visual
   std::vector<std::string> privileged_sources;  // e.g. reasoning, annotation, future_summary
+  std::string tokenizer;                        // its identity, "" when the file does not say
+  std::vector<std::string> emotion_labels;      // class names, empty when the file does not say
 };
 
 struct Sample {

@@ -14,6 +14,7 @@
 #include "checkpoints/protocol.h"
 #include "checkpoints/safetensors.h"
 #include "models/causal_lm.h"
+#include "text/tokenizer.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -271,8 +272,22 @@ StudentSpec StudentSpec::from_json(const json& card, const std::string& origin) 
   return spec;
 }
 
+// Data that records its tokenizer (`pride teach` does) must have been made with the student's.
+void check_data_tokenizer(const DatasetInfo& info, const std::string& tokenizer) {
+  if (tokenizer.empty() || info.tokenizer.empty()) return;
+  const std::string identity = text::load_tokenizer(tokenizer)->identity();
+  if (identity != info.tokenizer) {
+    fail(
+        "the data set was tokenized by {} but the student's tokenizer {} is {}: its token ids "
+        "(and the teacher's top-K) would mean other tokens to the student. Teach the data with the "
+        "student's tokenizer",
+        info.tokenizer, tokenizer, identity);
+  }
+}
+
 StudentSpec student_spec(const Config& config, const DatasetInfo& info) {
   StudentSpec spec{config, info, json(), tokenizer_reference(config.model)};
+  check_data_tokenizer(info, spec.tokenizer);
   const std::string& dir = config.model.init_from;
   if (dir.empty()) return spec;
   const std::string path = config_json_of(dir);
