@@ -193,8 +193,18 @@ CausalLMImpl::CausalLMImpl(const CausalLMConfig& config) : config_(config) {
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens, const torch::Tensor& valid) {
+  return logits(hidden_states(tokens, valid));
+}
+
+torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& tokens, const torch::Tensor& valid) {
   DecodeState state = start(tokens.size(0), tokens.size(1));
-  return forward_cached(tokens, valid, state, /*all_positions=*/true);
+  return decode(tokens, valid, state, /*all_positions=*/true);
+}
+
+torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {
+  auto logits =
+      lm_head.is_empty() ? torch::matmul(hidden, model->embed_tokens->weight.t()) : lm_head(hidden);
+  return logits.scalar_type() == torch::kDouble ? logits : logits.to(torch::kFloat);
 }
 
 DecodeState CausalLMImpl::start(int64_t batch, int64_t capacity) const {
@@ -204,6 +214,11 @@ DecodeState CausalLMImpl::start(int64_t batch, int64_t capacity) const {
 
 torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& tokens, const torch::Tensor& valid,
                                            DecodeState& state, bool all_positions) {
+  return logits(decode(tokens, valid, state, all_positions));
+}
+
+torch::Tensor CausalLMImpl::decode(const torch::Tensor& tokens, const torch::Tensor& valid,
+                                   DecodeState& state, bool all_positions) {
   if (tokens.dim() != 2 || tokens.size(0) != state.next_position.size(0)) {
     fail("causal LM: tokens must be [B={}, T], got {}", state.next_position.size(0),
          tokens.sizes());
@@ -217,9 +232,7 @@ torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& tokens, const to
                                                          &state.layers[i]);
   }
   if (!all_positions) x = x.narrow(1, x.size(1) - 1, 1);
-  x = model->norm(x);
-  auto logits = lm_head.is_empty() ? torch::matmul(x, model->embed_tokens->weight.t()) : lm_head(x);
-  return logits.scalar_type() == torch::kDouble ? logits : logits.to(torch::kFloat);
+  return model->norm(x);
 }
 
 namespace {

@@ -55,6 +55,11 @@ class CausalLMImpl : public torch::nn::Module, public IncrementalDecoder {
   // Logits [B, T, V] (fp32) of whole sequences; `valid` [B, T] bool marks real tokens (pads may
   // come first or last; undefined: no padding).
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& valid = {});
+  // The final hidden states [B, T, H] (after the last norm, what the LM head reads) of whole
+  // sequences, in the model's dtype; `valid` as in forward().
+  torch::Tensor hidden_states(const torch::Tensor& tokens, const torch::Tensor& valid = {});
+  // Logits [..., V] (fp32) of final hidden states [..., H].
+  torch::Tensor logits(const torch::Tensor& hidden);
 
   int64_t vocab_size() const override { return config_.vocab_size; }
   DecodeState start(int64_t batch, int64_t capacity) const override;
@@ -62,6 +67,11 @@ class CausalLMImpl : public torch::nn::Module, public IncrementalDecoder {
                                DecodeState& state, bool all_positions) override;
 
  private:
+  // Final hidden states of `tokens` appended to `state` (only the last position's unless
+  // all_positions).
+  torch::Tensor decode(const torch::Tensor& tokens, const torch::Tensor& valid, DecodeState& state,
+                       bool all_positions);
+
   CausalLMConfig config_;
   CausalLMBody model{nullptr};
   torch::nn::Linear lm_head{nullptr};  // absent with tie_word_embeddings
