@@ -70,30 +70,7 @@ check "a text prompt without a tokenizer says so" expect_error "a text prompt ne
 # Text in and out: a byte-level BPE tokenizer.json (256 byte tokens, two merges, <eos>) and a
 # model of its vocabulary. The prompt's ids are what `pride tokenize` gives, and the output's text
 # is what `pride tokenize --decode` makes of the generated ids.
-/usr/bin/python3 - "$WORK/tok" <<'PY'
-import json, os, sys
-os.makedirs(sys.argv[1], exist_ok=True)
-bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-cs, n = bs[:], 0
-for b in range(256):
-    if b not in bs:
-        bs.append(b); cs.append(256 + n); n += 1
-chars = [chr(c) for c in cs]
-vocab = {ch: i for i, ch in enumerate(chars)}
-vocab["he"] = 256; vocab["hel"] = 257
-json.dump({"version": "1.0", "added_tokens": [{"id": 258, "content": "<eos>", "special": True,
-           "single_word": False, "lstrip": False, "rstrip": False, "normalized": False}],
-           "normalizer": None,
-           "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
-                             "use_regex": True},
-           "post_processor": None, "decoder": {"type": "ByteLevel", "add_prefix_space": True,
-                                               "trim_offsets": True, "use_regex": True},
-           "model": {"type": "BPE", "dropout": None, "unk_token": None,
-                     "continuing_subword_prefix": None, "end_of_word_suffix": None,
-                     "fuse_unk": False, "byte_fallback": False, "vocab": vocab,
-                     "merges": ["h e", "he l"]}},
-          open(os.path.join(sys.argv[1], "tokenizer.json"), "w"))
-PY
+$REF make-tokenizer "$WORK/tok"
 $REF make "$WORK/byte_llama" llama --seed 5 --vocab 259
 "$PRIDE" generate --model "$WORK/byte_llama" --tokenizer "$WORK/tok/tokenizer.json" \
   --prompt "hello there" --max-new-tokens 6 --out "$WORK/text_out.jsonl" >/dev/null

@@ -11,6 +11,8 @@ i - window < j <= i).
 
   hf_reference.py make DIR ARCH [--tied] [--dtype F32|F16|BF16] [--shards N] [--seed S] [--width W]
                                [--layers L] [--vocab V]
+  hf_reference.py make-tokenizer DIR [--merges "a b,ab c"] [--special-config]
+                                                            a byte-level BPE tokenizer.json
   hf_reference.py logits DIR PROMPTS.jsonl OUT.jsonl       each prompt alone, unpadded
   hf_reference.py compare A.jsonl B.jsonl TOL               max |logit difference| <= TOL
   hf_reference.py greedy DIR PROMPTS.jsonl N OUT.jsonl      greedy, full prefix each step
@@ -111,6 +113,12 @@ def rotate_half(x):
 
 def forward(c, w, ids):
     """Logits [T, V] of one unpadded sequence."""
+    head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings") else w["lm_head.weight"]
+    return hidden_states(c, w, ids) @ head.T
+
+
+def hidden_states(c, w, ids):
+    """Final hidden states [T, H] (after the last norm) of one unpadded sequence."""
     t, heads, kv_heads, hd = len(ids), c["num_attention_heads"], c["num_key_value_heads"], head_dim_of(c)
     eps = c["rms_norm_eps"]
     kind = c["model_type"]
@@ -151,9 +159,7 @@ def forward(c, w, ids):
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
         gate = torch.nn.functional.silu(h @ w[p + "mlp.gate_proj.weight"].T)
         x = x + (gate * (h @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
-    x = rms_norm(x, w["model.norm.weight"], eps)
-    head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings") else w["lm_head.weight"]
-    return x @ head.T
+    return rms_norm(x, w["model.norm.weight"], eps)
 
 
 # --- tiny random models --------------------------------------------------------------------------
@@ -219,6 +225,39 @@ def make(directory, arch, tied=False, dtype="F32", shards=1, seed=0, width=64, l
         json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=2)
 
 
+def make_tokenizer(directory, merges=("h e", "he l"), special_config=False):
+    """A byte-level BPE tokenizer.json: 256 byte tokens, `merges` (ids 256...) and <eos> after
+    them; with special_config, a tokenizer_config.json naming <eos> as eos and pad token."""
+    import os
+    os.makedirs(directory, exist_ok=True)
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    vocab = {chr(c): i for i, c in enumerate(cs)}
+    for merge in merges:
+        vocab[merge.replace(" ", "")] = len(vocab)
+    eos = len(vocab)
+    byte_level = {"add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    tokenizer = {
+        "version": "1.0", "normalizer": None, "post_processor": None,
+        "added_tokens": [{"id": eos, "content": "<eos>", "special": True, "single_word": False,
+                          "lstrip": False, "rstrip": False, "normalized": False}],
+        "pre_tokenizer": {"type": "ByteLevel", **byte_level},
+        "decoder": {"type": "ByteLevel", **byte_level, "add_prefix_space": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": False,
+                  "byte_fallback": False, "vocab": vocab, "merges": list(merges)}}
+    with open(os.path.join(directory, "tokenizer.json"), "w") as f:
+        json.dump(tokenizer, f)
+    if special_config:
+        with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
+            json.dump({"eos_token": "<eos>", "pad_token": "<eos>"}, f)
+
+
 def read_prompts(path):
     with open(path) as f:
         return [json.loads(line)["prompt_ids"] for line in f if line.strip()]
@@ -248,6 +287,10 @@ def main(argv):
             if key in flags:
                 options[key[2:]] = cast(flags[flags.index(key) + 1])
         make(*args, **options)
+    elif command == "make-tokenizer":
+        flags = argv[3:]
+        merges = flags[flags.index("--merges") + 1].split(",") if "--merges" in flags else ["h e", "he l"]
+        make_tokenizer(argv[2], merges, "--special-config" in flags)
     elif command == "logits":
         c, w = read_model(argv[2])
         with open(argv[4], "w") as out:
