@@ -3,6 +3,7 @@
 //   pride eval --config F --checkpoint DIR [--generate]          PI-free eval of a checkpoint
 //   pride data synth|inspect                                     synthetic data, validation
 //   pride data convert --from ED|meld|esconv --in F --out F.jsonl  data sets to dialogue text
+//   pride teach --config F                                       teacher pass: JSONL -> HDF5 shards
 //   pride shard --in FILE --out DIR --shards M                   split a data file across ranks
 //   pride ckpt inspect|export                                    checkpoint tools
 //   pride bench allreduce|step                                   communicator bandwidth, step time
@@ -32,6 +33,7 @@
 #include "models/generate_command.h"
 #include "models/student_init.h"
 #include "sharding/shard_tool.h"
+#include "teacher/teacher_pass.h"
 #include "text/tokenize_command.h"
 #include "training/bench_step.h"
 #include "training/text_metrics.h"
@@ -144,6 +146,12 @@ int run_cli(int argc, char** argv) {
                    "with --generate: directory for metrics.json and responses.jsonl (default "
                    "<run.dir>/eval/step_<N>)");
 
+  ConfigArgs teach_config;
+  auto* teach = app.add_subcommand(
+      "teach",
+      "teacher pass: dialogue JSONL -> training HDF5 (reasoning PI, top-K, hidden states)");
+  teach_config.add_to(teach);
+
   auto* data = app.add_subcommand("data", "synthesize and validate data files");
   data->require_subcommand(1);
   SynthOptions synth_options;
@@ -229,6 +237,13 @@ int run_cli(int argc, char** argv) {
       const std::string metrics =
           run_checkpoint_eval(config, *comm, device, eval_checkpoint, eval_options);
       if (world.rank == 0) fmt::print("{}\n", metrics);
+      return 0;
+    });
+  }
+  if (*teach) {
+    return run_distributed(&argc, &argv, [&](const WorldInfo& world) {
+      const Config config = load_config(teach_config.files, teach_config.overrides);
+      teacher::run_teach(config, world, choose_device(config, world));
       return 0;
     });
   }

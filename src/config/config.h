@@ -122,6 +122,36 @@ struct DistConfig {
   double timeout_s = 300.0;
 };
 
+// `pride teach` (docs/teacher.md): a Hugging Face teacher turns dialogue text (JSONL) into the
+// training HDF5: its reasoning as the privileged source `reasoning`, its top-K log-probabilities
+// and hidden states over the gold responses. Templates take {placeholders}, listed in
+// docs/teacher.md.
+struct TeachConfig {
+  std::string teacher = "";    // HF model directory (config.json, *.safetensors)
+  std::string tokenizer = "";  // tokenizer.json, .model or a directory; empty: the teacher's dir
+  std::string input = "";      // dialogue samples, JSONL (pride data convert)
+  std::string out = "";        // output directory: one HDF5 file per rank and manifest.json
+  int64_t topk = 20;
+  std::string dtype = "fp32";         // teacher compute: fp32 | bf16 | fp16
+  std::string storage = "fp32";       // stored log-probs, hidden states, features: fp32 | fp16
+  bool hidden_tokens = false;         // also store per-response-token hidden states [R, H]
+  int64_t batch_size = 8;             // samples scored (and reasoned about) together
+  int64_t part_size = 256;            // samples per resumable part
+  int64_t max_context_tokens = 768;   // the oldest turns are dropped to fit
+  int64_t max_response_tokens = 128;  // longer gold responses are cut (the eos is kept)
+  std::string turn_template = "{speaker}: {text}\n";
+  std::string context_template = "{dialogue}{speaker}:";  // what the student sees
+  std::string response_prefix = " ";    // put before the response text (a space after "name:")
+  std::string score_template = "";      // the teacher's prompt when scoring; empty: the context
+  bool reasoning = true;                // generate the empathy-reasoning PI
+  std::string reasoning_template = "";  // empty: the built-in step-by-step prompt
+  int64_t reasoning_max_tokens = 128;
+  double reasoning_temperature = 0.0;  // 0: greedy
+  double reasoning_top_p = 1.0;
+  int64_t seed = 1234;
+  double progress_every_s = 10;
+};
+
 struct Config {
   RunConfig run;
   DataConfig data;
@@ -132,6 +162,7 @@ struct Config {
   EvalConfig eval;
   CheckpointConfig checkpoint;
   DistConfig dist;
+  TeachConfig teach;
 };
 
 // Loads `files` in order (later keys override earlier ones), then applies `overrides`

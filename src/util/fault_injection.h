@@ -1,7 +1,8 @@
 // Fault injection for the failure tests: the environment variable
 //   PRIDE_INJECT_FAULT=<point>:<rank>:<step>:<action>      (<step> may be * for every step)
 // makes rank <rank> fail at <point> ("step" at the start of a training step, "save" after its
-// checkpoint shard is written and before the checkpoint is published) of step <step>, with
+// checkpoint shard is written and before the checkpoint is published; "teach_part" after `pride
+// teach` wrote a part, <step> counting the rank's parts from 0) of step <step>, with
 // <action>: "throw" (a pride::Error, as bad data would), "hang" (stops answering, as a stuck node
 // would) or "kill" (SIGKILL, as the OOM killer would). Unset in normal runs: one getenv per call.
 #pragma once

@@ -1,0 +1,159 @@
+// Implements prompts.h: template rendering, context fitting and tokenization of one sample.
+#include "teacher/prompts.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace pride::teacher {
+namespace {
+
+// The placeholders each template may use. The student's context may not name privileged
+// information: it is what the student sees at inference.
+const std::vector<std::string> kTurnKeys = {"speaker", "text"};
+const std::vector<std::string> kContextKeys = {"dialogue", "speaker"};
+const std::vector<std::string> kReasoningKeys = {"dialogue", "speaker", "emotion", "privileged",
+                                                 "response"};
+const std::vector<std::string> kScoreKeys = {"dialogue",   "speaker",  "emotion",
+                                             "privileged", "response", "reasoning"};
+
+// Renders `text` with every allowed key bound to itself, so that an unknown one fails now.
+void check_template(const std::string& text, const std::vector<std::string>& keys,
+                    const std::string& config_key) {
+  std::map<std::string, std::string> values;
+  for (const std::string& key : keys) values[key] = key;
+  render_template(text, values, config_key);
+}
+
+Ids as_ids(const std::vector<text::TokenId>& ids) {
+  return Ids(ids.begin(), ids.end());
+}
+
+}  // namespace
+
+const char kDefaultReasoningTemplate[] =
+    "{dialogue}\n"
+    "Before {speaker} replies, think it through step by step.\n"
+    "1. Feelings: what does the other person feel, and why?\n"
+    "2. Situation: what happened, and what do they need now?\n"
+    "3. Reply: what must an empathetic reply from {speaker} address?\n"
+    "Reasoning:";
+
+std::string render_template(const std::string& text,
+                            const std::map<std::string, std::string>& values,
+                            const std::string& key) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
+      out += c;  // "{{" or "}}"
+      ++i;
+    } else if (c == '{') {
+      const size_t close = text.find('}', i);
+      if (close == std::string::npos) fail("{}: unclosed '{{' at character {}", key, i);
+      const std::string name = text.substr(i + 1, close - i - 1);
+      const auto found = values.find(name);
+      if (found == values.end()) {
+        std::vector<std::string> known;
+        for (const auto& [known_name, value] : values) known.push_back("{" + known_name + "}");
+        fail("{}: unknown placeholder {{{}}} (this template knows {})", key, name,
+             fmt::join(known, ", "));
+      }
+      out += found->second;
+      i = close;
+    } else if (c == '}') {
+      fail("{}: a lone '}}' at character {} (write '}}}}' for a brace)", key, i);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+PromptBuilder::PromptBuilder(const TeachConfig& config, const text::Tokenizer& tokenizer,
+                             int32_t eos_id)
+    : config_(config),
+      tokenizer_(tokenizer),
+      eos_id_(eos_id),
+      reasoning_template_(config.reasoning_template.empty() ? kDefaultReasoningTemplate
+                                                            : config.reasoning_template) {
+  check_template(config.turn_template, kTurnKeys, "teach.turn_template");
+  check_template(config.context_template, kContextKeys, "teach.context_template");
+  check_template(reasoning_template_, kReasoningKeys, "teach.reasoning_template");
+  check_template(config.score_template, kScoreKeys, "teach.score_template");
+}
+
+std::string PromptBuilder::dialogue_text(const dialogue::DialogueText& sample,
+                                         int64_t first_turn) const {
+  std::string text;
+  for (size_t t = static_cast<size_t>(first_turn); t < sample.context.size(); ++t) {
+    text +=
+        render_template(config_.turn_template,
+                        {{"speaker", sample.context[t].speaker}, {"text", sample.context[t].text}},
+                        "teach.turn_template");
+  }
+  return text;
+}
+
+std::map<std::string, std::string> PromptBuilder::values(const dialogue::DialogueText& sample,
+                                                         int64_t first_turn) const {
+  std::string privileged;
+  for (const auto& [name, text] : sample.privileged) privileged += name + ": " + text + "\n";
+  return {{"dialogue", dialogue_text(sample, first_turn)},
+          {"speaker", sample.response.speaker},
+          {"emotion", sample.emotion},
+          {"privileged", privileged},
+          {"response", sample.response.text}};
+}
+
+SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& sample) const {
+  SamplePrompts prompts;
+  // Drop the oldest turns until the context fits; when the last turn alone is too long, keep
+  // its last tokens.
+  const int64_t last_start = std::max<int64_t>(0, static_cast<int64_t>(sample.context.size()) - 1);
+  const auto budget = static_cast<size_t>(config_.max_context_tokens);
+  for (prompts.first_turn = 0;; ++prompts.first_turn) {
+    const std::string context =
+        render_template(config_.context_template,
+                        {{"dialogue", dialogue_text(sample, prompts.first_turn)},
+                         {"speaker", sample.response.speaker}},
+                        "teach.context_template");
+    prompts.context = as_ids(tokenizer_.encode(context, /*add_special=*/true));
+    if (prompts.context.size() <= budget) break;
+    if (prompts.first_turn == last_start) {
+      prompts.context.erase(prompts.context.begin(), prompts.context.end() - budget);
+      break;
+    }
+  }
+
+  prompts.response =
+      as_ids(tokenizer_.encode(config_.response_prefix + sample.response.text, false));
+  const auto room = static_cast<size_t>(config_.max_response_tokens - 1);  // eos follows
+  prompts.response_cut = prompts.response.size() > room;
+  if (prompts.response_cut) prompts.response.resize(room);
+  prompts.response.push_back(eos_id_);
+
+  for (const auto& [name, text] : sample.privileged) {
+    prompts.privileged[name] = as_ids(tokenizer_.encode(text, false));
+  }
+  if (config_.reasoning) {
+    const std::string prompt = render_template(
+        reasoning_template_, values(sample, prompts.first_turn), "teach.reasoning_template");
+    prompts.reasoning_prompt = as_ids(tokenizer_.encode(prompt, true));
+  }
+  return prompts;
+}
+
+Ids PromptBuilder::score_prompt(const dialogue::DialogueText& sample, const SamplePrompts& prompts,
+                                const std::string& reasoning) const {
+  if (config_.score_template.empty()) return prompts.context;
+  auto bound = values(sample, prompts.first_turn);
+  bound["reasoning"] = reasoning;
+  return as_ids(tokenizer_.encode(
+      render_template(config_.score_template, bound, "teach.score_template"), true));
+}
+
+}  // namespace pride::teacher
