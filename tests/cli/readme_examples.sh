@@ -2,7 +2,7 @@
 # (build/pride, launch/, configs/, and the data scripts/quickstart.sh makes). Each line runs once,
 # in an order where every command finds what it reads: the 4-rank launch of the tiny config first,
 # then the lines that resume, evaluate, talk with, inspect and export its checkpoints, the data
-# commands, and the 1000-step single-rank run last.
+# commands (the teacher pass with a tiny random teacher), and the 1000-step single-rank run last.
 source "$(dirname "$0")/lib/common.sh"
 cd "$WORK"
 mkdir -p build runs/data
@@ -12,6 +12,12 @@ ln -s "$REPO/configs" configs
 "$PRIDE" data synth --out runs/data/train.h5 --samples 4000 --seed 1 >/dev/null
 "$PRIDE" data synth --out runs/data/eval.h5 --samples 512 --seed 2 >/dev/null
 cp "$REPO/tests/data/dialogue/meld.csv" train_sent_emo.csv  # MELD's file name, our fixture
+# configs/teach-ed.yaml's teacher and input: a tiny random teacher and the EmpatheticDialogues fixture
+/usr/bin/python3 "$REPO/tests/cli/lib/hf_reference.py" make-tokenizer runs/teach-example/teacher \
+  --merges "e r,t h" --special-config
+/usr/bin/python3 "$REPO/tests/cli/lib/hf_reference.py" make runs/teach-example/teacher llama --vocab 259
+"$PRIDE" data convert --from empathetic-dialogues --out runs/teach-example/ed.jsonl \
+  --in "$REPO/tests/data/dialogue/empathetic_dialogues.csv" >/dev/null
 
 # The fenced block under "## Using it", without comments.
 mapfile -t lines < <(awk '/^## Using it/{on=1} on&&/^```sh/{inside=1; next} inside&&/^```/{exit}
@@ -19,7 +25,7 @@ mapfile -t lines < <(awk '/^## Using it/{on=1} on&&/^```sh/{inside=1; next} insi
 check "the README has its examples" test "${#lines[@]}" -ge 9
 ordered=()
 for pattern in "pride-launch -n 4" "--resume auto" "pride eval" "pride generate" "ckpt inspect" \
-  "ckpt export" "data synth" "data inspect" "data convert" "pride shard" "train.max_steps=1000"; do
+  "ckpt export" "data synth" "data inspect" "data convert" "teach --config" "pride shard" "train.max_steps=1000"; do
   for line in "${lines[@]}"; do
     [[ $line == *"$pattern"* ]] && ordered+=("$line")
   done
