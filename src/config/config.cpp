@@ -70,6 +70,7 @@ std::vector<Field> fields_of(Config& c) {
       {"train.eval_every", &c.train.eval_every, 0, kInf},
       {"train.eval_samples", &c.train.eval_samples, 0, kInf},
       {"train.precision", &c.train.precision, -kInf, kInf, {"fp32", "bf16"}},
+      {"train.activation_checkpointing", &c.train.activation_checkpointing},
       {"train.max_skipped_steps", &c.train.max_skipped_steps, 0, kInf},
       {"train.peak_tflops", &c.train.peak_tflops, 0, 1e6},
       {"loss.ce_weight", &c.loss.ce_weight, 0, kInf},

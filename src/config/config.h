@@ -76,6 +76,9 @@ struct TrainConfig {
   int64_t eval_samples = 256;  // 0: the whole eval set
   // fp32, or bf16 autocast for forward and backward (fp32 master weights, loss terms and MMD).
   std::string precision = "fp32";
+  // Keep only each decoder block's input for backward and recompute the block there: less
+  // activation memory for about one more forward's time (docs/performance.md).
+  bool activation_checkpointing = false;
   // A step whose global gradient norm is NaN/inf applies no update; this many in a row end the run.
   int64_t max_skipped_steps = 3;
   double peak_tflops = 0;  // device peak for the mfu metric; 0: from the device name (none on CPU)

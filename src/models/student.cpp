@@ -11,6 +11,7 @@
 #include <malloc.h>
 #endif
 
+#include "models/checkpointing.h"
 #include "util/error.h"
 
 namespace pride {
@@ -158,15 +159,11 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
   auto x = embed_tokens(batch.tokens);
   Memory memory = build_memory(batch, x, pi);
 
-  // Causal only, no padding mask: collate pads on the right, so no real position ever sees a pad
-  // and the pads' own outputs reach no loss or pooled feature. That keeps attention on the fused
-  // (flash) kernels, which take no mask.
-  const AttentionMask self_mask = AttentionMask::causal_only();
   auto memory_mask = memory.mask.unsqueeze(1).unsqueeze(1);
   const auto positions = torch::arange(length, batch.tokens.options()).unsqueeze(0);
   const Rotary rotary = rotary_tables_at(positions, arch_.head_dim(), arch_.rope, x);
-  for (const auto& layer : *layers) {
-    x = layer->as<DecoderLayer>()->forward(x, self_mask, rotary, memory.values, memory_mask);
+  for (size_t i = 0; i < layers->size(); ++i) {
+    x = run_layer(i, x, rotary, memory.values, memory_mask);
   }
   auto hidden = norm(x);
 
@@ -181,6 +178,21 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
                                                         : memory.pi_summary);
   out.pi_align = memory.pi_align;
   return out;
+}
+
+// Decoder block i over the whole sequence, checkpointed when so configured (the memory is an
+// input of the block too: it needs its gradient). Causal only, no padding mask: collate pads on
+// the right, so no real position ever sees a pad and the pads' own outputs reach no loss or pooled
+// feature. That keeps attention on the fused (flash) kernels, which take no mask.
+torch::Tensor StudentImpl::run_layer(size_t i, const torch::Tensor& x, const Rotary& rotary,
+                                     const torch::Tensor& memory,
+                                     const AttentionMask& memory_mask) {
+  auto layer = layers->ptr<DecoderLayerImpl>(i);
+  auto block = [layer, rotary, memory_mask](const std::vector<torch::Tensor>& in) {
+    return layer->forward(in[0], AttentionMask::causal_only(), rotary, in[1], memory_mask);
+  };
+  if (!activation_checkpointing_) return block({x, memory});
+  return checkpointed(block, {x, memory}, layer->parameters());
 }
 
 torch::Tensor StudentImpl::logits_of(const torch::Tensor& hidden) {

@@ -75,6 +75,9 @@ class StudentImpl : public torch::nn::Module {
   int64_t vocab_size() const { return arch_.vocab_size; }
   const StudentArch& arch() const { return arch_; }
   const DatasetInfo& info() const { return info_; }
+  // train.activation_checkpointing: while autograd records, forward keeps only each decoder
+  // block's input, and backward recomputes the block (models/checkpointing.h). Off by default.
+  void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
 
   // Incremental decoding (models/decoding.h), PI-free: the memory from inference_memory() (the
   // predictor's slots over the context and frames of `batch`, as evaluation computes them), then
@@ -101,10 +104,13 @@ class StudentImpl : public torch::nn::Module {
   torch::Tensor encode_privileged(const Batch& batch);
 
   torch::Tensor logits_of(const torch::Tensor& hidden);
+  torch::Tensor run_layer(size_t i, const torch::Tensor& x, const Rotary& rotary,
+                          const torch::Tensor& memory, const AttentionMask& memory_mask);
 
   ModelConfig config_;
   DatasetInfo info_;
   StudentArch arch_;
+  bool activation_checkpointing_ = false;
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};

@@ -90,7 +90,9 @@ DistributedAdamWOptions optimizer_options(const Config& config) {
 // Seeded with run.seed; model.init_from and model.freeze applied (models/student_init.h).
 Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device,
                       bool load_pretrained = true) {
-  return make_student(student_spec(config, info), device, load_pretrained);
+  Student student = make_student(student_spec(config, info), device, load_pretrained);
+  student->set_activation_checkpointing(config.train.activation_checkpointing);
+  return student;
 }
 
 class Trainer {

@@ -53,11 +53,13 @@ class AutocastGuard {
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
- private:
+  // Whether autocast is on for `type` in this thread (for a recompute that must re-enter it).
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   static bool is_enabled(c10::DeviceType type) {
     return at::autocast::is_autocast_enabled(type);
   }
+
+ private:
   static at::ScalarType dtype(c10::DeviceType type) {
     return at::autocast::get_autocast_dtype(type);
   }
@@ -69,6 +71,8 @@ class AutocastGuard {
   static bool is_enabled(c10::DeviceType type) {
     return type == c10::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
   }
+
+ private:
   static at::ScalarType dtype(c10::DeviceType type) {
     return type == c10::kCUDA ? at::autocast::get_autocast_gpu_dtype()
                               : at::autocast::get_autocast_cpu_dtype();

@@ -116,6 +116,15 @@ TEST(Config, MalformedYamlAndMissingFile) {
   EXPECT_NE(msg.find("novalue"), std::string::npos) << msg;
 }
 
+TEST(Config, ActivationCheckpointingIsATrueOrFalseKeyOffByDefault) {
+  EXPECT_FALSE(load_config({}, {}).train.activation_checkpointing);
+  EXPECT_TRUE(
+      load_config({}, {"train.activation_checkpointing=true"}).train.activation_checkpointing);
+  auto msg = error_of([] { load_config({}, {"train.activation_checkpointing=2"}); });
+  EXPECT_NE(msg.find("train.activation_checkpointing must be true or false"), std::string::npos)
+      << msg;
+}
+
 TEST(Config, EffectiveYamlRoundTrips) {
   Config c = load_config({}, {"train.lr=0.0625", "data.train=[a.h5]", "run.dir=out/x"});
   Config back;

@@ -1,16 +1,18 @@
 // The PRIDE student: shapes, causality over the response, padding invariance, running without PI,
 // per-row real/predicted PI memory, what the PI predictor reads, alignment loss, which parameters
-// the MMD features train, GQA, deterministic init, and that a few Adam steps on a fixed batch lower
-// the cross-entropy.
+// the MMD features train, GQA, deterministic init, that a few Adam steps on a fixed batch lower
+// the cross-entropy, and that activation checkpointing leaves every gradient as it was.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "models/student.h"
 #include "training/losses.h"
 #include "util/error.h"
+#include "util/torch_compat.h"
 
 namespace pride {
 namespace {
@@ -334,6 +336,66 @@ TEST(Student, AdamStepsOnAFixedBatchLowerTheCrossEntropy) {
   }
   const double final_ce = ce().first.item<double>();
   EXPECT_LT(final_ce, 0.5 * initial) << "initial " << initial;
+}
+
+// One training step's parameter gradients, accumulated into .grad over `micro` micro-batches
+// (under bf16 autocast if asked), with every output in the loss and real PI on the first row;
+// also how often each parameter's accumulate-grad hook ran (the gradient sync's trigger).
+struct StepGradients {
+  std::vector<torch::Tensor> grads;
+  std::vector<int> hook_runs;
+};
+
+StepGradients step_gradients(const std::vector<Batch>& micro, bool checkpointing, bool bf16) {
+  Student student = make_student();
+  student->set_activation_checkpointing(checkpointing);
+  const auto params = student->parameters();
+  StepGradients out;
+  out.hook_runs.assign(params.size(), 0);
+  std::vector<std::unique_ptr<compat::PostAccumulateGradHook>> hooks;
+  for (size_t i = 0; i < params.size(); ++i) {
+    hooks.push_back(std::make_unique<compat::PostAccumulateGradHook>(
+        params[i], [&out, i] { ++out.hook_runs[i]; }));
+  }
+  for (const Batch& batch : micro) {
+    StudentOutput y;
+    {
+      compat::AutocastGuard autocast(torch::Device(torch::kCPU), bf16);
+      y = student->forward(batch, {true, torch::tensor({true, false})});
+    }
+    auto loss = cross_entropy_sum(y.logits, batch.targets, batch.response_mask) +
+                y.emotion_logits.to(torch::kFloat).pow(2).sum() +
+                y.features.to(torch::kFloat).pow(2).sum() + y.pi_align.to(torch::kFloat).sum();
+    loss.backward();
+  }
+  for (const auto& p : params) out.grads.push_back(p.grad().clone());
+  return out;
+}
+
+// train.activation_checkpointing recomputes each decoder block in backward: every parameter's
+// gradient (decoder blocks, and through the memory the PI encoder/predictor and frame
+// projections) is that of the plain step, over two accumulated micro-batches, in fp32 and under
+// bf16 autocast (which the recompute must re-enter), and each accumulate-grad hook runs once per
+// micro-batch as before.
+TEST(Student, ActivationCheckpointingKeepsEveryGradient) {
+  torch::manual_seed(5);
+  std::vector<Batch> micro = {make_batch({random_row(4, 3), random_row(6, 4)}, 12),
+                              make_batch({random_row(5, 5), random_row(3, 6)}, 11)};
+  for (Batch& batch : micro) add_privileged(batch);
+  for (const bool bf16 : {false, true}) {
+    const auto plain = step_gradients(micro, /*checkpointing=*/false, bf16);
+    const auto checkpointed = step_gradients(micro, /*checkpointing=*/true, bf16);
+    const auto names = make_student()->named_parameters().keys();
+    for (size_t i = 0; i < names.size(); ++i) {
+      const auto& a = plain.grads[i];
+      const auto& b = checkpointed.grads[i];
+      ASSERT_GT(a.norm().item<double>(), 0) << names[i];
+      const double relative = (a - b).norm().item<double>() / a.norm().item<double>();
+      EXPECT_LE(relative, 1e-6) << names[i] << (bf16 ? " bf16" : " fp32");
+      EXPECT_EQ(plain.hook_runs[i], 2) << names[i];
+      EXPECT_EQ(checkpointed.hook_runs[i], 2) << names[i];
+    }
+  }
 }
 
 }  // namespace
