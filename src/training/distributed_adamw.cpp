@@ -99,7 +99,7 @@ void DistributedAdamW::load_state(const torch::Tensor& exp_avg, const torch::Ten
 }
 
 int64_t DistributedAdamW::state_bytes() const {
-  return 3 * adamw_.exp_avg().numel() * static_cast<int64_t>(sizeof(float));
+  return 2 * adamw_.exp_avg().numel() * static_cast<int64_t>(sizeof(float));
 }
 
 int64_t DistributedAdamW::gradient_bytes() const {

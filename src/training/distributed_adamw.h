@@ -52,7 +52,7 @@ class DistributedAdamW {
   void load_state(const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq,
                   int64_t step_count);
   int64_t step_count() const { return adamw_.step_count(); }
-  // Bytes of optimizer state (moments and decay mask) this rank holds.
+  // Bytes of optimizer state (AdamW's two moments) this rank holds.
   int64_t state_bytes() const;
   // Bytes of gradient buffers this rank holds (the flat buffer, and ZeRO-1's reduce-scatter slice).
   int64_t gradient_bytes() const;

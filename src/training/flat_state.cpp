@@ -69,14 +69,19 @@ FlatAdamW::FlatAdamW(const FlatParameters& params, AdamWOptions options, int64_t
     : options_(options) {
   const int64_t trainable = params.trainable_numel();
   if (length < 0) length = trainable - begin;
-  auto mask = torch::zeros({std::max(trainable, begin + length)}, params.values().options());
   for (const auto& slot : params.layout()) {
-    if (slot.shape.size() >= 2 && slot.trainable)
-      mask.narrow(0, slot.trainable_offset, slot.numel).fill_(1.0);
+    if (slot.shape.size() < 2 || !slot.trainable) continue;
+    const int64_t from = std::max(slot.trainable_offset, begin) - begin;
+    const int64_t to = std::min(slot.trainable_offset + slot.numel, begin + length) - begin;
+    if (from >= to) continue;
+    if (!decay_ranges_.empty() && decay_ranges_.back().second == from) {
+      decay_ranges_.back().second = to;
+    } else {
+      decay_ranges_.emplace_back(from, to);
+    }
   }
-  decay_mask_ = mask.narrow(0, begin, length).clone();
-  exp_avg_ = torch::zeros_like(decay_mask_);
-  exp_avg_sq_ = torch::zeros_like(decay_mask_);
+  exp_avg_ = torch::zeros({length}, params.values().options());
+  exp_avg_sq_ = torch::zeros({length}, params.values().options());
 }
 
 void FlatAdamW::step(torch::Tensor& values, const torch::Tensor& grads, double lr) {
@@ -84,7 +89,9 @@ void FlatAdamW::step(torch::Tensor& values, const torch::Tensor& grads, double l
   ++step_count_;
   const double bias1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_count_));
   const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_count_));
-  values.mul_(1.0 - lr * options_.weight_decay * decay_mask_);
+  // Rounded as the float32 factor 1 - float(lr * wd), which a float mask would give.
+  const float keep = 1.0f - static_cast<float>(lr * options_.weight_decay);
+  for (const auto& [begin, end] : decay_ranges_) values.narrow(0, begin, end - begin).mul_(keep);
   exp_avg_.mul_(options_.beta1).add_(grads, 1.0 - options_.beta1);
   exp_avg_sq_.mul_(options_.beta2).addcmul_(grads, grads, 1.0 - options_.beta2);
   const auto denom = (exp_avg_sq_ / bias2).sqrt_().add_(options_.eps);

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pride {
@@ -89,7 +90,10 @@ class FlatAdamW {
 
  private:
   AdamWOptions options_;
-  torch::Tensor exp_avg_, exp_avg_sq_, decay_mask_;
+  torch::Tensor exp_avg_, exp_avg_sq_;
+  // [begin, end) of the slice that weight decay applies to (the matrices), neighbours merged: a
+  // few ranges per layer instead of a float mask as large as the moments.
+  std::vector<std::pair<int64_t, int64_t>> decay_ranges_;
   int64_t step_count_ = 0;
 };
 

@@ -71,8 +71,8 @@ TEST(DistributedAdamW, ZeroOneTrainsLikePlainDataParallel) {
   const torch::Tensor everyone = comm->all_gather(zero.unsqueeze(0));
   for (int r = 0; r < comm->world_size(); ++r) EXPECT_TRUE(torch::equal(everyone[r], zero));
   const int64_t n = comm->world_size();
-  EXPECT_EQ(plain_bytes, 3 * kMlpParams * 4);
-  EXPECT_EQ(zero_bytes, 3 * ((kMlpParams + n - 1) / n) * 4);
+  EXPECT_EQ(plain_bytes, 2 * kMlpParams * 4);
+  EXPECT_EQ(zero_bytes, 2 * ((kMlpParams + n - 1) / n) * 4);
   if (n > 1) EXPECT_LT(zero_bytes, plain_bytes);
   if (comm->rank() == 0) {
     std::cout << "[ memory   ] optimizer state per rank at " << n << " rank(s): plain "
@@ -115,13 +115,13 @@ TEST(DistributedAdamW, FrozenParametersTakeNoStateNorCommunication) {
   int64_t plain_bytes = 0, zero_bytes = 0;
   const torch::Tensor plain = train(comm, 0, kSteps, &plain_bytes, /*freeze_a=*/true);
   EXPECT_EQ(comm.elements["all_reduce_async"], kSteps * kTrainable);
-  EXPECT_EQ(plain_bytes, 3 * kTrainable * 4);
+  EXPECT_EQ(plain_bytes, 2 * kTrainable * 4);
   comm.elements.clear();
   const torch::Tensor zero = train(comm, 1, kSteps, &zero_bytes, /*freeze_a=*/true);
   EXPECT_EQ(comm.elements["reduce_scatter"], kSteps * padded);
   EXPECT_EQ(comm.elements["all_gather_into"], kSteps * padded);
   EXPECT_EQ(comm.elements["all_reduce"], kSteps);  // the squared norm
-  EXPECT_EQ(zero_bytes, 3 * (padded / n) * 4);
+  EXPECT_EQ(zero_bytes, 2 * (padded / n) * 4);
   EXPECT_TRUE(comm.violations.empty());
   EXPECT_EQ(plain.numel(), kTrainable);
   EXPECT_LT(((zero - plain).norm() / plain.norm()).item<double>(), 1e-6);
