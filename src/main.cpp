@@ -145,6 +145,9 @@ int run_cli(int argc, char** argv) {
   eval->add_option("--out", eval_options.out_dir,
                    "with --generate: directory for metrics.json and responses.jsonl (default "
                    "<run.dir>/eval/step_<N>)");
+  eval->add_option("--tokenizer", eval_options.tokenizer,
+                   "with --generate: score the words of the decoded responses (tokenizer.json, "
+                   ".model or a directory; default model.tokenizer or init_from's; none: ids)");
 
   ConfigArgs teach_config;
   auto* teach = app.add_subcommand(

@@ -77,7 +77,7 @@ torch::Tensor DistributedAdamW::full_state(const torch::Tensor& mine) {
   if (zero_stage_ == 0) return mine;
   torch::Tensor whole = torch::empty({slice_length_ * comm_.world_size()}, mine.options());
   comm_.all_gather_into(mine, whole);
-  return whole.narrow(0, 0, flat_.numel());
+  return whole.narrow(0, 0, flat_.trainable_numel());
 }
 
 void DistributedAdamW::load_state(const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq,
@@ -85,8 +85,9 @@ void DistributedAdamW::load_state(const torch::Tensor& exp_avg, const torch::Ten
   torch::NoGradGuard no_grad;
   for (auto [source, target] :
        {std::pair{&exp_avg, &adamw_.exp_avg()}, std::pair{&exp_avg_sq, &adamw_.exp_avg_sq()}}) {
-    if (source->numel() != flat_.numel()) {
-      fail("optimizer state holds {} values but the model has {}", source->numel(), flat_.numel());
+    if (source->numel() != flat_.trainable_numel()) {
+      fail("optimizer state holds {} values but the model has {} trainable", source->numel(),
+           flat_.trainable_numel());
     }
     const torch::Tensor full = source->reshape({-1}).to(target->device());
     target->zero_();  // the padding stays zero
@@ -98,7 +99,12 @@ void DistributedAdamW::load_state(const torch::Tensor& exp_avg, const torch::Ten
 }
 
 int64_t DistributedAdamW::state_bytes() const {
-  return 3 * adamw_.exp_avg().numel() * static_cast<int64_t>(sizeof(float));
+  return 2 * adamw_.exp_avg().numel() * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t DistributedAdamW::gradient_bytes() const {
+  const int64_t slice = grad_slice_.defined() ? grad_slice_.numel() : 0;
+  return (flat_.padded_grads().numel() + slice) * static_cast<int64_t>(sizeof(float));
 }
 
 }  // namespace pride

@@ -4,9 +4,10 @@
 //   1 - ZeRO-1: one reduce-scatter leaves each rank the average gradient of its 1/N slice of the
 //       flat buffer; each rank clips (global norm over the slices) and runs AdamW on its slice
 //       only, holding optimizer state for it alone; an all-gather rebuilds the parameters.
-// Both give the same parameters up to float summation order. Checkpoints hold the full state
-// either way ("optim.exp_avg", "optim.exp_avg_sq" of every element), so a run can resume at
-// another world size or with ZeRO switched on or off.
+// Both give the same parameters up to float summation order. Only the trainable parameters take
+// part (FlatParameters' buffers): frozen ones have no gradient, no state and no communication.
+// Checkpoints hold the full state either way ("optim.exp_avg", "optim.exp_avg_sq" of every
+// trainable element), so a run can resume at another world size or with ZeRO switched on or off.
 #pragma once
 
 #include <torch/torch.h>
@@ -46,12 +47,15 @@ class DistributedAdamW {
   // rank calls it).
   torch::Tensor full_exp_avg() { return full_state(adamw_.exp_avg()); }
   torch::Tensor full_exp_avg_sq() { return full_state(adamw_.exp_avg_sq()); }
-  // Loads full state tensors (numel() elements each), keeping this rank's slice under ZeRO-1.
+  // Loads full state tensors (trainable_numel() elements each), keeping this rank's slice under
+  // ZeRO-1.
   void load_state(const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq,
                   int64_t step_count);
   int64_t step_count() const { return adamw_.step_count(); }
-  // Bytes of optimizer state (moments and decay mask) this rank holds.
+  // Bytes of optimizer state (AdamW's two moments) this rank holds.
   int64_t state_bytes() const;
+  // Bytes of gradient buffers this rank holds (the flat buffer, and ZeRO-1's reduce-scatter slice).
+  int64_t gradient_bytes() const;
 
  private:
   torch::Tensor full_state(const torch::Tensor& mine);

@@ -1,14 +1,18 @@
 // The trainer's model and optimizer state as flat float32 vectors.
 //
-// Every parameter becomes a view into one flat buffer, and its .grad a view into one flat
-// gradient buffer, in named_parameters() order. This gives: gradient buckets that are contiguous
-// slices (no packing copies before all-reduce), an AdamW update that is a handful of vector ops,
-// a global-norm clip that is one norm, and checkpoints that save contiguous ranges per rank.
+// Every trainable parameter becomes a view into one flat buffer, and its .grad a view into one
+// flat gradient buffer, in named_parameters() order. This gives: gradient buckets that are
+// contiguous slices (no packing copies before all-reduce), an AdamW update that is a handful of
+// vector ops, a global-norm clip that is one norm, and checkpoints that save contiguous ranges per
+// rank. Frozen parameters (requires_grad false, model.freeze) stay where they are, outside these
+// buffers: they get no gradient memory, no optimizer state and no communication, which is what
+// lets a large pretrained student with a frozen decoder fit.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pride {
@@ -16,34 +20,49 @@ namespace pride {
 struct ParamLayout {
   std::string name;
   std::vector<int64_t> shape;
-  int64_t offset = 0;
+  int64_t offset = 0;  // in all_values(): every parameter, trainable or not (checkpoints)
   int64_t numel = 0;
-  bool trainable = true;  // false: frozen (model.freeze), never updated nor decayed
+  bool trainable = true;          // false: frozen (model.freeze), never updated nor decayed
+  int64_t trainable_offset = -1;  // in values() and grads(); -1 when frozen
 };
 
 class FlatParameters {
  public:
-  // Moves `module`'s parameters into one flat buffer (values preserved). The buffers' storage is
-  // padded with zeros to a multiple of pad_to_multiple_of (the world size), so that ZeRO-1 can
-  // split it into equal per-rank slices without copies.
+  // Moves `module`'s trainable parameters into one flat buffer (values preserved). The buffers'
+  // storage is padded with zeros to a multiple of pad_to_multiple_of (the world size), so that
+  // ZeRO-1 can split it into equal per-rank slices without copies.
   explicit FlatParameters(torch::nn::Module& module, int64_t pad_to_multiple_of = 1);
 
+  // The trainable parameters' values and gradients (what the optimizer sees).
   torch::Tensor& values() { return values_; }
   const torch::Tensor& values() const { return values_; }
   torch::Tensor& grads() { return grads_; }
-  // The same buffers with the zero padding (values() and grads() are their first numel()).
+  // The same buffers with the zero padding (values() and grads() are their first
+  // trainable_numel()).
   torch::Tensor& padded_values() { return padded_values_; }
   torch::Tensor& padded_grads() { return padded_grads_; }
+  const torch::Tensor& padded_grads() const { return padded_grads_; }
+  // The trainable parameters, in buffer order.
   const std::vector<torch::Tensor>& params() const { return params_; }
+  // Every parameter, in named_parameters() order.
   const std::vector<ParamLayout>& layout() const { return layout_; }
-  int64_t numel() const { return values_.numel(); }
+  int64_t numel() const { return numel_; }  // every parameter
+  int64_t trainable_numel() const { return values_.numel(); }
+
+  // Every parameter's values back to back in layout() order, as one new float32 CPU tensor of
+  // numel() elements (checkpoints' "model.params"), and putting such a tensor back.
+  torch::Tensor all_values() const;
+  void load_all_values(const torch::Tensor& all);
+
   // Zeroes the gradient buffer in place (the views stay attached to their parameters).
   void zero_grad() { grads_.zero_(); }
 
  private:
   torch::Tensor padded_values_, padded_grads_, values_, grads_;
-  std::vector<torch::Tensor> params_;
+  std::vector<torch::Tensor> params_;      // trainable
+  std::vector<torch::Tensor> all_params_;  // in layout order
   std::vector<ParamLayout> layout_;
+  int64_t numel_ = 0;
 };
 
 struct AdamWOptions {
@@ -51,10 +70,10 @@ struct AdamWOptions {
 };
 
 // Decoupled weight decay Adam (Loshchilov & Hutter) over a flat vector. Weight decay applies to
-// matrices only (ndim >= 2), not to norms' gains, as is usual for transformers, and never to
-// frozen parameters (whose gradients stay zero, so Adam leaves them as they are). It holds state
-// for `length` elements of the flat vector from `begin` (-1: all of it); under ZeRO-1 that is
-// this rank's slice, which may reach into the padding.
+// matrices only (ndim >= 2), not to norms' gains, as is usual for transformers. It works on the
+// trainable parameters' buffer (frozen ones are not in it) and holds state for `length` elements
+// of it from `begin` (-1: all of it); under ZeRO-1 that is this rank's slice, which may reach
+// into the padding.
 class FlatAdamW {
  public:
   FlatAdamW(const FlatParameters& params, AdamWOptions options, int64_t begin = 0,
@@ -71,7 +90,10 @@ class FlatAdamW {
 
  private:
   AdamWOptions options_;
-  torch::Tensor exp_avg_, exp_avg_sq_, decay_mask_;
+  torch::Tensor exp_avg_, exp_avg_sq_;
+  // [begin, end) of the slice that weight decay applies to (the matrices), neighbours merged: a
+  // few ranges per layer instead of a float mask as large as the moments.
+  std::vector<std::pair<int64_t, int64_t>> decay_ranges_;
   int64_t step_count_ = 0;
 };
 

@@ -3,9 +3,13 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
+#include <optional>
+#include <set>
 
 #include "data/batch.h"
 #include "models/student_generation.h"
+#include "text/tokenizer.h"
 #include "training/text_metrics.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -17,6 +21,41 @@ struct Response {
   int64_t index = 0;
   bool stopped = false;
   std::vector<int64_t> hypothesis, reference;
+  std::string hypothesis_text, reference_text;  // with a tokenizer
+};
+
+// A response's text for scoring: the tokenizer's decoding of its ids without the special ones
+// (the tokenizer's bos, eos, pad and unk, the data set's pad, bos and eos) and without ids past
+// the tokenizer's vocabulary (a model's padding rows), as skip_special_tokens decodes.
+class ResponseDecoder {
+ public:
+  ResponseDecoder(const std::string& path, const DatasetInfo& info)
+      : tokenizer_(text::load_tokenizer(path)), path_(path) {
+    const auto& special = tokenizer_->special_tokens();
+    for (const auto& id : {special.bos, special.eos, special.pad, special.unk}) {
+      if (id) skipped_.insert(*id);
+    }
+    skipped_.insert({info.pad_id, info.bos_id, info.eos_id});
+  }
+
+  std::string decode(const std::vector<int64_t>& ids) const {
+    std::vector<text::TokenId> kept;
+    for (const int64_t id : ids) {
+      if (id >= 0 && id < tokenizer_->vocab_size() && skipped_.count(id) == 0) {
+        kept.push_back(static_cast<text::TokenId>(id));
+      }
+    }
+    try {
+      return tokenizer_->decode(kept);
+    } catch (const Error& e) {
+      fail("--tokenizer {}: {}", path_, e.what());
+    }
+  }
+
+ private:
+  std::unique_ptr<text::Tokenizer> tokenizer_;
+  std::string path_;
+  std::set<int64_t> skipped_;
 };
 
 // The gold response without its closing eos (a hypothesis never holds its stop token).
@@ -57,16 +96,19 @@ std::vector<Response> unpack(const torch::Tensor& packed) {
   return out;
 }
 
-void write_responses(const std::vector<Response>& responses, const std::string& path) {
+void write_responses(const std::vector<Response>& responses, bool text, const std::string& path) {
   std::ofstream out(path);
   if (!out) fail("{}: cannot write", path);
   for (const auto& r : responses) {
-    out << nlohmann::json{{"index", r.index},
-                          {"hypothesis", r.hypothesis},
-                          {"reference", r.reference},
-                          {"finish_reason", r.stopped ? "stop" : "length"}}
-               .dump()
-        << "\n";
+    nlohmann::json line = {{"index", r.index},
+                           {"hypothesis", r.hypothesis},
+                           {"reference", r.reference},
+                           {"finish_reason", r.stopped ? "stop" : "length"}};
+    if (text) {
+      line["hypothesis_text"] = r.hypothesis_text;
+      line["reference_text"] = r.reference_text;
+    }
+    out << line.dump() << "\n";
   }
 }
 
@@ -85,7 +127,11 @@ GenerationOptions eval_generation_options(const Config& config) {
 
 nlohmann::json evaluate_generation(Student& model, const DialogueDataset& data,
                                    const Config& config, Communicator& comm,
-                                   const std::string& responses_path) {
+                                   const std::string& responses_path,
+                                   const std::string& tokenizer) {
+  // Loaded on every rank before generating, so that a bad file fails them all alike.
+  std::optional<ResponseDecoder> decoder;
+  if (!tokenizer.empty()) decoder.emplace(tokenizer, data.info());
   const int64_t total = config.train.eval_samples > 0
                             ? std::min(config.train.eval_samples, data.size())
                             : data.size();
@@ -113,17 +159,23 @@ nlohmann::json evaluate_generation(Student& model, const DialogueDataset& data,
     }
   }
   auto counts = all_reduce_small(comm, torch::tensor({generated_tokens}, torch::kFloat64));
-  const auto gathered = unpack(comm.all_gather(pack(responses).to(comm.device())));
+  auto gathered = unpack(comm.all_gather(pack(responses).to(comm.device())));
   const double seconds = seconds_since(started);
   if (comm.rank() != 0) return {};
 
   std::vector<TokenSeq> hypotheses, references;
-  for (const auto& r : gathered) {
-    hypotheses.push_back(tokens_of_ids(r.hypothesis));
-    references.push_back(tokens_of_ids(r.reference));
+  for (auto& r : gathered) {
+    if (decoder) {
+      r.hypothesis_text = decoder->decode(r.hypothesis);
+      r.reference_text = decoder->decode(r.reference);
+    }
+    hypotheses.push_back(decoder ? words_of_text(r.hypothesis_text) : tokens_of_ids(r.hypothesis));
+    references.push_back(decoder ? words_of_text(r.reference_text) : tokens_of_ids(r.reference));
   }
-  write_responses(gathered, responses_path);
+  write_responses(gathered, decoder.has_value(), responses_path);
   auto metrics = score_responses(hypotheses, references).to_json();
+  metrics["scored_on"] = decoder ? "words" : "token_ids";
+  if (decoder) metrics["tokenizer"] = tokenizer;
   metrics["gen_seconds"] = seconds;
   metrics["gen_tokens_per_s"] = counts[0].item<double>() / std::max(seconds, 1e-9);
   metrics["responses_file"] = responses_path;

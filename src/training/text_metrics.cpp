@@ -6,7 +6,6 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "util/error.h"
 
@@ -53,7 +52,7 @@ int64_t lcs_length(const TokenSeq& a, const TokenSeq& b) {
 }
 
 TokenSeq tokens_of_json(const nlohmann::json& value, const std::string& context) {
-  if (value.is_string()) return tokens_of_text(value.get<std::string>());
+  if (value.is_string()) return words_of_text(value.get<std::string>());
   if (!value.is_array()) fail("{}: must be a list of token ids or a string", context);
   std::vector<int64_t> ids;
   for (const auto& id : value) {
@@ -148,11 +147,31 @@ TokenSeq tokens_of_ids(const std::vector<int64_t>& ids) {
   return tokens;
 }
 
-TokenSeq tokens_of_text(const std::string& text) {
-  std::istringstream words(text);
-  TokenSeq tokens;
-  for (std::string word; words >> word;) tokens.push_back(word);
-  return tokens;
+TokenSeq words_of_text(const std::string& text) {
+  auto is_space = [](unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  auto is_word_byte = [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c >= 0x80;
+  };
+  TokenSeq words;
+  for (size_t at = 0; at < text.size();) {
+    const auto c = static_cast<unsigned char>(text[at]);
+    if (is_space(c)) {
+      ++at;
+      continue;
+    }
+    size_t end = at + 1;
+    if (is_word_byte(c)) {
+      while (end < text.size() && is_word_byte(static_cast<unsigned char>(text[end]))) ++end;
+    }
+    std::string word = text.substr(at, end - at);
+    for (char& ch : word) {
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+    }
+    words.push_back(std::move(word));
+    at = end;
+  }
+  return words;
 }
 
 TextMetrics score_jsonl(const std::string& path) {
@@ -172,8 +191,13 @@ TextMetrics score_jsonl(const std::string& path) {
     if (!record.is_object() || !record.contains("hypothesis") || !record.contains("reference")) {
       fail("{}: each line must be an object with \"hypothesis\" and \"reference\"", context);
     }
-    hypotheses.push_back(tokens_of_json(record["hypothesis"], context + " \"hypothesis\""));
-    references.push_back(tokens_of_json(record["reference"], context + " \"reference\""));
+    const bool text = record.contains("hypothesis_text") && record.contains("reference_text");
+    const std::string hypothesis = text ? "hypothesis_text" : "hypothesis";
+    const std::string reference = text ? "reference_text" : "reference";
+    hypotheses.push_back(
+        tokens_of_json(record[hypothesis], fmt::format("{} \"{}\"", context, hypothesis)));
+    references.push_back(
+        tokens_of_json(record[reference], fmt::format("{} \"{}\"", context, reference)));
   }
   return score_responses(hypotheses, references);
 }

@@ -1,5 +1,5 @@
 // Generation metrics as the empathetic-dialogue papers report them, over token sequences (token ids
-// written as decimal strings for id data, whitespace-split words for decoded text):
+// written as decimal strings for id data, the words of words_of_text() for decoded text):
 //   - corpus BLEU-1..4 exactly as nltk 3.8's corpus_bleu with SmoothingFunction().method1
 //     (epsilon 0.1) and one reference per hypothesis,
 //   - ROUGE-L F (LCS-based, beta 1.2 as in pycocoevalcap), per response then averaged,
@@ -43,12 +43,18 @@ struct TextMetrics {
 TextMetrics score_responses(const std::vector<TokenSeq>& hypotheses,
                             const std::vector<TokenSeq>& references);
 
-// Token ids as metric tokens (their decimal strings), and decoded text split on whitespace.
+// Token ids as metric tokens (their decimal strings).
 TokenSeq tokens_of_ids(const std::vector<int64_t>& ids);
-TokenSeq tokens_of_text(const std::string& text);
+// The words of decoded text, a simple word_tokenize: ASCII letters lowercased; a word is a maximal
+// run of ASCII letters, digits, '_' and bytes >= 0x80 (so UTF-8 characters stay inside words);
+// every other byte but whitespace (space, \t \n \v \f \r) is a token of its own (punctuation):
+// "I'm SO sad..." -> i ' m so sad . . .
+TokenSeq words_of_text(const std::string& text);
 
 // Scores a JSONL file of {"hypothesis": H, "reference": R} lines, H and R each a list of token ids
-// or a string (split on whitespace); errors name the file and line. Backs `pride score`.
+// or a string (its words_of_text); a line that also holds "hypothesis_text" and "reference_text"
+// (eval --generate with a tokenizer) is scored on those. Errors name the file and line. Backs
+// `pride score`.
 TextMetrics score_jsonl(const std::string& path);
 
 }  // namespace pride

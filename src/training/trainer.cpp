@@ -12,6 +12,7 @@
 #include "training/trainer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cmath>
@@ -88,9 +89,8 @@ DistributedAdamWOptions optimizer_options(const Config& config) {
 }
 
 // Seeded with run.seed; model.init_from and model.freeze applied (models/student_init.h).
-Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device,
-                      bool load_pretrained = true) {
-  Student student = make_student(student_spec(config, info), device, load_pretrained);
+Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
+  Student student = make_student(student_spec(config, info), device, /*load_pretrained=*/true);
   student->set_activation_checkpointing(config.train.activation_checkpointing);
   return student;
 }
@@ -208,7 +208,20 @@ class Trainer {
         config_.train.global_batch_size, comm_.world_size(), plan_.accumulation_steps(),
         plan_.micro_batch(), config_.train.micro_batch_size,
         config_.pi.enabled ? "on (training only)" : "off"));
+    progress.note(memory_summary());
     if (start > 0) progress.note(fmt::format("resumed at step {}", start));
+  }
+
+  // What model.freeze saves: frozen parameters hold no gradient and no optimizer state.
+  std::string memory_summary() const {
+    constexpr double kMiB = 1024.0 * 1024.0;
+    return fmt::format(
+        "trainable {} / total {} parameters (model.freeze: [{}]) | per rank: parameters {:.1f} "
+        "MiB, gradients {:.1f} MiB, optimizer state {:.1f} MiB (dist.zero {})",
+        flat_.trainable_numel(), flat_.numel(), fmt::join(config_.model.freeze, ", "),
+        static_cast<double>(flat_.numel()) * sizeof(float) / kMiB,
+        static_cast<double>(optimizer_.gradient_bytes()) / kMiB,
+        static_cast<double>(optimizer_.state_bytes()) / kMiB, config_.dist.zero);
   }
 
   // Runs on the prefetch thread: reads, collates and counts this rank's micro-batches for `step`.
@@ -449,11 +462,12 @@ std::string run_checkpoint_eval(const Config& config, Communicator& comm,
                                 const torch::Device& device, const std::string& checkpoint,
                                 const EvalOptions& options) {
   const auto eval_data = DialogueDataset::open(config.data.eval);
-  Student model = build_student(config, eval_data.info(), device, /*load_pretrained=*/false);
+  const StudentSpec spec = student_spec(config, eval_data.info());
+  Student model = make_student(spec, device, /*load_pretrained=*/false);
   FlatParameters flat(*model);
   const auto resumed = load_resume_point(checkpoint, comm);
   if (!resumed) fail("--checkpoint {}: no checkpoint found there", checkpoint);
-  copy_checkpoint_tensor(resumed->state, "model.params", resumed->path, flat.values());
+  load_checkpoint_params(resumed->state, resumed->path, flat);
   auto result = evaluate(model, eval_data, config, comm, device).to_json(resumed->state.step);
   result["checkpoint"] = resumed->path;
   if (options.generate) {
@@ -462,8 +476,9 @@ std::string run_checkpoint_eval(const Config& config, Communicator& comm,
             ? fmt::format("{}/eval/{}", config.run.dir, step_dir_name(resumed->state.step))
             : options.out_dir;
     if (comm.rank() == 0) std::filesystem::create_directories(dir);
+    const std::string tokenizer = options.tokenizer.empty() ? spec.tokenizer : options.tokenizer;
     const auto scores =
-        evaluate_generation(model, eval_data, config, comm, dir + "/responses.jsonl");
+        evaluate_generation(model, eval_data, config, comm, dir + "/responses.jsonl", tokenizer);
     if (comm.rank() == 0) {  // the scores exist on rank 0 only
       result.update(scores);
       std::ofstream(dir + "/metrics.json") << result.dump(2) << "\n";

@@ -20,6 +20,9 @@ int run_training(const Config& config, Communicator& comm, const torch::Device& 
 struct EvalOptions {
   bool generate = false;  // also generate and score responses (training/generation_eval.h)
   std::string out_dir;    // metrics.json and responses.jsonl; "": <run.dir>/eval/step_<N>
+  // Score the words of the responses' text in this tokenizer; "": model.tokenizer or init_from's
+  // tokenizer, and token ids when there is none.
+  std::string tokenizer;
 };
 
 // Evaluates the student stored in `checkpoint` on data.eval without PI; returns the metrics JSON.

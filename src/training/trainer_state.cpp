@@ -33,6 +33,13 @@ void copy_checkpoint_tensor(const CheckpointState& state, const std::string& nam
   fail("{}: checkpoint has no tensor '{}'", path, name);
 }
 
+void load_checkpoint_params(const CheckpointState& state, const std::string& path,
+                            FlatParameters& flat) {
+  torch::Tensor all = torch::empty({flat.numel()}, torch::kFloat32);
+  copy_checkpoint_tensor(state, "model.params", path, all);
+  flat.load_all_values(all);
+}
+
 CheckpointState snapshot_trainer(int64_t step, const Config& config, const GlobalBatchPlan& plan,
                                  const FlatParameters& flat, DistributedAdamW& optimizer,
                                  const TrainerCounters& counters) {
@@ -45,7 +52,7 @@ CheckpointState snapshot_trainer(int64_t step, const Config& config, const Globa
                  {"seed", config.run.seed},
                  {"steps_per_epoch", plan.steps_per_epoch()},
                  {"skipped_steps", counters.skipped_steps}};
-  state.tensors = {{"model.params", host_copy(flat.values())},
+  state.tensors = {{"model.params", flat.all_values()},
                    {"optim.exp_avg", host_copy(optimizer.full_exp_avg())},
                    {"optim.exp_avg_sq", host_copy(optimizer.full_exp_avg_sq())},
                    {"rng.torch_cpu", cpu_generator().get_state()}};
@@ -61,8 +68,9 @@ TrainerCounters restore_trainer(const CheckpointState& state, const std::string&
     fail("{}: checkpoint is at step {}, past train.max_steps = {}", path, state.step,
          config.train.max_steps);
   }
-  copy_checkpoint_tensor(state, "model.params", path, flat.values());
+  load_checkpoint_params(state, path, flat);
   // Full tensors whatever the world size or ZeRO stage at save; the optimizer keeps its part.
+  // They cover the trainable elements only: a run resumed with another model.freeze fails here.
   torch::Tensor exp_avg = torch::empty_like(flat.values());
   torch::Tensor exp_avg_sq = torch::empty_like(flat.values());
   copy_checkpoint_tensor(state, "optim.exp_avg", path, exp_avg);

@@ -30,6 +30,10 @@ TrainerCounters restore_trainer(const CheckpointState& state, const std::string&
                                 const Config& config, FlatParameters& flat,
                                 DistributedAdamW& optimizer);
 
+// The checkpoint's "model.params" (every parameter, frozen ones included) into `flat`'s parameters.
+void load_checkpoint_params(const CheckpointState& state, const std::string& path,
+                            FlatParameters& flat);
+
 // The tensor `name` of a loaded checkpoint, copied into `target` after a size check.
 void copy_checkpoint_tensor(const CheckpointState& state, const std::string& name,
                             const std::string& path, torch::Tensor& target);

@@ -2,7 +2,9 @@
 # The student talks and is scored (docs/evaluation.md): `pride eval --generate` on synthetic data
 # writes metrics.json and responses.jsonl, whose BLEU-1..4, ROUGE-L, Dist-1/2 and average length
 # equal both `pride score` on the responses and the independent reference (nltk corpus_bleu,
-# from-scratch ROUGE-L and Dist-n); 2 ranks write the same responses as 1; `pride generate
+# from-scratch ROUGE-L and Dist-n); with a tokenizer, the responses' decoded text (checked against
+# an independent decoding) is scored on its words, equal to the same reference on that text;
+# 2 ranks write the same responses as 1; `pride generate
 # --checkpoint` (PI-free, the data set's contexts and audio/visual frames) gives the same greedy
 # responses, from the checkpoint and from `pride ckpt export`'s directory, with and without the
 # KV cache.
@@ -38,6 +40,36 @@ check "eval's metrics equal the independent reference on its responses (1e-6)" \
 "$PRIDE" score --in "$WORK/gen1/responses.jsonl" >"$WORK/score.json"
 check "pride score recomputes eval's metrics from responses.jsonl" \
   $REF check "$WORK/gen1/responses.jsonl" "$WORK/score.json" 1e-9
+
+# With a tokenizer (a 512-piece tokenizer.json fixture): the words of the decoded text are scored.
+$REF tokenizer "$WORK/tok.json"
+"$PRIDE" eval "${RUN[@]}" --checkpoint "$CKPT" --generate --tokenizer "$WORK/tok.json" \
+  --out "$WORK/gen_text" >/dev/null
+check "with --tokenizer: the same ids, their text beside them, and words scored instead of ids" \
+  /usr/bin/python3 -c '
+import json, sys
+ids = [json.loads(l) for l in open(sys.argv[1])]
+text = [json.loads(l) for l in open(sys.argv[2])]
+m_ids, m_text = json.load(open(sys.argv[3])), json.load(open(sys.argv[4]))
+print(text[0]["hypothesis_text"], "|", text[0]["reference_text"])
+same_ids = all(a["hypothesis"] == b["hypothesis"] and a["reference"] == b["reference"]
+               for a, b in zip(ids, text))
+sys.exit(not (same_ids and len(ids) == len(text) and all(t["reference_text"] for t in text)
+              and m_text["scored_on"] == "words" and m_ids["scored_on"] == "token_ids"
+              and m_text["avg_len"] != m_ids["avg_len"]))' \
+  "$WORK/gen1/responses.jsonl" "$WORK/gen_text/responses.jsonl" "$WORK/gen1/metrics.json" \
+  "$WORK/gen_text/metrics.json"
+check "with --tokenizer: the metrics equal the reference on the independently decoded words (1e-6)" \
+  $REF check "$WORK/gen_text/responses.jsonl" "$WORK/gen_text/metrics.json" 1e-6 "$WORK/tok.json"
+"$PRIDE" score --in "$WORK/gen_text/responses.jsonl" >"$WORK/score_text.json"
+check "pride score recomputes them from responses.jsonl's text" \
+  $REF check "$WORK/gen_text/responses.jsonl" "$WORK/score_text.json" 1e-9
+"$PRIDE" eval "${RUN[@]}" --checkpoint "$CKPT" --generate --set "model.tokenizer=$WORK/tok.json" \
+  --out "$WORK/gen_model_tok" >/dev/null
+check "model.tokenizer is eval's default tokenizer" \
+  cmp "$WORK/gen_text/responses.jsonl" "$WORK/gen_model_tok/responses.jsonl"
+check "a missing tokenizer is named" expect_error "$WORK/nowhere.json" \
+  eval "${RUN[@]}" --checkpoint "$CKPT" --generate --tokenizer "$WORK/nowhere.json"
 
 mpi 2 eval "${RUN[@]}" --checkpoint "$CKPT" --generate --out "$WORK/gen2" >/dev/null
 check "2 ranks write the same responses as 1 rank" \

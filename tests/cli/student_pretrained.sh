@@ -4,7 +4,10 @@
 # head; Llama: tied embeddings, attention biases, llama3 rope). Before any update (train.lr=0), the
 # student's logits (PI-free, its cross-attention output projections zero) equal the independent
 # Python forward of the HF model within 1e-4. Then model.freeze keeps the pretrained parts as they
-# were while the rest trains, and bad input is a clear error.
+# were while the rest trains, with gradient and optimizer memory for the trainable part only; a
+# frozen run resumed on the same world size equals the uninterrupted one bit for bit, and resumed
+# on 2 ranks with ZeRO-1 within float tolerance with the frozen weights still bit-identical; bad
+# input is a clear error.
 source "$(dirname "$0")/lib/common.sh"
 REF="/usr/bin/python3 $REPO/tests/cli/lib/hf_reference.py"
 make_data
@@ -33,9 +36,20 @@ for model in qwen3 llama_tied; do
 done
 
 # model.freeze: embeddings and the pretrained blocks stay, the LM head and cross-attention train.
-"$PRIDE" train "${BASE[@]}" --set "model.init_from=$WORK/qwen3" --set "run.dir=$WORK/frozen" \
-  --set train.max_steps=3 --set train.lr=1e-2 --set "model.freeze=[embeddings, decoder]" >/dev/null
+FROZEN=("${BASE[@]}" --set "model.init_from=$WORK/qwen3" --set train.max_steps=4 --set train.lr=1e-2
+  --set "model.freeze=[embeddings, decoder]" --set run.log_every=1)
+"$PRIDE" train "${FROZEN[@]}" --set "run.dir=$WORK/frozen" >"$WORK/frozen.log" 2>&1
 "$PRIDE" ckpt export "$WORK/frozen/checkpoints" --out "$WORK/frozen.safetensors" >/dev/null
+check "the startup line counts gradients and optimizer state for the trainable parameters only" \
+  /usr/bin/python3 -c '
+import re, sys
+line = re.search(r"trainable (\d+) / total (\d+) parameters.*gradients ([\d.]+) MiB, optimizer state "
+                 r"([\d.]+) MiB", open(sys.argv[1]).read())
+trainable, total = int(line[1]), int(line[2])
+mib = lambda n: round(n * 4 / 2**20, 1)
+print(line[0])
+sys.exit(not (0 < trainable < total and float(line[3]) == mib(trainable)
+              and float(line[4]) == mib(2 * trainable)))' "$WORK/frozen.log"
 check "model.freeze keeps embeddings and decoder, the rest trains" /usr/bin/python3 -c '
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -51,6 +65,40 @@ trained = not same("lm_head.weight", "lm_head.weight") and bool(
     student["layers.0.cross_attn.o_proj.weight"].abs().max() > 0)
 print("pretrained parts kept:", kept, "| others trained:", trained)
 sys.exit(not (kept and trained))' "$REPO/tests/cli/lib" "$WORK/qwen3" "$WORK/frozen.safetensors"
+
+# Resumed frozen runs: on 1 rank from step 2 (bit for bit), and saved on 1 rank, resumed on 2 with
+# ZeRO-1 (the optimizer state split over the ranks).
+"$PRIDE" train "${FROZEN[@]}" --set "run.dir=$WORK/frozen_11" --set train.stop_at_step=2 >/dev/null
+"$PRIDE" train "${FROZEN[@]}" --set "run.dir=$WORK/frozen_11" --resume auto >/dev/null
+check "a frozen run resumed on 1 rank equals the uninterrupted one bit for bit" \
+  $COMPARE metrics "$WORK/frozen/metrics.jsonl" "$WORK/frozen_11/metrics.jsonl" --rtol 0
+"$PRIDE" ckpt export "$WORK/frozen_11/checkpoints" --out "$WORK/frozen_11.safetensors" >/dev/null
+check "... and exports the same weights" cmp "$WORK/frozen.safetensors" "$WORK/frozen_11.safetensors"
+"$PRIDE" train "${FROZEN[@]}" --set "run.dir=$WORK/frozen_12" --set train.stop_at_step=2 >/dev/null
+mpi 2 train "${FROZEN[@]}" --set "run.dir=$WORK/frozen_12" --set train.micro_batch_size=4 \
+  --set dist.zero=1 --resume auto >/dev/null
+check "a frozen run saved on 1 rank and resumed on 2 with ZeRO-1 matches the uninterrupted one (1e-5)" \
+  $COMPARE metrics "$WORK/frozen/metrics.jsonl" "$WORK/frozen_12/metrics.jsonl" --rtol 1e-5
+"$PRIDE" ckpt export "$WORK/frozen_12/checkpoints" --out "$WORK/frozen_12.safetensors" >/dev/null
+check "... its frozen weights are bit-identical and its trainable ones agree (1e-5)" \
+  /usr/bin/python3 -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+from hf_reference import read_safetensors
+full, resumed = read_safetensors(sys.argv[2]), read_safetensors(sys.argv[3])
+frozen = [k for k in full if k.startswith("embed_tokens") or k == "norm.weight"
+          or (k.startswith("layers.") and ".cross_attn" not in k)]
+trained = [k for k in full if k not in frozen]
+same = all(bool((full[k] == resumed[k]).all()) for k in frozen)
+worst = max(float(((full[k] - resumed[k]).abs().max() / full[k].abs().max().clamp(min=1e-12)))
+            for k in trained)
+print(len(frozen), "frozen tensors identical:", same, "| largest relative difference of",
+      len(trained), "trained:", worst)
+sys.exit(not (same and worst < 1e-5 and len(frozen) > 0))' "$REPO/tests/cli/lib" \
+  "$WORK/frozen.safetensors" "$WORK/frozen_12.safetensors"
+check "resuming a frozen run with another model.freeze is named" \
+  expect_error "'optim.exp_avg' holds" train "${FROZEN[@]}" --set "run.dir=$WORK/frozen_11" \
+  --set train.max_steps=5 --set "model.freeze=[embeddings]" --resume auto
 
 check "a model.* key that disagrees with init_from is named" \
   expect_error "model.d_model = 96 disagrees with $WORK/qwen3/config.json: \"hidden_size\" = 64" \

@@ -6,6 +6,7 @@
 
 #include "training/flat_state.h"
 #include "training/schedule.h"
+#include "util/error.h"
 
 namespace pride {
 namespace {
@@ -66,6 +67,59 @@ TEST(FlatState, AdamWMatchesLibTorchAdamW) {
   EXPECT_TRUE(torch::allclose(ours.a->weight, reference.a->weight, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(ours.b->weight, reference.b->weight, 1e-5, 1e-6));
   EXPECT_EQ(adam.step_count(), 5);
+}
+
+// model.freeze: a frozen parameter stays out of the gradient buffer and the optimizer state (both
+// count the trainable elements only), keeps its values bit for bit and gets no .grad, while the
+// trainable ones follow LibTorch's AdamW over them alone; all_values() still holds every parameter.
+TEST(FlatState, FrozenParametersTakeNoGradientNorOptimizerState) {
+  torch::manual_seed(2);
+  TwoLayer reference, ours;
+  {
+    torch::NoGradGuard no_grad;
+    ours.a->weight.copy_(reference.a->weight);
+    ours.b->weight.copy_(reference.b->weight);
+  }
+  reference.a->weight.set_requires_grad(false);
+  ours.a->weight.set_requires_grad(false);
+  const torch::Tensor frozen_before = ours.a->weight.clone();
+  FlatParameters flat(ours, /*pad_to_multiple_of=*/5);
+  EXPECT_EQ(flat.numel(), 4 * 8 + 8 * 3);
+  EXPECT_EQ(flat.trainable_numel(), 8 * 3);
+  EXPECT_EQ(flat.grads().numel(), 8 * 3);
+  EXPECT_EQ(flat.padded_grads().numel(), 25);
+  EXPECT_EQ(flat.params().size(), 1u);
+  EXPECT_EQ(flat.layout()[0].trainable_offset, -1);
+  EXPECT_EQ(flat.layout()[1].offset, 32);
+  EXPECT_EQ(flat.layout()[1].trainable_offset, 0);
+  FlatAdamW adam(flat, {0.9, 0.95, 1e-8, 0.1});
+  EXPECT_EQ(adam.exp_avg().numel(), 8 * 3);
+  EXPECT_EQ(adam.exp_avg_sq().numel(), 8 * 3);
+
+  torch::optim::AdamW torch_adam(
+      {reference.b->weight},
+      torch::optim::AdamWOptions(0.01).betas({0.9, 0.95}).weight_decay(0.1).eps(1e-8));
+  for (int step = 0; step < 5; ++step) {
+    const auto x = torch::randn({6, 4});
+    torch_adam.zero_grad();
+    reference.forward(x).pow(2).sum().backward();
+    torch_adam.step();
+    flat.zero_grad();
+    ours.forward(x).pow(2).sum().backward();
+    adam.step(flat.values(), flat.grads(), 0.01);
+  }
+  EXPECT_TRUE(torch::equal(ours.a->weight, frozen_before));
+  EXPECT_FALSE(ours.a->weight.grad().defined());
+  EXPECT_TRUE(torch::allclose(ours.b->weight, reference.b->weight, 1e-5, 1e-6));
+
+  const torch::Tensor all = flat.all_values();
+  EXPECT_TRUE(
+      torch::equal(all, torch::cat({frozen_before.reshape(-1), ours.b->weight.reshape(-1)})));
+  flat.load_all_values(torch::arange(56, torch::kFloat));
+  EXPECT_EQ(ours.a->weight[0][1].item<float>(), 1.0f);
+  EXPECT_EQ(ours.b->weight[0][0].item<float>(), 32.0f);
+  EXPECT_EQ(flat.values()[0].item<float>(), 32.0f);  // the trainable view sees it
+  EXPECT_THROW(flat.load_all_values(torch::zeros({55})), Error);
 }
 
 // ZeRO-1's pieces: buffers padded to a multiple of the world size, and AdamW over a slice that
