@@ -27,8 +27,12 @@ std::pair<torch::Tensor, torch::Tensor> left_pad(const std::vector<std::vector<i
   return {tokens.to(device), shortest == longest ? torch::Tensor() : valid.to(device)};
 }
 
-torch::Tensor pick_next_tokens(const torch::Tensor& logits, const GenerationOptions& options,
+torch::Tensor pick_next_tokens(const torch::Tensor& all_logits, const GenerationOptions& options,
                                at::Generator& generator) {
+  const int64_t limit = options.vocab_limit;
+  const torch::Tensor logits = limit > 0 && limit < all_logits.size(-1)
+                                   ? all_logits.narrow(-1, 0, limit)
+                                   : all_logits;  // ids keep their values: the kept rows come first
   if (options.temperature <= 0.0) return logits.argmax(-1);
   auto scaled = logits.to(torch::kFloat).cpu() / options.temperature;
   const double minus_inf = -std::numeric_limits<double>::infinity();

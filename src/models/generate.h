@@ -23,6 +23,9 @@ struct GenerationOptions {
   uint64_t seed = 0;
   std::vector<int64_t> stop_ids;  // a row ends after emitting one of these (e.g. eos)
   bool use_cache = true;          // false: recompute the whole prefix every step
+  // > 0: only ids below this are drawn. A model's embedding often has more rows than its
+  // tokenizer has tokens (padding for speed); those rows are not tokens and could not be decoded.
+  int64_t vocab_limit = 0;
 };
 
 struct Generation {

@@ -27,10 +27,8 @@
 #include "models/generate.h"
 #include "models/student_generation.h"
 #include "models/student_init.h"
-#include "util/error.h"
-#if __has_include("text/tokenizer.h")
 #include "text/tokenizer.h"
-#endif
+#include "util/error.h"
 
 namespace pride {
 namespace {
@@ -72,9 +70,9 @@ struct TextCodec {
   std::function<std::vector<int64_t>(const std::string&)> encode;
   std::function<std::string(const std::vector<int64_t>&)> decode;
   std::optional<int64_t> eos;
+  int64_t vocab_size = 0;  // ids at or above it are not tokens (a model's padding rows)
 };
 
-#if __has_include("text/tokenizer.h")
 TextCodec load_codec(const std::string& path) {
   std::shared_ptr<const text::Tokenizer> tokenizer = text::load_tokenizer(path);
   TextCodec codec;
@@ -86,17 +84,9 @@ TextCodec load_codec(const std::string& path) {
     return tokenizer->decode(std::vector<text::TokenId>(ids.begin(), ids.end()));
   };
   if (tokenizer->special_tokens().eos) codec.eos = *tokenizer->special_tokens().eos;
+  codec.vocab_size = tokenizer->vocab_size();
   return codec;
 }
-#else
-// TODO(text): the tokenizer library (src/text/, branch `text`) compiles the version above in.
-TextCodec load_codec(const std::string& path) {
-  fail(
-      "generate: --tokenizer {} needs the tokenizer library, which this build lacks; give token "
-      "ids with --prompt-ids or {{\"prompt_ids\": [...]}} lines",
-      path);
-}
-#endif
 
 // Token ids of a text prompt; `context` names it in errors.
 std::vector<int64_t> encode(const std::optional<TextCodec>& codec, const std::string& prompt,
@@ -172,6 +162,7 @@ GenerationOptions options_for(const GenerateArgs& args, const std::vector<int64_
   options.stop_ids = eos_ids;
   options.stop_ids.insert(options.stop_ids.end(), args.stop_ids.begin(), args.stop_ids.end());
   if (codec && codec->eos) options.stop_ids.push_back(*codec->eos);
+  if (codec) options.vocab_limit = codec->vocab_size;
   return options;
 }
 

@@ -368,6 +368,7 @@ class PartTeacher {
     options.top_p = config_.reasoning_top_p;
     options.seed = static_cast<uint64_t>(config_.seed + first);
     options.stop_ids = teacher_.stop_ids;
+    options.vocab_limit = teacher_.tokenizer->vocab_size();
     const auto begin = Clock::now();
     const std::vector<Generation> generations =
         generate(*teacher_.model, widen(inputs), options, device_);

@@ -5,11 +5,13 @@
       the texts pride must have tokenized, rendered here from the documented default templates:
       per sample its context prompt and reasoning prompt (special tokens added) and its response
       and privileged texts (without); tokenize them with Hugging Face's tokenizers (teach.sh).
-  teach_reference.py check SAMPLES.jsonl TEXTS.json IDS.json OUT_DIR MODEL_DIR MAX_REASONING TOL
+  teach_reference.py check SAMPLES.jsonl TEXTS.json IDS.json OUT_DIR MODEL_DIR MAX_REASONING
+                           TOKENIZER_VOCAB TOL
       reads every shard of OUT_DIR (in manifest order) with h5py and checks each sample against
       the reference: ids = the reference tokenizer's, reasoning = the greedy continuation of the
-      reasoning prompt, top-K and hidden states = the from-scratch forward of hf_reference.py
-      over context + response, within TOL.
+      reasoning prompt over the tokenizer's ids (the model's extra embedding rows are not
+      tokens), top-K and hidden states = the from-scratch forward of hf_reference.py over
+      context + response, within TOL.
 """
 import json
 import os
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hf_reference import forward, greedy, hidden_states, read_model  # noqa: E402
+from hf_reference import forward, hidden_states, read_model  # noqa: E402
 
 REASONING_TEMPLATE = (
     "{dialogue}\n"
@@ -29,6 +31,21 @@ REASONING_TEMPLATE = (
     "2. Situation: what happened, and what do they need now?\n"
     "3. Reply: what must an empathetic reply from {speaker} address?\n"
     "Reasoning:")
+
+
+def reasoning_of(c, w, prompt, max_new, vocab, tokenizer_eos):
+    """Greedy continuation over ids below `vocab`, the whole prefix recomputed each step, until
+    an eos of config.json or the tokenizer's; the eos dropped unless it is all there is."""
+    eos = c.get("eos_token_id")
+    stops = set(eos if isinstance(eos, list) else [eos]) | {tokenizer_eos}
+    ids, new = list(prompt), []
+    for _ in range(max_new):
+        token = int(forward(c, w, ids)[-1][:vocab].argmax())
+        new.append(token)
+        ids.append(token)
+        if token in stops:
+            return new[:-1] if len(new) > 1 else new
+    return new
 
 
 def read_jsonl(path):
@@ -76,7 +93,7 @@ def read_shards(out_dir):
     return rows
 
 
-def check(samples, ids, rows, model_dir, max_reasoning, tol):
+def check(samples, ids, rows, model_dir, max_reasoning, vocab, tol):
     c, w = read_model(model_dir)
     if len(rows) != len(samples):
         sys.exit(f"{len(rows)} samples in the shards, {len(samples)} in the input")
@@ -92,9 +109,7 @@ def check(samples, ids, rows, model_dir, max_reasoning, tol):
         expect("emotion", labels[row["emotion"]], s["emotion"])
         for name, text_ids in want["privileged"].items():
             expect(f"privileged {name}", row["privileged"][name], text_ids)
-        reasoning = greedy(c, w, want["reasoning_prompt"], max_reasoning)
-        if reasoning[-1:] == [row["eos"]] and len(reasoning) > 1:
-            reasoning = reasoning[:-1]
+        reasoning = reasoning_of(c, w, want["reasoning_prompt"], max_reasoning, vocab, row["eos"])
         expect("reasoning", row["privileged"]["reasoning"], reasoning)
 
         sequence = row["context"] + row["response"]
@@ -123,7 +138,7 @@ def main(argv):
         json.dump(texts(read_jsonl(argv[2])), open(argv[3], "w"))
     elif argv[1] == "check":
         samples, ids = read_jsonl(argv[2]), json.load(open(argv[4]))
-        check(samples, ids, read_shards(argv[5]), argv[6], int(argv[7]), float(argv[8]))
+        check(samples, ids, read_shards(argv[5]), argv[6], int(argv[7]), int(argv[8]), float(argv[9]))
     else:
         sys.exit(__doc__)
 
