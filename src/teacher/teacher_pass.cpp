@@ -207,8 +207,8 @@ class Progress {
     taught_ += samples;
     if (world_.rank == 0 && seconds_since(last_print_) >= every_s_) print();
   }
-  void note(int64_t dropped_contexts, bool response_cut) {
-    shortened_contexts_ += dropped_contexts > 0, cut_responses_ += response_cut;
+  void note(int64_t dropped_turns, bool response_cut) {
+    shortened_contexts_ += dropped_turns > 0, cut_responses_ += response_cut;
   }
 
   void print() {
