@@ -29,3 +29,19 @@ check "preemption still requeues after the transient budget is spent" test "$(po
 for template in "$REPO"/slurm/*.sbatch; do
   check "$(basename "$template") applies the policy" grep -q 'pride_requeue_policy' "$template"
 done
+
+# teach.sbatch near its time limit: USR1 to the batch shell stops the ranks (a stand-in srun that
+# runs until it is signalled) and requeues the job, which exits 0.
+printf '#!/bin/sh\ntrap "echo stopped >>%s/srun; exit 143" TERM\necho started >>%s/srun\nwhile :; do sleep 0.1; done\n' \
+  "$WORK" "$WORK" >"$WORK/bin/srun"
+chmod +x "$WORK/bin/srun"
+rm -f "$WORK/requeued"
+(cd "$REPO" && exec bash slurm/teach.sbatch) >"$WORK/teach.log" 2>&1 &
+batch=$!
+for _ in $(seq 50); do [ -f "$WORK/srun" ] && break; sleep 0.1; done
+kill -USR1 "$batch"
+code=0
+wait "$batch" || code=$?
+cat "$WORK/teach.log"
+check "teach.sbatch: the signal stopped the ranks" grep -q stopped "$WORK/srun"
+check "teach.sbatch: requeued for the time limit and exited 0" test "$code" -eq 0 -a "$(requeues)" -eq 1
