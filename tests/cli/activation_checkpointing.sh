@@ -8,16 +8,8 @@ make_data
 run() {  # run NAME RANKS [--set ...]: global batch 8 in 2 micro-batches a rank
   local name=$1 ranks=$2
   shift 2
-  mpi "$ranks" train "${SMALL[@]}" --set train.max_steps=5 --set "run.dir=$WORK/$name" \
-    --set "train.micro_batch_size=$((4 / ranks))" "$@" >"$WORK/$name.log" 2>&1 ||
-    { cat "$WORK/$name.log"; exit 1; }
-  "$PRIDE" ckpt export "$WORK/$name/checkpoints/latest" --out "$WORK/$name.safetensors" >/dev/null
-}
-same_as() {  # same_as REFERENCE OTHER: per-step losses and final weights agree
-  check "$2 matches $1: per-step losses" \
-    $COMPARE metrics "$WORK/$1/metrics.jsonl" "$WORK/$2/metrics.jsonl" --rtol 1e-5
-  check "$2 matches $1: final parameters" \
-    $COMPARE weights "$WORK/$1.safetensors" "$WORK/$2.safetensors" --rtol 1e-5
+  train_and_export "$name" "$ranks" --set train.max_steps=5 \
+    --set "train.micro_batch_size=$((4 / ranks))" "$@"
 }
 CKPT=(--set train.activation_checkpointing=true)
 for precision in fp32 bf16; do

@@ -6,16 +6,7 @@ make_data
 run() {  # run NAME RANKS MICRO [--set ...]
   local name=$1 ranks=$2 micro=$3
   shift 3
-  mpi "$ranks" train "${SMALL[@]}" --set train.max_steps=8 --set "run.dir=$WORK/$name" \
-    --set "train.micro_batch_size=$micro" "$@" >"$WORK/$name.log" 2>&1 ||
-    { cat "$WORK/$name.log"; exit 1; }
-  "$PRIDE" ckpt export "$WORK/$name/checkpoints/latest" --out "$WORK/$name.safetensors" >/dev/null
-}
-same_as() {  # same_as REFERENCE OTHER: per-step losses and final weights agree
-  check "$2 matches $1: per-step losses" \
-    $COMPARE metrics "$WORK/$1/metrics.jsonl" "$WORK/$2/metrics.jsonl" --rtol 1e-5
-  check "$2 matches $1: final parameters" \
-    $COMPARE weights "$WORK/$1.safetensors" "$WORK/$2.safetensors" --rtol 1e-5
+  train_and_export "$name" "$ranks" --set train.max_steps=8 --set "train.micro_batch_size=$micro" "$@"
 }
 # Global batch 8: 1 x 8, 1 x 2 (accumulation 4), 2 ranks x 2 (accumulation 2), 4 ranks x 2.
 for source in pi_slots response; do

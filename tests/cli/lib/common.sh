@@ -30,6 +30,21 @@ SMALL=(--config "$REPO/configs/tiny.yaml"
   --set train.warmup_steps=2 --set train.eval_every=4 --set train.eval_samples=24
   --set run.log_every=1 --set checkpoint.every_steps=0)
 
+train_and_export() {  # train_and_export NAME RANKS [train args...]: a SMALL run, weights exported
+  local name=$1 ranks=$2
+  shift 2
+  mpi "$ranks" train "${SMALL[@]}" --set "run.dir=$WORK/$name" "$@" >"$WORK/$name.log" 2>&1 ||
+    { cat "$WORK/$name.log"; exit 1; }
+  "$PRIDE" ckpt export "$WORK/$name/checkpoints/latest" --out "$WORK/$name.safetensors" >/dev/null
+}
+
+same_as() {  # same_as REFERENCE OTHER: two train_and_export runs log the same losses, end alike
+  check "$2 matches $1: per-step losses" \
+    $COMPARE metrics "$WORK/$1/metrics.jsonl" "$WORK/$2/metrics.jsonl" --rtol 1e-5
+  check "$2 matches $1: final parameters" \
+    $COMPARE weights "$WORK/$1.safetensors" "$WORK/$2.safetensors" --rtol 1e-5
+}
+
 check() {  # check "description" command...: runs the command, fails the test with the description
   local what=$1
   shift
