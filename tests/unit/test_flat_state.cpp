@@ -20,6 +20,30 @@ struct TwoLayer : torch::nn::Module {
   torch::nn::Linear a{nullptr}, b{nullptr};
 };
 
+// `ours` starts from `reference`'s weights.
+void copy_weights(const TwoLayer& reference, TwoLayer& ours) {
+  torch::NoGradGuard no_grad;
+  ours.a->weight.copy_(reference.a->weight);
+  ours.b->weight.copy_(reference.b->weight);
+}
+
+// Five steps on the same random batches: LibTorch's AdamW (lr 0.01, betas 0.9/0.95, weight decay
+// 0.1) over `trained` of `reference`, and FlatAdamW over `flat`, the buffers of `ours`.
+void train_side_by_side(TwoLayer& reference, const std::vector<torch::Tensor>& trained,
+                        TwoLayer& ours, FlatParameters& flat, FlatAdamW& adam) {
+  torch::optim::AdamW torch_adam(
+      trained, torch::optim::AdamWOptions(0.01).betas({0.9, 0.95}).weight_decay(0.1).eps(1e-8));
+  for (int step = 0; step < 5; ++step) {
+    const auto x = torch::randn({6, 4});
+    torch_adam.zero_grad();
+    reference.forward(x).pow(2).sum().backward();
+    torch_adam.step();
+    flat.zero_grad();
+    ours.forward(x).pow(2).sum().backward();
+    adam.step(flat.values(), flat.grads(), 0.01);
+  }
+}
+
 TEST(FlatState, ParametersAndGradsAreViewsOfTheFlatBuffers) {
   torch::manual_seed(0);
   TwoLayer model;
@@ -45,25 +69,10 @@ TEST(FlatState, ParametersAndGradsAreViewsOfTheFlatBuffers) {
 TEST(FlatState, AdamWMatchesLibTorchAdamW) {
   torch::manual_seed(1);
   TwoLayer reference, ours;
-  {
-    torch::NoGradGuard no_grad;
-    ours.a->weight.copy_(reference.a->weight);
-    ours.b->weight.copy_(reference.b->weight);
-  }
-  torch::optim::AdamW torch_adam(
-      reference.parameters(),
-      torch::optim::AdamWOptions(0.01).betas({0.9, 0.95}).weight_decay(0.1).eps(1e-8));
+  copy_weights(reference, ours);
   FlatParameters flat(ours);
   FlatAdamW adam(flat, {0.9, 0.95, 1e-8, 0.1});
-  for (int step = 0; step < 5; ++step) {
-    const auto x = torch::randn({6, 4});
-    torch_adam.zero_grad();
-    reference.forward(x).pow(2).sum().backward();
-    torch_adam.step();
-    flat.zero_grad();
-    ours.forward(x).pow(2).sum().backward();
-    adam.step(flat.values(), flat.grads(), 0.01);
-  }
+  train_side_by_side(reference, reference.parameters(), ours, flat, adam);
   EXPECT_TRUE(torch::allclose(ours.a->weight, reference.a->weight, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(ours.b->weight, reference.b->weight, 1e-5, 1e-6));
   EXPECT_EQ(adam.step_count(), 5);
@@ -75,11 +84,7 @@ TEST(FlatState, AdamWMatchesLibTorchAdamW) {
 TEST(FlatState, FrozenParametersTakeNoGradientNorOptimizerState) {
   torch::manual_seed(2);
   TwoLayer reference, ours;
-  {
-    torch::NoGradGuard no_grad;
-    ours.a->weight.copy_(reference.a->weight);
-    ours.b->weight.copy_(reference.b->weight);
-  }
+  copy_weights(reference, ours);
   reference.a->weight.set_requires_grad(false);
   ours.a->weight.set_requires_grad(false);
   const torch::Tensor frozen_before = ours.a->weight.clone();
@@ -96,18 +101,7 @@ TEST(FlatState, FrozenParametersTakeNoGradientNorOptimizerState) {
   EXPECT_EQ(adam.exp_avg().numel(), 8 * 3);
   EXPECT_EQ(adam.exp_avg_sq().numel(), 8 * 3);
 
-  torch::optim::AdamW torch_adam(
-      {reference.b->weight},
-      torch::optim::AdamWOptions(0.01).betas({0.9, 0.95}).weight_decay(0.1).eps(1e-8));
-  for (int step = 0; step < 5; ++step) {
-    const auto x = torch::randn({6, 4});
-    torch_adam.zero_grad();
-    reference.forward(x).pow(2).sum().backward();
-    torch_adam.step();
-    flat.zero_grad();
-    ours.forward(x).pow(2).sum().backward();
-    adam.step(flat.values(), flat.grads(), 0.01);
-  }
+  train_side_by_side(reference, {reference.b->weight}, ours, flat, adam);
   EXPECT_TRUE(torch::equal(ours.a->weight, frozen_before));
   EXPECT_FALSE(ours.a->weight.grad().defined());
   EXPECT_TRUE(torch::allclose(ours.b->weight, reference.b->weight, 1e-5, 1e-6));
