@@ -75,6 +75,18 @@ print(len(rows), "logged steps, last loss", rows[-1]["loss"] if rows else None)
 sys.exit(not ok)' "$WORK/run/metrics.jsonl"
 "$PRIDE" eval "${STUDENT[@]}" --checkpoint "$WORK/run/checkpoints" >"$WORK/eval.json"
 check "eval of the student without PI" grep -q '"eval_ppl"' "$WORK/eval.json"
+"$PRIDE" eval "${STUDENT[@]}" --checkpoint "$WORK/run/checkpoints" --generate \
+  --set eval.max_new_tokens=8 --out "$WORK/generated" >/dev/null
+check "the student talks: responses decoded with the shared tokenizer, scored on words" \
+  /usr/bin/python3 -c '
+import json, sys
+metrics = json.load(open(sys.argv[1] + "/metrics.json"))
+rows = [json.loads(l) for l in open(sys.argv[1] + "/responses.jsonl")]
+references = {" " + json.loads(l)["response"]["text"] for l in open(sys.argv[2])}
+print(metrics["scored_on"], len(rows), "responses, e.g.", repr(rows[0]["hypothesis_text"]))
+sys.exit(not (metrics["scored_on"] == "words" and len(rows) == 5
+              and all(r["reference_text"].strip() in {t.strip() for t in references} for r in rows)))' \
+  "$WORK/generated" "$WORK/ed.jsonl"
 $REF make-tokenizer "$WORK/other_tokenizer" --merges "a n,o n" --special-config
 check "a student whose tokenizer is not the data's refuses it" \
   expect_error "the data set was tokenized by" train "${STUDENT[@]}" \
