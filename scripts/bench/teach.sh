@@ -10,12 +10,14 @@
 #   SAMPLES=64 REASONING_TOKENS=32 BATCH=8   samples, reasoning tokens generated per sample, batch
 #   WIDTH=512 LAYERS=6 VOCAB=8192            the random teacher's shape
 #   DEVICE=cpu DTYPE=fp32 RANKS="1 2"        e.g. on a GPU machine: DEVICE=cuda DTYPE=bf16 RANKS=1
+#   PYTHON=/usr/bin/python3                  a python with torch
 #                                            WIDTH=2048 LAYERS=16 VOCAB=32000 (~1B parameters)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 pride="$(realpath -m "${1:-$repo/build/pride}")"
 samples="${SAMPLES:-64}"
-ref="/usr/bin/python3 $repo/tests/cli/lib/hf_reference.py"
+python="${PYTHON:-/usr/bin/python3}"  # with torch (the random teacher) and json
+ref="$python $repo/tests/cli/lib/hf_reference.py"
 [[ -x "$pride" ]] || { echo "teach.sh: no pride binary at $pride (build it first)" >&2; exit 2; }
 work="$(mktemp -d "${TMPDIR:-/tmp}/pride-bench-teach.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -24,7 +26,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 $ref make-tokenizer "$work/teacher" --merges "e r,t h,th e,i n,o u,a n" --special-config
 $ref make "$work/teacher" llama --width "${WIDTH:-512}" --layers "${LAYERS:-6}" \
   --vocab "${VOCAB:-8192}" --seed 1
-/usr/bin/python3 - "$work/samples.jsonl" "$samples" <<'PY'
+"$python" - "$work/samples.jsonl" "$samples" <<'PY'
 import json, random, sys
 random.seed(0)
 words = "i feel so tired today my friend never called back after the party and it hurts".split()
@@ -46,7 +48,7 @@ for ranks in ${RANKS:-1 2}; do
     --set teach.topk=20 --set "teach.reasoning_max_tokens=${REASONING_TOKENS:-32}" \
     --set "teach.batch_size=${BATCH:-8}" --set teach.progress_every_s=1000 >"$work/log$ranks"
   end=$(date +%s.%N)
-  /usr/bin/python3 - "$work/log$ranks" "$ranks" "$start" "$end" "$samples" <<'PY'
+  "$python" - "$work/log$ranks" "$ranks" "$start" "$end" "$samples" <<'PY'
 import json, sys
 stats = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("teach-stats ")]
 wall = float(sys.argv[4]) - float(sys.argv[3])

@@ -10,7 +10,9 @@
 #    on the same data, sampling GPU memory with nvidia-smi;
 # 6. after the first config: save and resume at 1 rank over NCCL (tiny config: 20 steps straight,
 #    and 10 + resume to 20);
-# 7. prints a summary (tokens/s per GPU, MFU, step time, peak memory, pride/PyTorch ratio) and
+# 7. then gpu-125m bf16 with train.activation_checkpointing, and the teacher pass on a ~250M random
+#    teacher (scripts/bench/teach.sh, 1 rank);
+# 8. prints a summary (tokens/s per GPU, MFU, step time, peak memory, pride/PyTorch ratio) and
 #    leaves three files in OUT_DIR: summary.txt, bench.log and logs.tar.gz (every log and
 #    metrics.jsonl).
 # Every phase runs under `timeout`, and phases that would start after DEADLINE_S seconds are
@@ -198,7 +200,21 @@ for config in $configs; do
   first=0
 done
 
-# --- 7. summary -----------------------------------------------------------------------------------
+# --- 7. added later: activation checkpointing, and the teacher pass ------------------------------
+later_features() {
+  local name=pride-gpu-125m-bf16-ckpt sampler teacher=(WIDTH=1024 LAYERS=12 VOCAB=32000 SAMPLES=256)
+  [[ $cpu == 1 ]] && teacher=(WIDTH=128 LAYERS=2 VOCAB=1024 SAMPLES=16)
+  sampler=$(sample_memory "$name")
+  phase "$name" 150 "$pride" train --config configs/gpu-125m.yaml "${common[@]}" \
+    --set train.precision=bf16 --set train.activation_checkpointing=true --set "run.dir=$work/$name"
+  [[ -n $sampler ]] && kill "$sampler" 2>/dev/null
+  cp "$work/$name/metrics.jsonl" "$logs/$name.metrics.jsonl" 2>/dev/null
+  phase teach-bench 300 env PYTHON="$python" DEVICE=$device DTYPE=bf16 RANKS=1 BATCH=32 \
+    REASONING_TOKENS=64 "${teacher[@]}" scripts/bench/teach.sh "$pride"
+}
+grep -q '"train.activation_checkpointing"' src/config/config.cpp && later_features
+
+# --- 8. summary -----------------------------------------------------------------------------------
 "$python" - "$logs" "$configs" "$precisions" <<'PY' | tee "$out/summary.txt"
 import glob, json, os, statistics, sys
 logs, configs, precisions = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
@@ -246,6 +262,13 @@ for config in configs:
         if pair["pride"] and pair["peer"]:
             ratio = pair["pride"]["tokens_per_s_per_gpu"] / pair["peer"]["tokens_per_s_per_gpu"]
             print(f"{'  pride/PyTorch tokens/s':<28} {ratio:12.2f}")
+row = pride_row("pride-gpu-125m-bf16-ckpt")
+if row:
+    print(f"{'pride-gpu-125m-bf16-ckpt':<28} {row['tokens_per_s_per_gpu']:12.0f} {fmt(row['mfu'], '6.1%')}"
+          f" {row['step_ms']:8.1f} {fmt(peak_gib('pride-gpu-125m-bf16-ckpt'), '8.1f')} {row['loss']:7.3f}")
+for line in open(f"{logs}/teach-bench.log") if os.path.exists(f"{logs}/teach-bench.log") else []:
+    if line.startswith('{"ranks"'):
+        print("teach", line.strip())
 for name in ("resume-straight", "resume-sliced"):
     path = f"{logs}/{name}.metrics.jsonl"
     if os.path.exists(path):
