@@ -148,10 +148,10 @@ SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& sample) const
 }
 
 Ids PromptBuilder::score_prompt(const dialogue::DialogueText& sample, const SamplePrompts& prompts,
-                                const std::string& reasoning) const {
+                                const Ids& reasoning) const {
   if (config_.score_template.empty()) return prompts.context;
   auto bound = values(sample, prompts.first_turn);
-  bound["reasoning"] = reasoning;
+  bound["reasoning"] = tokenizer_.decode({reasoning.begin(), reasoning.end()});
   return as_ids(tokenizer_.encode(
       render_template(config_.score_template, bound, "teach.score_template"), true));
 }

@@ -43,10 +43,10 @@ class PromptBuilder {
   PromptBuilder(const TeachConfig& config, const text::Tokenizer& tokenizer, int32_t eos_id);
 
   SamplePrompts prepare(const dialogue::DialogueText& sample) const;
-  // What the teacher reads before the gold response: teach.score_template with the reasoning, or
-  // the student's context when that template is empty.
+  // What the teacher reads before the gold response: teach.score_template with the reasoning
+  // (its ids, decoded only for that template), or the student's context when it is empty.
   Ids score_prompt(const dialogue::DialogueText& sample, const SamplePrompts& prompts,
-                   const std::string& reasoning) const;
+                   const Ids& reasoning) const;
 
  private:
   std::map<std::string, std::string> values(const dialogue::DialogueText& sample,

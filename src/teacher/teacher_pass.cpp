@@ -326,11 +326,8 @@ class PartTeacher {
         config_.reasoning ? reason(prompts, first) : std::vector<Ids>{};
     std::vector<Ids> score_prompts, responses;
     for (size_t i = 0; i < batch.size(); ++i) {
-      const std::string reasoning_text =
-          reasoning.empty()
-              ? ""
-              : teacher_.tokenizer->decode({reasoning[i].begin(), reasoning[i].end()});
-      score_prompts.push_back(builder_.score_prompt(batch[i], prompts[i], reasoning_text));
+      score_prompts.push_back(
+          builder_.score_prompt(batch[i], prompts[i], reasoning.empty() ? Ids{} : reasoning[i]));
       responses.push_back(prompts[i].response);
     }
     const auto begin = Clock::now();
