@@ -107,6 +107,24 @@ sys.exit(not (max(c[1:] - c[:-1]) <= 40 and all(len(x) <= 6 and x[-1] == eos for
               and stats["shortened_contexts"] > 0 and stats["cut_responses"] > 0))' \
   "$WORK/short" "$WORK/short.log"
 
+# teach.score_template: written like the context it scores exactly the default targets; with the
+# reasoning in it the teacher scores after its own reasoning, while what the student sees stays.
+"$PRIDE" teach "${TEACH[@]}" --set "teach.out=$WORK/score_default" >/dev/null
+for variant in same:"{dialogue}{speaker}:" reasoning:"{dialogue}({speaker} thinks: {reasoning})\n{speaker}:"; do
+  "$PRIDE" teach "${TEACH[@]}" --set "teach.out=$WORK/score_${variant%%:*}" \
+    --set "teach.score_template=\"${variant#*:}\"" >/dev/null
+done
+check "the scoring template decides the teacher's prompt, not the student's context" /usr/bin/python3 -c '
+import sys, h5py, numpy as np
+read = lambda d: h5py.File(d + "/shard-00000-of-00001.h5", "r")
+default, same, reasoning = (read(sys.argv[1] + "/" + d) for d in ("score_default", "score_same", "score_reasoning"))
+equal = lambda a, b, k: np.array_equal(a[k][...], b[k][...])
+targets = ("teacher/topk_ids", "teacher/topk_logprobs", "teacher/hidden")
+kept = ("samples/context", "samples/response", "samples/privileged/reasoning")
+ok = all(equal(default, same, k) for k in targets + kept) and \
+     all(equal(default, reasoning, k) for k in kept) and not equal(default, reasoning, "teacher/hidden")
+print("same template: targets equal; with reasoning: targets differ, context kept:", ok)
+sys.exit(not ok)' "$WORK"
 # MELD: audio/visual features from a feature file (some clips have none: 0 frames), stored as fp16,
 # the converter's future_summary empty for a dialogue's last utterance; the student trains on it.
 /usr/bin/python3 - "$WORK/meld_features.h5" <<'PY'
