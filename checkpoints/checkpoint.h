@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "checkpoints/file_io.h"
+#include "io/file_io.h"
 #include "distributed/communicator.h"
 
 namespace pride {

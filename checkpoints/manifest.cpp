@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "io/json_file.h"
 #include "util/error.h"
 
 namespace pride {
@@ -210,10 +211,10 @@ json manifest_to_json(const Manifest& manifest) {
 }
 
 Manifest read_manifest(const std::string& path) {
-  const std::string text = read_text_file(path);
+  const json parsed = read_json_file(path);
   Manifest manifest;
   try {
-    manifest = manifest_from_json(json::parse(text), path);
+    manifest = manifest_from_json(parsed, path);
   } catch (const json::exception& error) {
     fail("{}: malformed manifest: {}", path, error.what());
   }

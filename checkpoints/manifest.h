@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "checkpoints/checkpoint.h"
-#include "checkpoints/file_io.h"
+#include "io/file_io.h"
 
 namespace pride {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "checkpoints/checkpoint.h"
-#include "checkpoints/file_io.h"
+#include "io/file_io.h"
 #include "checkpoints/manifest.h"
 #include "distributed/communicator.h"
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "checkpoints/safetensors.h"
+#include "io/json_file.h"
 #include "util/error.h"
 
 namespace pride {
@@ -119,13 +120,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
          path, header_bytes, mapping->size);
   }
   data_begin_ = kSafetensorsLengthBytes + static_cast<int64_t>(header_bytes);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(mapping->bytes + kSafetensorsLengthBytes,
-                                   mapping->bytes + data_begin_);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: header is not valid JSON: {}", path, e.what());
-  }
+  const nlohmann::json header = parse_json(
+      std::string_view(mapping->bytes + kSafetensorsLengthBytes, header_bytes), path + ": header");
   if (!header.is_object()) fail("{}: header is not a JSON object", path);
   const int64_t data_bytes = mapping->size - data_begin_;
   for (const auto& [name, value] : header.items()) {

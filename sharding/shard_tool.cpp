@@ -12,6 +12,7 @@
 #include "data/h5.h"
 #include "data/reader.h"
 #include "data/shard_manifest.h"
+#include "io/file_io.h"
 #include "util/error.h"
 
 namespace pride {
@@ -106,17 +107,11 @@ namespace {
 // One shard: samples [begin, end) of `in`, written atomically to `path`.
 void write_shard(const h5::File& in, const DatasetInfo& info, int64_t begin, int64_t end,
                  const std::string& path) {
-  const std::string temporary = path + ".tmp";
-  try {
+  write_file_atomically(path, [&](const std::string& temporary) {
     h5::File out = h5::File::open(temporary, h5::Mode::kCreate);
     copy_attributes(in, out);
     append_samples(in, info, begin, end, out);
-    out.flush();
-  } catch (...) {
-    std::remove(temporary.c_str());
-    throw;
-  }
-  fs::rename(temporary, path);
+  });
 }
 
 }  // namespace
@@ -138,14 +133,7 @@ void write_shard_manifest(const std::string& dir, const ShardManifest& manifest)
                                {"source", manifest.source},
                                {"num_samples", manifest.num_samples},
                                {"shards", shards}};
-  const fs::path path = fs::path(dir) / kManifestName;
-  const fs::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream stream(temporary);
-    stream << json.dump(2) << "\n";
-    if (!stream) fail("{}: cannot write the shard manifest", temporary.string());
-  }
-  fs::rename(temporary, path);
+  replace_file_atomically((fs::path(dir) / kManifestName).string(), json.dump(2) + "\n");
 }
 
 void shard_file(const std::string& in_path, const std::string& out_dir, int64_t shards) {

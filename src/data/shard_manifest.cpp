@@ -1,13 +1,14 @@
 // Implements data/shard_manifest.h: reading and checking manifest.json, shard checksums.
 #include "data/shard_manifest.h"
 
-#include <xxhash.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "data/format.h"
+#include "io/file_io.h"
+#include "io/json_file.h"
 #include "util/error.h"
 
 namespace pride {
@@ -59,30 +60,13 @@ void check_manifest(const ShardManifest& manifest, const std::string& path) {
 }  // namespace
 
 std::string file_xxh64(const std::string& path) {
-  std::ifstream stream(path, std::ios::binary);
-  if (!stream) fail("{}: cannot open to compute its checksum", path);
-  XXH64_state_t* state = XXH64_createState();
-  XXH64_reset(state, 0);
-  std::vector<char> buffer(1 << 20);
-  while (stream) {
-    stream.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    XXH64_update(state, buffer.data(), static_cast<size_t>(stream.gcount()));
-  }
-  const XXH64_hash_t hash = XXH64_digest(state);
-  XXH64_freeState(state);
-  return fmt::format("{:016x}", hash);
+  return to_hex64(digest_file(path).xxh64);
 }
 
 ShardManifest read_shard_manifest(const std::string& dir) {
   const std::string path = (fs::path(dir) / kManifestName).string();
-  std::ifstream stream(path);
-  if (!stream) fail("{}: shard manifest is missing or unreadable", path);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(stream);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON ({})", path, e.what());
-  }
+  if (!fs::is_regular_file(path)) fail("{}: shard manifest is missing", path);
+  const nlohmann::json json = read_json_file(path);
   ShardManifest manifest;
   manifest.format = manifest_field<std::string>(json, "format", path);
   manifest.version = manifest_field<int64_t>(json, "version", path);

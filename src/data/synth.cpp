@@ -10,6 +10,7 @@
 #include "data/format.h"
 #include "data/h5.h"
 #include "data/table_writer.h"
+#include "io/file_io.h"
 #include "util/error.h"
 
 namespace pride {
@@ -397,20 +398,11 @@ int64_t minimum_vocab_size(const SynthOptions& options) {
 
 void synthesize(const std::string& path, const SynthOptions& options) {
   check_options(options);
-  const std::string temporary = path + ".tmp";
-  try {
+  write_file_atomically(path, [&](const std::string& temporary) {
     h5::File file = h5::File::open(temporary, h5::Mode::kCreate);
     write_attributes(file, options);
     Synthesizer(file, options).run();
-    file.flush();
-  } catch (...) {
-    std::remove(temporary.c_str());
-    throw;
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    fail("{}: cannot move the finished file into place from {}", path, temporary);
-  }
+  });
 }
 
 }  // namespace pride

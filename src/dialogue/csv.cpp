@@ -4,16 +4,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/file_io.h"
 #include "util/error.h"
 
 namespace pride::dialogue {
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open the input file", path);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+std::string read_text_without_bom(const std::string& path) {
+  std::string text = read_text_file(path);
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
   return text;
 }

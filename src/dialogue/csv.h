@@ -10,9 +10,9 @@
 
 namespace pride::dialogue {
 
-// The whole file; a missing or unreadable file is a pride::Error naming it. A UTF-8 byte order
-// mark at the start is dropped.
-std::string read_text_file(const std::string& path);
+// The whole file (pride::read_text_file) without the UTF-8 byte order mark that spreadsheet
+// exports put at its start.
+std::string read_text_without_bom(const std::string& path);
 
 // RFC 4180 records of `text`: fields separated by ',', records by "\n" or "\r\n"; a field that
 // starts with '"' runs to the next lone '"' and may hold commas, "" (one quote) and line breaks.

@@ -14,6 +14,8 @@
 #include <initializer_list>
 
 #include "dialogue/label_sets.h"
+#include "io/file_io.h"
+#include "io/json_file.h"
 #include "text/json_field.h"
 #include "text/unicode.h"
 #include "util/error.h"
@@ -191,12 +193,7 @@ std::string to_json_line(const DialogueText& sample) {
 }
 
 DialogueText parse_json_line(const std::string& line, const std::string& where) {
-  json value;
-  try {
-    value = json::parse(line);
-  } catch (const json::parse_error& e) {
-    fail("{}: not a valid JSON line ({})", where, e.what());
-  }
+  const json value = parse_json(line, where);
   const JsonField root(value, "", where);
   require_only(
       root, {"id", "label_set", "emotion", "context", "response", "privileged", "audio", "visual"});
@@ -269,7 +266,7 @@ void DialogueWriter::write(const DialogueText& sample) {
 void DialogueWriter::close() {
   out_.close();
   if (!out_) fail("{}: write failed (disk full?)", temporary_);
-  std::filesystem::rename(temporary_, path_);
+  commit_file(temporary_, path_);
 }
 
 }  // namespace pride::dialogue

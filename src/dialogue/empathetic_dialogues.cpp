@@ -96,7 +96,7 @@ void emit_conversation(const std::vector<Row>& rows, const SampleSink& sink, Con
 }  // namespace
 
 ConvertStats convert_empathetic_dialogues(const std::string& csv_path, const SampleSink& sink) {
-  std::istringstream in(read_text_file(csv_path));
+  std::istringstream in(read_text_without_bom(csv_path));
   std::string line;
   std::getline(in, line);
   if (line.rfind(kHeader, 0) != 0) {

@@ -8,6 +8,7 @@
 #include "dialogue/converters.h"
 #include "dialogue/csv.h"
 #include "dialogue/label_sets.h"
+#include "io/json_file.h"
 #include "text/json_field.h"
 #include "util/error.h"
 
@@ -78,12 +79,7 @@ void convert_record(const JsonField& record, int64_t index, const SampleSink& si
 }  // namespace
 
 ConvertStats convert_esconv(const std::string& json_path, const SampleSink& sink) {
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(read_text_file(json_path));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({})", json_path, e.what());
-  }
+  const nlohmann::json root = parse_json(read_text_without_bom(json_path), json_path);
   const JsonField records(root, "", json_path);
   if (!root.is_array()) records.fail("expected an array of conversations");
   ConvertStats stats;

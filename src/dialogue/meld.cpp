@@ -92,7 +92,7 @@ class FeatureReferences {
 
 ConvertStats convert_meld(const std::string& csv_path, const MeldFeatures& features,
                           const SampleSink& sink) {
-  const std::string text = read_text_file(csv_path);
+  const std::string text = read_text_without_bom(csv_path);
   CsvReader reader(text, csv_path);
   std::vector<std::string> fields;
   if (!reader.next(fields)) fail("{}: empty file, expected a MELD CSV", csv_path);

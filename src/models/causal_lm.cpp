@@ -8,10 +8,10 @@
 #include <map>
 #include <set>
 
-#include "checkpoints/file_io.h"
+#include "io/file_io.h"
 #include "checkpoints/safetensors.h"
 #include "util/error.h"
-#include "util/json_file.h"
+#include "io/json_file.h"
 
 namespace pride {
 namespace {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "data/batch.h"
+#include "io/json_file.h"
 #include "data/reader.h"
 #include "models/causal_lm.h"
 #include "models/generate.h"
@@ -54,14 +55,6 @@ std::vector<int64_t> ids_from(const json& value, const std::string& context) {
     ids.push_back(id.get<int64_t>());
   }
   return ids;
-}
-
-json parse_json(const std::string& text, const std::string& context) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON: {}", context, e.what());
-  }
 }
 
 // What generate needs from a tokenizer: text to ids (special tokens added, as Hugging Face does by

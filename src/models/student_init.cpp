@@ -9,14 +9,14 @@
 #include <set>
 
 #include "checkpoints/checkpoint.h"
-#include "checkpoints/file_io.h"
+#include "io/file_io.h"
 #include "checkpoints/manifest.h"
 #include "checkpoints/protocol.h"
 #include "checkpoints/safetensors.h"
 #include "models/causal_lm.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
-#include "util/json_file.h"
+#include "io/json_file.h"
 
 namespace pride {
 namespace {

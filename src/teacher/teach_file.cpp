@@ -9,6 +9,7 @@
 #include "data/h5.h"
 #include "data/reader.h"
 #include "data/table_writer.h"
+#include "io/file_io.h"
 #include "sharding/shard_tool.h"
 #include "util/error.h"
 
@@ -36,24 +37,19 @@ void write_attributes(h5::File& file, const TeachFileHeader& header, const Sampl
   file.set_attribute(kAttrStamp, stamp(header.fingerprint, range));
 }
 
-// Writes through `path`.partial: `fill` writes the content, then the file is renamed into place.
+// Writes through `path`.partial (which resumption ignores): `fill` writes the content, then the
+// file is made durable and renamed into place.
 template <typename Fill>
 void write_atomically(const std::string& path, const TeachFileHeader& header,
                       const SampleRange& range, Fill fill) {
-  const std::string temporary = path + ".partial";
-  try {
-    h5::File file = h5::File::open(temporary, h5::Mode::kCreate);
-    write_attributes(file, header, range);
-    fill(file);
-    file.flush();
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw;
-  }
-  std::error_code error;
-  fs::rename(temporary, path, error);
-  if (error) fail("{}: cannot move the finished file into place ({})", path, error.message());
+  write_file_atomically(
+      path,
+      [&](const std::string& temporary) {
+        h5::File file = h5::File::open(temporary, h5::Mode::kCreate);
+        write_attributes(file, header, range);
+        fill(file);
+      },
+      ".partial");
 }
 
 // A ragged feature field of `samples` (audio or visual).

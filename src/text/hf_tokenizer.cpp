@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "io/json_file.h"
 #include "text/added_tokens.h"
 #include "text/bpe.h"
 #include "text/hf_pipeline.h"
@@ -211,9 +212,8 @@ void HfTokenizer::find_special_tokens(const std::string& file) {
   if (template_.prefix.size() == 1) special_.bos = template_.prefix[0];
   if (template_.suffix.size() == 1) special_.eos = template_.suffix[0];
   const auto config_file = std::filesystem::path(file).parent_path() / "tokenizer_config.json";
-  std::ifstream in(config_file);
-  if (!in) return;
-  const nlohmann::json config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!std::filesystem::exists(config_file)) return;
+  const nlohmann::json config = read_json_file(config_file.string());
   if (!config.is_object()) fail("{}: not a JSON object", config_file.string());
   const std::pair<const char*, std::optional<TokenId>*> keys[] = {{"bos_token", &special_.bos},
                                                                   {"eos_token", &special_.eos},
@@ -286,15 +286,7 @@ std::string HfTokenizer::decode(const std::vector<TokenId>& ids) const {
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& json_file) {
-  std::ifstream in(json_file, std::ios::binary);
-  if (!in) fail("{}: cannot open tokenizer file", json_file);
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", json_file, e.what());
-  }
-  return std::make_unique<HfTokenizer>(root, json_file);
+  return std::make_unique<HfTokenizer>(read_json_file(json_file), json_file);
 }
 
 }  // namespace pride::text

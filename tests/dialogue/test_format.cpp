@@ -118,7 +118,7 @@ TEST_F(FormatTest, StrictReadingNamesFileLineAndField) {
       "bad.jsonl:2: visual: unknown key 'path' (known: file, key)");
   EXPECT_HAS(read_error(with(R"("privileged")", R"("audio":{"file":""},"privileged")")),
              "bad.jsonl:2: audio.file: empty");
-  EXPECT_HAS(read_error(good + "\n{\"id\": \n"), "bad.jsonl:2: not a valid JSON line");
+  EXPECT_HAS(read_error(good + "\n{\"id\": \n"), "bad.jsonl:2: not valid JSON");
   EXPECT_HAS(read_error(good + "\n\n" + good + "\n"), "bad.jsonl:2: empty line");
   EXPECT_HAS(read_error("[1, 2]\n"), "bad.jsonl:1: (top level): expected an object");
   EXPECT_HAS(error_of([&] { read_dialogue_jsonl(path("absent.jsonl")); }),

@@ -299,7 +299,7 @@ TEST(Safetensors, BadFilesAreClearErrors) {
   EXPECT_TRUE(contains(
       error_for("{\"w\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 8]}}", eight),
       "tensor 'w': data_offsets [0, 8] hold 8 bytes"));
-  EXPECT_TRUE(contains(error_for("{\"w\": [1, 2", eight), "header is not valid JSON"));
+  EXPECT_TRUE(contains(error_for("{\"w\": [1, 2", eight), "header: not valid JSON"));
   { std::ofstream(path, std::ios::binary) << "abc"; }
   EXPECT_TRUE(contains(error_of([&] { SafetensorsFile file(path); }), "truncated: 3 bytes"));
   {

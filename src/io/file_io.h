@@ -1,4 +1,6 @@
-// Durable file primitives for checkpoints: fsync'd writes, atomic replace, whole-file xxh64.
+// The file-I/O module below everything: whole-file reads, durable and atomic writes (fsync of the
+// file, rename, fsync of its directory) and a streaming xxh64. Checkpoints, manifests, the teacher
+// pass, the shard tool, synthetic data and the dialogue writer all write through it.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +31,19 @@ void replace_file_atomically(const std::string& path, const std::string& content
 void fsync_directory(const std::string& dir);
 // Renames and fsyncs the parent directory of `to`.
 void rename_durably(const std::string& from, const std::string& to);
+// fsyncs a file that was written and closed by someone else (HDF5, a stream).
+void fsync_file(const std::string& path);
+// Makes the finished file `temporary` durable and visible as `path`: fsync, rename, fsync the
+// directory.
+void commit_file(const std::string& temporary, const std::string& path);
+// For files a library writes by path (HDF5): `write` creates the whole file at the temporary path
+// it is given (`path` + `suffix`) and closes it, then commit_file. When `write` throws, the
+// temporary file is removed and `path` is left as it was.
+void write_file_atomically(const std::string& path,
+                           const std::function<void(const std::string& temporary)>& write,
+                           const std::string& suffix = ".tmp");
 
+// The whole file; pride::Error naming it when missing or unreadable.
 std::string read_text_file(const std::string& path);
 
 // Receives a file's bytes [offset, offset + size) as they are read.
@@ -39,6 +53,8 @@ int64_t file_size(const std::string& path);
 // Reads `path` front to back through one reusable buffer, passing each chunk to `on_chunk`, and
 // returns the file's digest (hashed while reading: the file is read once and never held whole).
 FileDigest read_file_in_chunks(const std::string& path, const ChunkConsumer& on_chunk);
+// The digest of a file's bytes, streamed.
+FileDigest digest_file(const std::string& path);
 
 // 16 lowercase hex digits, and back (pride::Error naming `context` when malformed).
 std::string to_hex64(uint64_t value);

@@ -1,5 +1,5 @@
-// Durable file primitives for checkpoints (see file_io.h).
-#include "checkpoints/file_io.h"
+// Whole-file reads, durable and atomic writes, streaming xxh64 (see file_io.h).
+#include "io/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -126,6 +126,30 @@ void rename_durably(const std::string& from, const std::string& to) {
   fsync_directory(parent_of(to));
 }
 
+void fsync_file(const std::string& path) {
+  FileDescriptor file(path, O_RDONLY);
+  file.sync();
+}
+
+void commit_file(const std::string& temporary, const std::string& path) {
+  fsync_file(temporary);
+  rename_durably(temporary, path);
+}
+
+void write_file_atomically(const std::string& path,
+                           const std::function<void(const std::string& temporary)>& write,
+                           const std::string& suffix) {
+  const std::string temporary = path + suffix;
+  try {
+    write(temporary);
+    commit_file(temporary, path);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
+}
+
 std::string read_text_file(const std::string& path) {
   std::string text;
   read_file_in_chunks(path,
@@ -150,11 +174,15 @@ FileDigest read_file_in_chunks(const std::string& path, const ChunkConsumer& on_
   FileDigest digest;
   while (const int64_t got = file.read_some(buffer.data(), buffer_bytes)) {
     XXH64_update(hash.get(), buffer.data(), static_cast<size_t>(got));
-    on_chunk(digest.bytes, buffer.data(), got);
+    if (on_chunk) on_chunk(digest.bytes, buffer.data(), got);
     digest.bytes += got;
   }
   digest.xxh64 = XXH64_digest(hash.get());
   return digest;
+}
+
+FileDigest digest_file(const std::string& path) {
+  return read_file_in_chunks(path, nullptr);
 }
 
 std::string to_hex64(uint64_t value) {
