@@ -18,10 +18,6 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kMaxAgreedMessage = 4096;
 
-std::string join(const std::string& dir, const std::string& name) {
-  return (fs::path(dir) / name).string();
-}
-
 // Sends the error message of rank `root` to every rank.
 std::string broadcast_message(Communicator& comm, const std::string& message, int root) {
   torch::Tensor buffer = torch::zeros({kMaxAgreedMessage}, torch::kUInt8);

@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "io/file_io.h"
 #include "distributed/communicator.h"
+#include "io/file_io.h"
 
 namespace pride {
 
@@ -59,6 +59,15 @@ struct SaveOptions {
 
 // "step_00000100": the directory name of a step's checkpoint (zero-padded so names sort).
 std::string step_dir_name(int64_t step);
+
+// The checkpoint directory that `root`/latest names, or nullopt when `root` has no `latest` file. A
+// name that is not one entry of `root` ("../x", "/abs", "a/b", empty) is a pride::Error naming the
+// file: a path read from a file never leads outside its directory.
+std::optional<std::string> read_latest(const std::string& root);
+
+// The tensor `name` of a loaded checkpoint, copied into `target` after a size check.
+void copy_checkpoint_tensor(const CheckpointState& state, const std::string& name,
+                            const std::string& path, torch::Tensor& target);
 
 // Saves `state` as <dir>/step_<N> and points <dir>/latest at it, then applies retention.
 // Collective: every rank calls it with the same state. Returns the checkpoint's path.

@@ -14,10 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string join(const std::string& dir, const std::string& name) {
-  return (fs::path(dir) / name).string();
-}
-
 void check_header(const std::string& header, const std::string& file, int shard, int world) {
   uint32_t fields[3] = {};
   if (header.size() >= 8 + sizeof(fields)) std::memcpy(fields, header.data() + 8, sizeof(fields));
@@ -55,12 +51,7 @@ torch::Tensor gather_full(Communicator& comm, const torch::Tensor& part, torch::
 // The checkpoints to try under a root, best first: the one `latest` names, then newest step first.
 std::vector<std::string> resume_candidates(const std::string& root) {
   std::vector<std::string> candidates;
-  const std::string latest = join(root, "latest");
-  if (fs::exists(latest)) {
-    std::string name = read_text_file(latest);
-    name.erase(name.find_last_not_of(" \t\r\n") + 1);
-    if (!name.empty()) candidates.push_back(join(root, name));
-  }
+  if (const auto latest = read_latest(root)) candidates.push_back(*latest);
   for (const auto& [step, name] : list_step_dirs(root)) {
     const std::string path = join(root, name);
     if (std::find(candidates.begin(), candidates.end(), path) == candidates.end()) {
@@ -71,6 +62,18 @@ std::vector<std::string> resume_candidates(const std::string& root) {
 }
 
 }  // namespace
+
+std::optional<std::string> read_latest(const std::string& root) {
+  const std::string latest = join(root, "latest");
+  if (!fs::is_regular_file(latest)) return std::nullopt;
+  std::string name = read_text_file(latest);
+  name.erase(name.find_last_not_of(" \t\r\n") + 1);
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos) {
+    fail("{}: names '{}', which is not a checkpoint directory inside {}", latest, name, root);
+  }
+  return join(root, name);
+}
 
 void read_verified_shard(const std::string& path, const Manifest& manifest, int shard,
                          const ChunkConsumer& on_chunk) {
@@ -175,6 +178,21 @@ std::string inspect_checkpoint(const std::string& path) {
                           record.digest.bytes, to_hex64(record.digest.xxh64));
   }
   return report + "  all shards verified\n";
+}
+
+void copy_checkpoint_tensor(const CheckpointState& state, const std::string& name,
+                            const std::string& path, torch::Tensor& target) {
+  for (const auto& entry : state.tensors) {
+    if (entry.name != name) continue;
+    if (entry.full.numel() != target.numel()) {
+      fail("{}: '{}' holds {} values but this run needs {} (different model.* settings?)", path,
+           name, entry.full.numel(), target.numel());
+    }
+    torch::NoGradGuard no_grad;
+    target.copy_(entry.full.to(target.device()).view(target.sizes()));
+    return;
+  }
+  fail("{}: checkpoint has no tensor '{}'", path, name);
 }
 
 }  // namespace pride

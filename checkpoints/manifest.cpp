@@ -14,7 +14,7 @@ using nlohmann::json;
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "shard files are little-endian");
 
-const std::vector<std::pair<torch::ScalarType, std::string>>& dtype_names() {
+const std::vector<std::pair<torch::ScalarType, std::string>>& checkpoint_dtype_names() {
   static const std::vector<std::pair<torch::ScalarType, std::string>> names = {
       {torch::kFloat32, "float32"},   {torch::kFloat64, "float64"}, {torch::kFloat16, "float16"},
       {torch::kBFloat16, "bfloat16"}, {torch::kInt64, "int64"},     {torch::kInt32, "int32"},
@@ -58,9 +58,9 @@ void check_manifest(const Manifest& manifest, const std::string& path) {
          manifest.shards.size());
   }
   for (int rank = 0; rank < manifest.world_size; ++rank) {
-    if (manifest.shards[rank].file != shard_file_name(rank, manifest.world_size)) {
+    if (manifest.shards[rank].file != checkpoint_shard_file_name(rank, manifest.world_size)) {
       fail("{}: shard {} is named '{}', expected '{}'", path, rank, manifest.shards[rank].file,
-           shard_file_name(rank, manifest.world_size));
+           checkpoint_shard_file_name(rank, manifest.world_size));
     }
   }
   for (const TensorRecord& tensor : manifest.tensors) check_ranges(tensor, manifest, path);
@@ -128,7 +128,7 @@ const TensorRecord& Manifest::tensor(const std::string& name) const {
   fail("checkpoint manifest has no tensor '{}'", name);
 }
 
-std::string shard_file_name(int rank, int world) {
+std::string checkpoint_shard_file_name(int rank, int world) {
   return fmt::format("shard-{}-of-{}.bin", rank, world);
 }
 
@@ -164,7 +164,7 @@ Manifest plan_manifest(const CheckpointState& state, int world) {
     manifest.tensors.push_back(std::move(record));
   }
   for (int rank = 0; rank < world; ++rank) {
-    manifest.shards.push_back({shard_file_name(rank, world), {shard_bytes[rank], 0}});
+    manifest.shards.push_back({checkpoint_shard_file_name(rank, world), {shard_bytes[rank], 0}});
   }
   return manifest;
 }
@@ -223,14 +223,14 @@ Manifest read_manifest(const std::string& path) {
 }
 
 std::string dtype_name(torch::ScalarType type) {
-  for (const auto& [scalar_type, name] : dtype_names()) {
+  for (const auto& [scalar_type, name] : checkpoint_dtype_names()) {
     if (scalar_type == type) return name;
   }
   fail("checkpoint: tensors of dtype {} cannot be saved", c10::toString(type));
 }
 
 torch::ScalarType scalar_type_of(const std::string& dtype, const std::string& context) {
-  for (const auto& [scalar_type, name] : dtype_names()) {
+  for (const auto& [scalar_type, name] : checkpoint_dtype_names()) {
     if (name == dtype) return scalar_type;
   }
   fail("{}: unknown dtype '{}'", context, dtype);

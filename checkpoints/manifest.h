@@ -51,7 +51,7 @@ struct Manifest {
   const TensorRecord& tensor(const std::string& name) const;
 };
 
-std::string shard_file_name(int rank, int world);
+std::string checkpoint_shard_file_name(int rank, int world);
 // The fixed header that opens every shard file: magic, version, rank, world, step.
 std::string shard_header(int rank, int world, int64_t step);
 

@@ -4,17 +4,23 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "checkpoints/checkpoint.h"
-#include "io/file_io.h"
 #include "checkpoints/manifest.h"
 #include "distributed/communicator.h"
+#include "io/file_io.h"
 
 namespace pride {
+
+// `dir`/`name`.
+inline std::string join(const std::string& dir, const std::string& name) {
+  return (std::filesystem::path(dir) / name).string();
+}
 
 // Runs `work` on this rank, then agrees with every rank on the outcome: if it threw anywhere,
 // every rank throws the same pride::Error (the message of the lowest failing rank), so no rank

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+scripts/build.sh --target pride  # the binary alone: scripts/test.sh builds the tests
 mkdir -p runs/data
 [ -f runs/data/train.h5 ] || build/pride data synth --out runs/data/train.h5 --samples 4000 --seed 1
 [ -f runs/data/eval.h5 ] || build/pride data synth --out runs/data/eval.h5 --samples 512 --seed 2

@@ -116,7 +116,7 @@ void write_shard(const h5::File& in, const DatasetInfo& info, int64_t begin, int
 
 }  // namespace
 
-std::string shard_file_name(int64_t index, int64_t count) {
+std::string data_shard_file_name(int64_t index, int64_t count) {
   return fmt::format("shard-{:05d}-of-{:05d}.h5", index, count);
 }
 
@@ -149,7 +149,7 @@ void shard_file(const std::string& in_path, const std::string& out_dir, int64_t 
   ShardManifest manifest{format::kFormatName, format::kVersion, in_path, n, {}};
   for (int64_t s = 0; s < shards; ++s) {
     const int64_t begin = n * s / shards, end = n * (s + 1) / shards;
-    const std::string name = shard_file_name(s, shards);
+    const std::string name = data_shard_file_name(s, shards);
     const std::string path = (fs::path(out_dir) / name).string();
     write_shard(in, info, begin, end, path);
     manifest.shards.push_back({name, end - begin, begin, file_xxh64(path)});

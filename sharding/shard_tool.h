@@ -14,7 +14,7 @@
 namespace pride {
 
 // "shard-00002-of-00008.h5"
-std::string shard_file_name(int64_t index, int64_t count);
+std::string data_shard_file_name(int64_t index, int64_t count);
 
 // Every root attribute of the format, the optional ones (tokenizer, ...) when `in` has them.
 void copy_attributes(const h5::File& in, h5::File& out);

@@ -289,7 +289,7 @@ Config load_config(const std::vector<std::string>& files,
   return config;
 }
 
-std::string to_yaml(const Config& const_config) {
+std::string to_yaml(const Config& const_config, const std::vector<std::string>& sections) {
   Config config = const_config;  // fields_of takes mutable pointers; we only read through them
   YAML::Emitter out;
   out << YAML::BeginMap;
@@ -297,6 +297,10 @@ std::string to_yaml(const Config& const_config) {
   for (const auto& field : fields_of(config)) {
     const auto dot = field.key.find('.');
     const std::string field_section = field.key.substr(0, dot);
+    if (!sections.empty() &&
+        std::find(sections.begin(), sections.end(), field_section) == sections.end()) {
+      continue;
+    }
     if (field_section != section) {
       if (!section.empty()) out << YAML::EndMap;
       out << YAML::Key << field_section << YAML::Value << YAML::BeginMap;

@@ -179,7 +179,7 @@ void apply_yaml(Config& config, const std::string& yaml_text, const std::string&
 // Checks constraints that involve several keys (e.g. n_heads % n_kv_heads).
 void validate(const Config& config);
 
-// The effective configuration as YAML, every key present.
-std::string to_yaml(const Config& config);
+// The effective configuration as YAML, every key present; with `sections`, only those sections.
+std::string to_yaml(const Config& config, const std::vector<std::string>& sections = {});
 
 }  // namespace pride

@@ -53,6 +53,15 @@ WorldInfo init_world(int* argc, char*** argv) {
   return world;
 }
 
+void divide_for_average(torch::Tensor& sum, int64_t world_size) {
+  torch::NoGradGuard no_grad;
+  if (torch::isIntegralType(sum.scalar_type(), /*includeBool=*/false)) {
+    sum.div_(world_size, "trunc");
+  } else {
+    sum.div_(static_cast<double>(world_size));
+  }
+}
+
 void abort_world(const std::string& message, int exit_code) {
   int rank = 0;
   if (mpi_running()) MPI_Comm_rank(MPI_COMM_WORLD, &rank);

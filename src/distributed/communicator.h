@@ -81,6 +81,10 @@ inline torch::Tensor all_reduce_small(Communicator& comm, const torch::Tensor& c
   return staged.cpu();
 }
 
+// Divides a sum over `world_size` ranks into their average: exactly for floating types, truncating
+// for integer ones (what every backend does after a sum when asked for an average).
+void divide_for_average(torch::Tensor& sum, int64_t world_size);
+
 // Starts MPI if needed and reads the process placement. Safe to call more than once.
 WorldInfo init_world(int* argc, char*** argv);
 // Ends the whole job from any rank after a fatal error: prints `message` prefixed with the rank,

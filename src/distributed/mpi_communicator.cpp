@@ -64,13 +64,29 @@ void copy_back(torch::Tensor& target, const torch::Tensor& buffer) {
   target.copy_(buffer);
 }
 
-void divide_in_place(torch::Tensor& tensor, int64_t divisor) {
-  torch::NoGradGuard no_grad;
-  if (torch::isIntegralType(tensor.scalar_type(), /*includeBool=*/false)) {
-    tensor.div_(divisor, "trunc");
-  } else {
-    tensor.div_(static_cast<double>(divisor));
-  }
+// What a collective between one whole tensor and per-rank slices of it (reduce-scatter, all-gather
+// into) checks and stages before it starts: sizes, dtype and counts, host buffers.
+struct SlicedCall {
+  std::string description;
+  MPI_Datatype type;
+  int slice_count;
+  torch::Tensor send, receive;
+};
+
+SlicedCall open_sliced_call(const char* op, const torch::Tensor& send, const torch::Tensor& receive,
+                            const torch::Tensor& whole, const torch::Tensor& slice,
+                            int world_size) {
+  check_defined(send, op);
+  check_defined(receive, op);
+  SlicedCall call;
+  call.description = describe_collective(op, send);
+  check_scatter_sizes(whole, slice, world_size, call.description);
+  call.type = mpi_type(send.scalar_type(), call.description);
+  call.slice_count = mpi_count(slice.numel(), call.description);
+  mpi_count(whole.numel(), call.description);
+  call.send = staging_buffer(send);
+  call.receive = staging_buffer(receive);
+  return call;
 }
 
 }  // namespace
@@ -176,7 +192,7 @@ std::unique_ptr<PendingOp> MpiCommunicator::all_reduce_async(torch::Tensor& tens
   torch::Tensor buffer = staging_buffer(tensor);
   const int64_t divisor = average ? world_size() : 1;
   auto finish = [target = tensor, buffer, divisor]() mutable {
-    if (divisor != 1) divide_in_place(buffer, divisor);
+    if (divisor != 1) divide_for_average(buffer, divisor);
     copy_back(target, buffer);
   };
   return start(
@@ -255,15 +271,12 @@ torch::Tensor MpiCommunicator::all_gather(const torch::Tensor& local) {
 
 void MpiCommunicator::reduce_scatter(const torch::Tensor& input, torch::Tensor& output,
                                      bool average) {
-  check_defined(input, "reduce_scatter");
-  check_defined(output, "reduce_scatter");
-  const std::string description = describe_collective("reduce_scatter", input);
-  check_scatter_sizes(input, output, world_size(), description);
-  MPI_Datatype type = mpi_type(input.scalar_type(), description);
-  int count = mpi_count(output.numel(), description);
-  mpi_count(input.numel(), description);
-  torch::Tensor send = staging_buffer(input);
-  torch::Tensor receive = staging_buffer(output);
+  const SlicedCall call =
+      open_sliced_call("reduce_scatter", input, output, input, output, world_size());
+  const std::string& description = call.description;
+  const MPI_Datatype type = call.type;
+  const int count = call.slice_count;
+  torch::Tensor send = call.send, receive = call.receive;
   start(
       description, {send, receive},
       [&](MPI_Request* request) {
@@ -271,22 +284,19 @@ void MpiCommunicator::reduce_scatter(const torch::Tensor& input, torch::Tensor& 
                                          comm_, request);
       },
       [&] {
-        if (average) divide_in_place(receive, world_size());
+        if (average) divide_for_average(receive, world_size());
         copy_back(output, receive);
       })
       ->wait();
 }
 
 void MpiCommunicator::all_gather_into(const torch::Tensor& local, torch::Tensor& output) {
-  check_defined(local, "all_gather_into");
-  check_defined(output, "all_gather_into");
-  const std::string description = describe_collective("all_gather_into", local);
-  check_scatter_sizes(output, local, world_size(), description);
-  MPI_Datatype type = mpi_type(local.scalar_type(), description);
-  int count = mpi_count(local.numel(), description);
-  mpi_count(output.numel(), description);
-  torch::Tensor send = staging_buffer(local);
-  torch::Tensor receive = staging_buffer(output);
+  const SlicedCall call =
+      open_sliced_call("all_gather_into", local, output, output, local, world_size());
+  const std::string& description = call.description;
+  const MPI_Datatype type = call.type;
+  const int count = call.slice_count;
+  torch::Tensor send = call.send, receive = call.receive;
   // `local` may be this rank's own slice of `output` (ZeRO-1 gathers parameters in place); MPI
   // forbids aliased buffers and says so with MPI_IN_PLACE.
   const auto* own_slot = static_cast<const char*>(receive.data_ptr()) +

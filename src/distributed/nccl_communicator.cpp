@@ -56,8 +56,23 @@ ncclDataType_t nccl_type(torch::ScalarType type, const std::string& op) {
   }
 }
 
-bool is_floating(const torch::Tensor& tensor) {
-  return torch::isFloatingType(tensor.scalar_type());
+// The reduction NCCL runs for a sum or an average of `tensor` over `world_size` ranks: ncclAvg for
+// a floating average where NCCL has it (2.10+), else a sum that divide_for_average finishes.
+struct NcclReduction {
+  ncclRedOp_t op = ncclSum;
+  bool divide_after = false;
+};
+
+NcclReduction reduction_for(const torch::Tensor& tensor, bool average, int world_size) {
+  NcclReduction reduction;
+  reduction.divide_after = average && world_size > 1;
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0)
+  if (reduction.divide_after && torch::isFloatingType(tensor.scalar_type())) {
+    reduction.op = ncclAvg;
+    reduction.divide_after = false;
+  }
+#endif
+  return reduction;
 }
 
 // Keeps the caching allocator from recycling `tensor`'s memory while `stream` still uses it.
@@ -243,30 +258,17 @@ std::unique_ptr<PendingOp> NcclCommunicator::all_reduce_async(torch::Tensor& ten
   ncclDataType_t type = nccl_type(tensor.scalar_type(), description);
   torch::Tensor buffer = tensor.is_contiguous() ? tensor : tensor.contiguous();
   const bool staged = buffer.unsafeGetTensorImpl() != tensor.unsafeGetTensorImpl();
-  ncclRedOp_t op = ncclSum;
-  bool divide_after = average && world_size() > 1;
-#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0)
-  if (divide_after && is_floating(tensor)) {
-    op = ncclAvg;
-    divide_after = false;
-  }
-#endif
+  const NcclReduction reduction = reduction_for(tensor, average, world_size());
   const int64_t divisor = world_size();
   torch::Tensor target = tensor;
   return launch(
       *impl_, description, context(), {buffer, target},
       [&](cudaStream_t stream) {
-        return ncclAllReduce(buffer.data_ptr(), buffer.data_ptr(), buffer.numel(), type, op,
-                             impl_->comm, stream);
+        return ncclAllReduce(buffer.data_ptr(), buffer.data_ptr(), buffer.numel(), type,
+                             reduction.op, impl_->comm, stream);
       },
       [&] {
-        if (divide_after) {
-          if (is_floating(buffer)) {
-            buffer.div_(static_cast<double>(divisor));
-          } else {
-            buffer.div_(divisor, "trunc");
-          }
-        }
+        if (reduction.divide_after) divide_for_average(buffer, divisor);
         if (staged) target.copy_(buffer);
       });
 }
@@ -314,23 +316,16 @@ void NcclCommunicator::reduce_scatter(const torch::Tensor& input, torch::Tensor&
   torch::Tensor send = input.contiguous();
   torch::Tensor receive = output.is_contiguous() ? output : output.contiguous();
   const bool staged = receive.unsafeGetTensorImpl() != output.unsafeGetTensorImpl();
-  ncclRedOp_t op = ncclSum;
-  bool divide_after = average && world_size() > 1;
-#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0)
-  if (divide_after && is_floating(input)) {
-    op = ncclAvg;
-    divide_after = false;
-  }
-#endif
+  const NcclReduction reduction = reduction_for(input, average, world_size());
   const int64_t divisor = world_size();
   launch(
       *impl_, description, context(), {send, receive, output},
       [&](cudaStream_t stream) {
-        return ncclReduceScatter(send.data_ptr(), receive.data_ptr(), receive.numel(), type, op,
-                                 impl_->comm, stream);
+        return ncclReduceScatter(send.data_ptr(), receive.data_ptr(), receive.numel(), type,
+                                 reduction.op, impl_->comm, stream);
       },
       [&] {
-        if (divide_after) receive.div_(static_cast<double>(divisor));
+        if (reduction.divide_after) divide_for_average(receive, divisor);
         if (staged) output.copy_(receive);
       })
       ->wait();

@@ -14,8 +14,6 @@
 namespace pride {
 namespace {
 
-constexpr double kInitStd = 0.02;
-
 // Attention scores and norms run in fp32 (or fp64 when the model is double, for tests).
 torch::ScalarType accumulate_type(const torch::Tensor& x) {
   return x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;

@@ -11,6 +11,9 @@
 
 namespace pride {
 
+// The standard deviation of the student's normal weight initialisation.
+inline constexpr double kInitStd = 0.02;
+
 // Linear layer initialised as the student expects: weight ~ N(0, 0.02), bias zero.
 torch::nn::Linear init_linear(int64_t in, int64_t out, bool bias);
 

@@ -17,7 +17,6 @@
 namespace pride {
 namespace {
 
-constexpr double kInitStd = 0.02;
 enum MemorySource : int64_t { kAudio = 0, kVisual = 1, kPiSlots = 2, kNumSources = 3 };
 
 torch::nn::Embedding init_embedding(int64_t count, int64_t dim) {

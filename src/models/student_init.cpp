@@ -9,14 +9,14 @@
 #include <set>
 
 #include "checkpoints/checkpoint.h"
-#include "io/file_io.h"
 #include "checkpoints/manifest.h"
 #include "checkpoints/protocol.h"
 #include "checkpoints/safetensors.h"
+#include "io/file_io.h"
+#include "io/json_file.h"
 #include "models/causal_lm.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
-#include "io/json_file.h"
 
 namespace pride {
 namespace {
@@ -130,11 +130,7 @@ void load_parameters(StudentImpl& student,
 // A checkpoint directory, or the one a checkpoint root's `latest` names.
 fs::path checkpoint_dir(const fs::path& path) {
   if (fs::exists(path / kManifestFile)) return path;
-  if (fs::is_regular_file(path / "latest")) {
-    std::string name = read_text_file((path / "latest").string());
-    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
-    return path / name;
-  }
+  if (const auto latest = read_latest(path.string())) return *latest;
   fail("{}: neither a checkpoint (no {}), a checkpoint root (no latest) nor an export (no {})",
        path.string(), kManifestFile, kCardFile);
 }
@@ -204,17 +200,24 @@ std::string copy_tokenizer(const std::string& reference, const fs::path& dir) {
   return "tokenizer";
 }
 
+// The model section alone, as YAML: what the card needs to rebuild the student.
+std::string model_yaml(const ModelConfig& model) {
+  Config config;
+  config.model = model;
+  return to_yaml(config, {"model"});
+}
+
 }  // namespace
 
 StudentArch StudentSpec::arch() const {
-  if (pretrained.is_null()) return arch_from_keys(config.model, info);
-  const std::string origin = config_json_of(config.model.init_from);
+  if (pretrained.is_null()) return arch_from_keys(model, info);
+  const std::string origin = config_json_of(model.init_from);
   const CausalLMConfig c = parse_causal_lm_config(pretrained, origin);
-  if (c.sliding_window > 0 && c.sliding_window < config.model.max_seq_len) {
+  if (c.sliding_window > 0 && c.sliding_window < model.max_seq_len) {
     fail(
         "{}: a sliding window ({}) shorter than model.max_seq_len ({}) is not supported for the "
         "student",
-        origin, c.sliding_window, config.model.max_seq_len);
+        origin, c.sliding_window, model.max_seq_len);
   }
   StudentArch arch;
   arch.vocab_size = c.vocab_size;
@@ -228,7 +231,8 @@ StudentArch StudentSpec::arch() const {
 json StudentSpec::to_json() const {
   return {{"format", kCardFormat},
           {"version", 1},
-          {"config_yaml", to_yaml(config)},
+          {"model_yaml", model_yaml(model)},
+          {"seed", seed},
           {"data",
            {{"vocab_size", info.vocab_size},
             {"num_emotions", info.num_emotions},
@@ -250,7 +254,13 @@ StudentSpec StudentSpec::from_json(const json& card, const std::string& origin) 
   }
   StudentSpec spec;
   try {
-    apply_yaml(spec.config, card.at("config_yaml").get<std::string>(), origin + " config_yaml");
+    // Cards before model_yaml held the run's whole config; its model and seed are what counts.
+    const bool whole_config = !card.contains("model_yaml");
+    const char* yaml_key = whole_config ? "config_yaml" : "model_yaml";
+    Config config;
+    apply_yaml(config, card.at(yaml_key).get<std::string>(), origin + " " + yaml_key);
+    spec.model = config.model;
+    spec.seed = whole_config ? config.run.seed : card.at("seed").get<int64_t>();
     const json& data = card.at("data");
     DatasetInfo& info = spec.info;
     info.vocab_size = data.at("vocab_size").get<int64_t>();
@@ -285,16 +295,16 @@ void check_data_tokenizer(const DatasetInfo& info, const std::string& tokenizer)
   }
 }
 
-StudentSpec student_spec(const Config& config, const DatasetInfo& info) {
-  StudentSpec spec{config, info, json(), tokenizer_reference(config.model)};
+StudentSpec student_spec(const ModelConfig& model, int64_t seed, const DatasetInfo& info) {
+  StudentSpec spec{model, seed, info, json(), tokenizer_reference(model)};
   check_data_tokenizer(info, spec.tokenizer);
-  const std::string& dir = config.model.init_from;
+  const std::string& dir = model.init_from;
   if (dir.empty()) return spec;
   const std::string path = config_json_of(dir);
   if (!fs::exists(path)) fail("model.init_from: {} holds no config.json", dir);
   spec.pretrained = read_json_file(path);
   const CausalLMConfig c = parse_causal_lm_config(spec.pretrained, path);
-  adopt_shape(spec.config.model, c, path);
+  adopt_shape(spec.model, c, path);
   if (info.vocab_size != c.vocab_size) {
     fail(
         "the data set's vocabulary has {} tokens but model.init_from {} has {}: make the data "
@@ -305,12 +315,12 @@ StudentSpec student_spec(const Config& config, const DatasetInfo& info) {
 }
 
 Student make_student(const StudentSpec& spec, const torch::Device& device, bool load_pretrained) {
-  torch::manual_seed(static_cast<uint64_t>(spec.config.run.seed));
-  Student model(spec.config.model, spec.info, spec.arch());
+  torch::manual_seed(static_cast<uint64_t>(spec.seed));
+  Student model(spec.model, spec.info, spec.arch());
   if (load_pretrained && !spec.pretrained.is_null()) {
-    copy_pretrained(*model, spec.config.model.init_from);
+    copy_pretrained(*model, spec.model.init_from);
   }
-  freeze(*model, spec.config.model.freeze);
+  freeze(*model, spec.model.freeze);
   model->to(device);
   return model;
 }

@@ -1,8 +1,8 @@
-// The student a run builds, and how it is found again: its description (StudentSpec: the effective
-// config, the data set's shape, the pretrained model's config.json, the tokenizer), pretrained
-// initialisation from a Hugging Face directory (model.init_from), freezing (model.freeze), and
-// loading a trained student for generation from a checkpoint or from `pride ckpt export`'s output,
-// both of which carry the description. Guide: docs/evaluation.md.
+// The student a run builds, and how it is found again: its description (StudentSpec: the model
+// config and seed, the data set's shape, the pretrained model's config.json, the tokenizer),
+// pretrained initialisation from a Hugging Face directory (model.init_from), freezing
+// (model.freeze), and loading a trained student for generation from a checkpoint or from `pride
+// ckpt export`'s output, both of which carry the description. Guide: docs/evaluation.md.
 #pragma once
 
 #include <torch/torch.h>
@@ -18,7 +18,8 @@
 namespace pride {
 
 struct StudentSpec {
-  Config config;  // effective; with init_from, model.* hold the pretrained model's shape
+  ModelConfig model;  // effective; with init_from, it holds the pretrained model's shape
+  int64_t seed = 0;   // of the initial weights (run.seed)
   DatasetInfo info;
   nlohmann::json pretrained;  // model.init_from's config.json; null without init_from
   std::string tokenizer;      // tokenizer reference (absolute path), "" when none is known
@@ -29,12 +30,12 @@ struct StudentSpec {
   static StudentSpec from_json(const nlohmann::json& card, const std::string& origin);
 };
 
-// The description of the student `config` builds for data of shape `info`. With model.init_from,
-// reads its config.json: a model.* shape key set to a value other than its default and the
-// model's is an error naming both, and data with another vocabulary size is rejected.
-StudentSpec student_spec(const Config& config, const DatasetInfo& info);
+// The description of the student `model` (seeded with `seed`) builds for data of shape `info`. With
+// model.init_from, reads its config.json: a model.* shape key set to a value other than its default
+// and the model's is an error naming both, and data with another vocabulary size is rejected.
+StudentSpec student_spec(const ModelConfig& model, int64_t seed, const DatasetInfo& info);
 
-// The student, seeded with run.seed, on `device`. With init_from and load_pretrained: embeddings,
+// The student, seeded with spec.seed, on `device`. With init_from and load_pretrained: embeddings,
 // decoder blocks, final norm and LM head (a tied model's embedding matrix, copied) from the model's
 // weights, and every cross-attention output projection zeroed, so it starts out computing the
 // pretrained LM's logits. The parts in model.freeze stop requiring gradients.

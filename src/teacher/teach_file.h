@@ -19,6 +19,8 @@ namespace pride::teacher {
 // The root attribute that stamps a file with the fingerprint of the teach configuration that made
 // it and its sample range: "<fingerprint>@<begin>-<end>".
 inline constexpr char kAttrStamp[] = "teach_stamp";
+// The privileged source that holds the teacher's reasoning.
+inline constexpr char kReasoningSource[] = "reasoning";
 std::string stamp(const std::string& fingerprint, const SampleRange& range);
 
 // What every file of one teach run shares: the root attributes and the dataset widths.

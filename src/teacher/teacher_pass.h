@@ -3,7 +3,8 @@
 // batch: generates the teacher's empathy reasoning (the privileged source `reasoning`), scores the
 // gold response teacher-forced (top-K log-probabilities and hidden states), and writes parts that
 // a rerun skips; the parts become one shard file per rank, and rank 0 writes the manifest the
-// trainer reads once every shard exists.
+// trainer reads once every shard exists. The ranks meet through `comm` after every batch, so a
+// lost rank ends the job after dist.timeout_s.
 #pragma once
 
 #include <torch/torch.h>
@@ -13,6 +14,6 @@
 
 namespace pride::teacher {
 
-void run_teach(const Config& config, const WorldInfo& world, torch::Device device);
+void run_teach(const Config& config, Communicator& comm, torch::Device device);
 
 }  // namespace pride::teacher

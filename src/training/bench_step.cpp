@@ -13,7 +13,7 @@
 
 #include "data/sample.h"
 #include "models/student.h"
-#include "training/losses.h"
+#include "models/losses.h"
 #include "util/error.h"
 
 namespace pride {

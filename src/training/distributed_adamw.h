@@ -17,7 +17,7 @@
 
 #include "distributed/communicator.h"
 #include "distributed/grad_sync.h"
-#include "training/flat_state.h"
+#include "models/flat_state.h"
 
 namespace pride {
 

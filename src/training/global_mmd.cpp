@@ -1,7 +1,7 @@
 // Implements training/global_mmd.h.
 #include "training/global_mmd.h"
 
-#include "training/losses.h"
+#include "models/losses.h"
 #include "util/error.h"
 
 namespace pride {

@@ -27,11 +27,11 @@
 #include "models/student_init.h"
 #include "sharding/sampler.h"
 #include "training/distributed_adamw.h"
-#include "training/evaluator.h"
-#include "training/flat_state.h"
-#include "training/generation_eval.h"
+#include "eval/evaluator.h"
+#include "models/flat_state.h"
+#include "eval/generation_eval.h"
 #include "training/global_mmd.h"
-#include "training/losses.h"
+#include "models/losses.h"
 #include "training/metrics.h"
 #include "training/mfu.h"
 #include "training/preemption.h"
@@ -44,14 +44,6 @@
 #include "util/torch_compat.h"
 
 namespace pride {
-
-torch::Device choose_device(const Config& config, const WorldInfo& world) {
-  const bool cuda = torch::cuda::is_available();
-  if (config.run.device == "cuda" && !cuda) fail("run.device = cuda, but no CUDA device is usable");
-  if (config.run.device == "cpu" || !cuda) return torch::Device(torch::kCPU);
-  const int count = static_cast<int>(torch::cuda::device_count());
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank % count));
-}
 
 namespace {
 
@@ -90,7 +82,7 @@ DistributedAdamWOptions optimizer_options(const Config& config) {
 
 // Seeded with run.seed; model.init_from and model.freeze applied (models/student_init.h).
 Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
-  Student student = make_student(student_spec(config, info), device, /*load_pretrained=*/true);
+  Student student = make_student(student_spec(config.model, config.run.seed, info), device, /*load_pretrained=*/true);
   student->set_activation_checkpointing(config.train.activation_checkpointing);
   return student;
 }
@@ -403,7 +395,7 @@ class Trainer {
     const SaveOptions options{config_.checkpoint.keep, config_.checkpoint.keep_every};
     auto state = snapshot_trainer(step, config_, plan_, flat_, optimizer_, counters_);
     // What `pride generate --checkpoint` and `pride ckpt export` need to rebuild the student.
-    state.extra["student"] = student_spec(config_, train_data_.info()).to_json();
+    state.extra["student"] = student_spec(config_.model, config_.run.seed, train_data_.info()).to_json();
     if (!config_.checkpoint.async) {
       save_checkpoint(checkpoint_root(config_), state, comm_, options);
       return;
@@ -456,35 +448,6 @@ int run_training(const Config& config, Communicator& comm, const torch::Device& 
   install_preemption_handlers();
   Trainer trainer(config, comm, device);
   return trainer.run(options);
-}
-
-std::string run_checkpoint_eval(const Config& config, Communicator& comm,
-                                const torch::Device& device, const std::string& checkpoint,
-                                const EvalOptions& options) {
-  const auto eval_data = DialogueDataset::open(config.data.eval);
-  const StudentSpec spec = student_spec(config, eval_data.info());
-  Student model = make_student(spec, device, /*load_pretrained=*/false);
-  FlatParameters flat(*model);
-  const auto resumed = load_resume_point(checkpoint, comm);
-  if (!resumed) fail("--checkpoint {}: no checkpoint found there", checkpoint);
-  load_checkpoint_params(resumed->state, resumed->path, flat);
-  auto result = evaluate(model, eval_data, config, comm, device).to_json(resumed->state.step);
-  result["checkpoint"] = resumed->path;
-  if (options.generate) {
-    const std::string dir =
-        options.out_dir.empty()
-            ? fmt::format("{}/eval/{}", config.run.dir, step_dir_name(resumed->state.step))
-            : options.out_dir;
-    if (comm.rank() == 0) std::filesystem::create_directories(dir);
-    const std::string tokenizer = options.tokenizer.empty() ? spec.tokenizer : options.tokenizer;
-    const auto scores =
-        evaluate_generation(model, eval_data, config, comm, dir + "/responses.jsonl", tokenizer);
-    if (comm.rank() == 0) {  // the scores exist on rank 0 only
-      result.update(scores);
-      std::ofstream(dir + "/metrics.json") << result.dump(2) << "\n";
-    }
-  }
-  return result.dump();
 }
 
 }  // namespace pride

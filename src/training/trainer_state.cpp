@@ -18,28 +18,6 @@ torch::Tensor host_copy(const torch::Tensor& t) {
 
 }  // namespace
 
-void copy_checkpoint_tensor(const CheckpointState& state, const std::string& name,
-                            const std::string& path, torch::Tensor& target) {
-  for (const auto& entry : state.tensors) {
-    if (entry.name != name) continue;
-    if (entry.full.numel() != target.numel()) {
-      fail("{}: '{}' holds {} values but this run needs {} (different model.* settings?)", path,
-           name, entry.full.numel(), target.numel());
-    }
-    torch::NoGradGuard no_grad;
-    target.copy_(entry.full.to(target.device()).view(target.sizes()));
-    return;
-  }
-  fail("{}: checkpoint has no tensor '{}'", path, name);
-}
-
-void load_checkpoint_params(const CheckpointState& state, const std::string& path,
-                            FlatParameters& flat) {
-  torch::Tensor all = torch::empty({flat.numel()}, torch::kFloat32);
-  copy_checkpoint_tensor(state, "model.params", path, all);
-  flat.load_all_values(all);
-}
-
 CheckpointState snapshot_trainer(int64_t step, const Config& config, const GlobalBatchPlan& plan,
                                  const FlatParameters& flat, DistributedAdamW& optimizer,
                                  const TrainerCounters& counters) {

@@ -10,7 +10,7 @@
 #include "config/config.h"
 #include "sharding/sampler.h"
 #include "training/distributed_adamw.h"
-#include "training/flat_state.h"
+#include "models/flat_state.h"
 
 namespace pride {
 
@@ -30,12 +30,6 @@ TrainerCounters restore_trainer(const CheckpointState& state, const std::string&
                                 const Config& config, FlatParameters& flat,
                                 DistributedAdamW& optimizer);
 
-// The checkpoint's "model.params" (every parameter, frozen ones included) into `flat`'s parameters.
-void load_checkpoint_params(const CheckpointState& state, const std::string& path,
-                            FlatParameters& flat);
 
-// The tensor `name` of a loaded checkpoint, copied into `target` after a size check.
-void copy_checkpoint_tensor(const CheckpointState& state, const std::string& name,
-                            const std::string& path, torch::Tensor& target);
 
 }  // namespace pride

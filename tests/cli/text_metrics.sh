@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `pride score` (training/text_metrics.h) against an independent reference on fixed corpora:
+# `pride score` (eval/text_metrics.h) against an independent reference on fixed corpora:
 # BLEU-1..4 from Debian's python3-nltk corpus_bleu (SmoothingFunction().method1), ROUGE-L F
 # (beta 1.2), Dist-1/2 and the average length from scratch in tests/cli/lib/text_metrics_reference.py;
 # equal within 1e-6. The corpora hold the edge cases: an empty hypothesis, one-token hypotheses (no

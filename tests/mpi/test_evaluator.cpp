@@ -8,7 +8,7 @@
 #include "data/synth.h"
 #include "distributed/mpi_c.h"
 #include "distributed/mpi_communicator.h"
-#include "training/evaluator.h"
+#include "eval/evaluator.h"
 
 namespace pride {
 namespace {

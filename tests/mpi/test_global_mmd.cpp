@@ -7,7 +7,7 @@
 #include "device_checking_communicator.h"
 #include "distributed/communicator.h"
 #include "training/global_mmd.h"
-#include "training/losses.h"
+#include "models/losses.h"
 
 namespace pride {
 namespace {

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 #include <cmath>
 
-#include "training/flat_state.h"
+#include "models/flat_state.h"
 #include "training/schedule.h"
 #include "util/error.h"
 

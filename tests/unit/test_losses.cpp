@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "training/losses.h"
+#include "models/losses.h"
 #include "util/error.h"
 
 namespace pride {

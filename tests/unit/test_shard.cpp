@@ -39,7 +39,7 @@ class Shard : public ::testing::Test {
   }
 
   std::string shard_path(int64_t index) const {
-    return (fs::path(dir_) / shard_file_name(index, 3)).string();
+    return (fs::path(dir_) / data_shard_file_name(index, 3)).string();
   }
 
   void expect_same_samples(const DialogueDataset& data) const {
@@ -69,7 +69,7 @@ TEST_F(Shard, ManifestDescribesBalancedContiguousShards) {
   ASSERT_EQ(manifest.shards.size(), 3u);
   const int64_t expected_sizes[] = {16, 17, 17};
   for (int64_t s = 0; s < 3; ++s) {
-    EXPECT_EQ(manifest.shards[s].file, shard_file_name(s, 3));
+    EXPECT_EQ(manifest.shards[s].file, data_shard_file_name(s, 3));
     EXPECT_EQ(manifest.shards[s].samples, expected_sizes[s]);
     EXPECT_EQ(manifest.shards[s].xxh64, file_xxh64(shard_path(s)));
     const InspectReport report = inspect_file(shard_path(s));  // each shard is a valid file

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "models/student.h"
-#include "training/losses.h"
+#include "models/losses.h"
 #include "util/error.h"
 #include "util/torch_compat.h"
 

@@ -1,5 +1,5 @@
 // The PRIDE loss terms (formulas in losses.h), computed in fp32 (fp64 for double inputs).
-#include "training/losses.h"
+#include "models/losses.h"
 
 #include <fmt/ranges.h>
 

@@ -1,5 +1,5 @@
-// Implements training/flat_state.h.
-#include "training/flat_state.h"
+// Implements models/flat_state.h.
+#include "models/flat_state.h"
 
 #include <algorithm>
 #include <cmath>
@@ -110,6 +110,13 @@ torch::Tensor squared_norm_fp64(const torch::Tensor& values) {
 
 void scale_to_max_norm(torch::Tensor& grads, double norm, double max_norm) {
   if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) grads.mul_(max_norm / (norm + 1e-6));
+}
+
+void load_checkpoint_params(const CheckpointState& state, const std::string& path,
+                            FlatParameters& flat) {
+  torch::Tensor all = torch::empty({flat.numel()}, torch::kFloat32);
+  copy_checkpoint_tensor(state, "model.params", path, all);
+  flat.load_all_values(all);
 }
 
 }  // namespace pride

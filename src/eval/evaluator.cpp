@@ -1,10 +1,10 @@
-// Implements training/evaluator.h.
-#include "training/evaluator.h"
+// Implements eval/evaluator.h.
+#include "eval/evaluator.h"
 
 #include <cmath>
 
 #include "data/batch.h"
-#include "training/losses.h"
+#include "models/losses.h"
 
 namespace pride {
 

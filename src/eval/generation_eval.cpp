@@ -1,5 +1,5 @@
-// Implements training/generation_eval.h.
-#include "training/generation_eval.h"
+// Implements eval/generation_eval.h.
+#include "eval/generation_eval.h"
 
 #include <algorithm>
 #include <fstream>
@@ -8,9 +8,9 @@
 #include <set>
 
 #include "data/batch.h"
+#include "eval/text_metrics.h"
 #include "models/student_generation.h"
 #include "text/tokenizer.h"
-#include "training/text_metrics.h"
 #include "util/clock.h"
 #include "util/error.h"
 

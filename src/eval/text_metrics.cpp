@@ -1,5 +1,5 @@
-// Implements training/text_metrics.h: corpus BLEU (nltk's arithmetic), ROUGE-L F, Dist-n.
-#include "training/text_metrics.h"
+// Implements eval/text_metrics.h: corpus BLEU (nltk's arithmetic), ROUGE-L F, Dist-n.
+#include "eval/text_metrics.h"
 
 #include <algorithm>
 #include <cmath>

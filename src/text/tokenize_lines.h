@@ -1,7 +1,5 @@
-// `pride tokenize`: text lines to JSON arrays of token ids and back, on standard input/output.
+// Text lines to JSON arrays of token ids and back, line by line (`pride tokenize`).
 #pragma once
-
-#include <CLI/CLI.hpp>
 
 #include <iosfwd>
 #include <string>
@@ -17,8 +15,5 @@ struct TokenizeOptions {
 // Encodes (or with options.decode, decodes) each line of `in` to one line of `out`. Bad input
 // (a line that is not a JSON array of ids, an id out of range) is a pride::Error naming the line.
 void run_tokenize(const TokenizeOptions& options, std::istream& in, std::ostream& out);
-
-// Adds the `tokenize` subcommand to `app`; it runs from CLI11's callback, without MPI.
-void add_tokenize_command(CLI::App& app);
 
 }  // namespace pride::text

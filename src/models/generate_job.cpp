@@ -1,12 +1,12 @@
-// `pride generate (--model DIR | --checkpoint DIR) [--tokenizer FILE] (--prompt TEXT | --prompt-ids
-// JSON | --in prompts.jsonl | --data FILE.h5) [--out out.jsonl] ...`: loads a Hugging Face model
-// directory, or a PRIDE student (a checkpoint or an export, models/student_init.h), and generates
-// for each prompt, one JSON line per prompt ({"index", "ids", "finish_reason"}, "text" with a
-// tokenizer). The student runs PI-free; with --data its prompts are the data set's contexts, with
-// their audio/visual frames ("sample" and "reference" ids added). Hidden `--dump-logits FILE`
+// What `pride generate` runs: (--model DIR | --checkpoint DIR) [--tokenizer FILE] (--prompt TEXT |
+// --prompt-ids JSON | --in prompts.jsonl | --data FILE.h5) [--out out.jsonl] ...`: loads a Hugging
+// Face model directory, or a PRIDE student (a checkpoint or an export, models/student_init.h), and
+// generates for each prompt, one JSON line per prompt ({"index", "ids", "finish_reason"}, "text"
+// with a tokenizer). The student runs PI-free; with --data its prompts are the data set's contexts,
+// with their audio/visual frames ("sample" and "reference" ids added). Hidden `--dump-logits FILE`
 // writes the logits of one padded forward over all prompts instead (the independent Python
 // reference compares them).
-#include "models/generate_command.h"
+#include "models/generate_job.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "data/batch.h"
-#include "io/json_file.h"
 #include "data/reader.h"
+#include "io/json_file.h"
 #include "models/causal_lm.h"
 #include "models/generate.h"
 #include "models/student_generation.h"
@@ -35,16 +35,6 @@ namespace pride {
 namespace {
 
 using nlohmann::json;
-
-struct GenerateArgs {
-  std::string model_dir, checkpoint, tokenizer, prompt, prompt_ids, in_file, out_file;
-  std::string data_file, dtype = "fp32", dump_logits;
-  int64_t samples = 0;  // with --data: the first this many samples; 0: all
-  GenerationOptions options;
-  std::vector<int64_t> stop_ids;
-  int64_t batch_size = 8;
-  bool no_cache = false, stats = false;
-};
 
 std::vector<int64_t> ids_from(const json& value, const std::string& context) {
   if (!value.is_array()) fail("{}: prompt_ids must be a JSON array of token ids", context);
@@ -88,7 +78,7 @@ std::vector<int64_t> encode(const std::optional<TextCodec>& codec, const std::st
   return codec->encode(prompt);
 }
 
-std::vector<std::vector<int64_t>> read_prompts(const GenerateArgs& args,
+std::vector<std::vector<int64_t>> read_prompts(const GenerateJob& args,
                                                const std::optional<TextCodec>& codec) {
   const int given = !args.prompt.empty() + !args.prompt_ids.empty() + !args.in_file.empty();
   if (given != 1) fail("generate: give exactly one of --prompt, --prompt-ids, --in and --data");
@@ -148,7 +138,7 @@ void dump_logits(IncrementalDecoder& model, const std::vector<std::vector<int64_
 }
 
 // --stop-ids, the tokenizer's eos and `eos_ids` (the model's).
-GenerationOptions options_for(const GenerateArgs& args, const std::vector<int64_t>& eos_ids,
+GenerationOptions options_for(const GenerateJob& args, const std::vector<int64_t>& eos_ids,
                               const std::optional<TextCodec>& codec) {
   GenerationOptions options = args.options;
   options.use_cache = !args.no_cache;
@@ -170,8 +160,7 @@ json output_line(size_t index, const Generation& result, const std::optional<Tex
 
 // Generates for `count` prompts, args.batch_size at a time (`generate_range(first, last)`), and
 // writes one JSON line each (`annotate` adds fields); with --stats, tokens/s to standard error.
-void write_generations(const GenerateArgs& args, size_t count,
-                       const std::optional<TextCodec>& codec,
+void write_generations(const GenerateJob& args, size_t count, const std::optional<TextCodec>& codec,
                        const std::function<std::vector<Generation>(size_t, size_t)>& generate_range,
                        const std::function<void(size_t, json&)>& annotate) {
   std::ofstream file;
@@ -205,7 +194,7 @@ void write_generations(const GenerateArgs& args, size_t count,
   }
 }
 
-void run_hf_generate(const GenerateArgs& args) {
+void run_hf_generate(const GenerateJob& args) {
   std::optional<TextCodec> codec;
   if (!args.tokenizer.empty()) codec = load_codec(args.tokenizer);
   const auto prompts = read_prompts(args, codec);
@@ -223,7 +212,7 @@ void run_hf_generate(const GenerateArgs& args) {
 }
 
 // The student on the contexts (and frames) of the first --samples samples of --data.
-void run_student_on_data(const GenerateArgs& args, LoadedStudent& student,
+void run_student_on_data(const GenerateJob& args, LoadedStudent& student,
                          const std::optional<TextCodec>& codec) {
   const auto data = DialogueDataset::open({args.data_file});
   const DatasetInfo& mine = student.spec.info;
@@ -235,7 +224,7 @@ void run_student_on_data(const GenerateArgs& args, LoadedStudent& student,
          mine.audio_dim, mine.visual_dim);
   }
   const int64_t count = args.samples > 0 ? std::min(args.samples, data.size()) : data.size();
-  const int64_t max_seq_len = student.spec.config.model.max_seq_len;
+  const int64_t max_seq_len = student.spec.model.max_seq_len;
   const GenerationOptions options = options_for(args, {}, codec);
   std::vector<Sample> samples;
   write_generations(
@@ -253,7 +242,7 @@ void run_student_on_data(const GenerateArgs& args, LoadedStudent& student,
       });
 }
 
-void run_student_generate(const GenerateArgs& args) {
+void run_student_generate(const GenerateJob& args) {
   LoadedStudent student = load_student(args.checkpoint, torch::kCPU);
   const std::string tokenizer = !args.tokenizer.empty() ? args.tokenizer : student.spec.tokenizer;
   std::optional<TextCodec> codec;
@@ -272,7 +261,7 @@ void run_student_generate(const GenerateArgs& args) {
     return dump_logits(decoder, prompts, args.dump_logits);
   }
   const GenerationOptions options = options_for(args, {}, codec);
-  const int64_t max_seq_len = student.spec.config.model.max_seq_len;
+  const int64_t max_seq_len = student.spec.model.max_seq_len;
   write_generations(
       args, prompts.size(), codec,
       [&](size_t first, size_t last) {
@@ -283,7 +272,9 @@ void run_student_generate(const GenerateArgs& args) {
       [](size_t, json&) {});
 }
 
-void run_generate(const GenerateArgs& args) {
+}  // namespace
+
+void run_generate_job(const GenerateJob& args) {
   if (args.model_dir.empty() == args.checkpoint.empty()) {
     fail(
         "generate: give exactly one of --model (a Hugging Face model) and --checkpoint (a "
@@ -294,45 +285,6 @@ void run_generate(const GenerateArgs& args) {
   }
   if (!args.model_dir.empty()) return run_hf_generate(args);
   run_student_generate(args);
-}
-
-}  // namespace
-
-void add_generate_command(CLI::App& app) {
-  auto args = std::make_shared<GenerateArgs>();
-  auto* command =
-      app.add_subcommand("generate", "generate with a Hugging Face causal LM or a PRIDE student");
-  command->add_option("--model", args->model_dir, "model directory (config.json, safetensors)");
-  command->add_option(
-      "--checkpoint", args->checkpoint,
-      "a student: checkpoint directory or root, or a `pride ckpt export` directory");
-  command->add_option("--data", args->data_file,
-                      "with --checkpoint: prompts are this HDF5 data set's contexts and frames");
-  command->add_option("--samples", args->samples, "with --data: the first N samples (0: all)")
-      ->capture_default_str();
-  command->add_option("--tokenizer", args->tokenizer, "tokenizer.json, .model or directory");
-  command->add_option("--prompt", args->prompt, "one prompt text (needs --tokenizer)");
-  command->add_option("--prompt-ids", args->prompt_ids, "one prompt as a JSON array of ids");
-  command->add_option("--in", args->in_file,
-                      "JSONL prompts: {\"prompt\": TEXT} or {\"prompt_ids\": [...]} per line");
-  command->add_option("--out", args->out_file, "JSONL output (default: standard output)");
-  auto& options = args->options;
-  command->add_option("--max-new-tokens", options.max_new_tokens)->capture_default_str();
-  command->add_option("--min-new-tokens", options.min_new_tokens, "no stop id before this many")
-      ->capture_default_str();
-  command->add_option("--temperature", options.temperature, "0: greedy")->capture_default_str();
-  command->add_option("--top-k", options.top_k, "0: no top-k cut")->capture_default_str();
-  command->add_option("--top-p", options.top_p)->capture_default_str();
-  command->add_option("--seed", options.seed)->capture_default_str();
-  command->add_option("--stop-ids", args->stop_ids, "ids that end a row besides config eos");
-  command->add_option("--batch-size", args->batch_size)
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  command->add_option("--dtype", args->dtype, "fp32, bf16 or fp16")->capture_default_str();
-  command->add_flag("--no-cache", args->no_cache, "recompute the prefix each step (for checks)");
-  command->add_flag("--stats", args->stats, "print generated tokens/s to standard error");
-  command->add_option("--dump-logits", args->dump_logits)->group("");  // test hook
-  command->callback([args] { run_generate(*args); });
 }
 
 }  // namespace pride

@@ -1,12 +1,11 @@
 // `pride tokenize`: one JSON array of ids per input line (encode) or one text line per array
 // (--decode). Lines end at '\n' only, so a '\r' before it belongs to the text.
-#include "text/tokenize_command.h"
+#include "text/tokenize_lines.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <iostream>
-#include <memory>
 
 #include "text/tokenizer.h"
 #include "util/error.h"
@@ -64,23 +63,6 @@ void run_tokenize(const TokenizeOptions& options, std::istream& in, std::ostream
   }
   out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
   out.flush();
-}
-
-void add_tokenize_command(CLI::App& app) {
-  auto options = std::make_shared<TokenizeOptions>();
-  auto* command = app.add_subcommand(
-      "tokenize", "text lines on stdin to JSON arrays of token ids on stdout (or back: --decode)");
-  command
-      ->add_option("--tokenizer", options->tokenizer,
-                   "tokenizer.json, SentencePiece .model, or a directory holding one")
-      ->required();
-  command->add_flag("--add-special", options->add_special,
-                    "add the special tokens the tokenizer's post-processor adds (e.g. BOS)");
-  command->add_flag("--decode", options->decode, "read arrays of ids, print their text");
-  command->callback([options] {
-    std::ios::sync_with_stdio(false);
-    run_tokenize(*options, std::cin, std::cout);
-  });
 }
 
 }  // namespace pride::text

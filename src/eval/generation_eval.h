@@ -1,6 +1,6 @@
 // `pride eval --generate`: the student answers each evaluation context PI-free (decoding options
 // from eval.*, a fixed seed), and its responses are scored as the literature scores them:
-// BLEU-1..4, ROUGE-L, Dist-1/2 and average length (training/text_metrics.h), over the words of the
+// BLEU-1..4, ROUGE-L, Dist-1/2 and average length (eval/text_metrics.h), over the words of the
 // decoded text when a tokenizer is given, else over token ids. Each rank generates for its share
 // of the samples; rank 0 gathers the responses, scores them and writes one JSON line per sample.
 #pragma once

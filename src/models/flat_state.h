@@ -11,6 +11,8 @@
 
 #include <torch/torch.h>
 
+#include "checkpoints/checkpoint.h"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,5 +107,9 @@ void scale_to_max_norm(torch::Tensor& grads, double norm, double max_norm);
 // and which would differ between one buffer and ZeRO-1's per-rank slices; in float64 every
 // layout and world size agrees to ~1e-16. Converts in pieces, bounding the temporary copy.
 torch::Tensor squared_norm_fp64(const torch::Tensor& values);
+
+// The checkpoint's "model.params" (every parameter, frozen ones included) into `flat`'s parameters.
+void load_checkpoint_params(const CheckpointState& state, const std::string& path,
+                            FlatParameters& flat);
 
 }  // namespace pride

@@ -1,0 +1,91 @@
+// `pride data synth | inspect | convert`: synthetic data sets, validation of a data file, and the
+// published dialogue data sets to the dialogue text format.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/command.h"
+#include "data/inspect.h"
+#include "data/synth.h"
+#include "dialogue/converters.h"
+
+namespace pride::cli {
+namespace {
+
+void add_synth_command(CLI::App& data, CommandTable& table) {
+  struct Args {
+    std::string out;
+    SynthOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* command = table.add(data, "synth", "write a synthetic data set (same seed, same file)",
+                                Runs::kInThisProcess, [args](const WorldInfo&) {
+                                  synthesize(args->out, args->options);
+                                  fmt::print("wrote {} ({} samples, seed {})\n", args->out,
+                                             args->options.samples, args->options.seed);
+                                  return 0;
+                                });
+  SynthOptions& options = args->options;
+  command->add_option("--out", args->out, "output HDF5 file")->required();
+  const auto add = [command](const char* flag, auto& value, const char* about) {
+    command->add_option(flag, value, about)->capture_default_str();
+  };
+  add("--samples", options.samples, "number of samples");
+  add("--seed", options.seed, "seed of the samples");
+  add("--world-seed", options.world_seed,
+      "seed of the generator's tables (keep it equal for train and eval sets)");
+  add("--vocab", options.vocab_size, "vocabulary size");
+  add("--topk", options.topk, "teacher top-K");
+  add("--hidden", options.teacher_hidden, "teacher hidden width");
+  add("--emotions", options.num_emotions, "emotion classes");
+  add("--causes", options.num_causes, "latent causes");
+  add("--audio-dim", options.audio_dim, "audio feature width, 0: none");
+  add("--visual-dim", options.visual_dim, "visual feature width, 0: none");
+  add("--min-context", options.min_context, "shortest context, tokens");
+  add("--max-context", options.max_context, "longest context, tokens");
+  command->add_flag("--half", options.half_precision, "store features and log-probs as float16");
+}
+
+void add_inspect_command(CLI::App& data, CommandTable& table) {
+  auto path = std::make_shared<std::string>();
+  CLI::App* command = table.add(data, "inspect", "check every invariant of a data file; summary",
+                                Runs::kInThisProcess, [path](const WorldInfo&) {
+                                  fmt::print("{}", inspect_file(*path).summary());
+                                  return 0;
+                                });
+  command->add_option("file", *path, "HDF5 data file")->required();
+}
+
+void add_convert_command(CLI::App& data, CommandTable& table) {
+  auto options = std::make_shared<dialogue::ConvertOptions>();
+  CLI::App* command = table.add(
+      data, "convert", "EmpatheticDialogues, MELD or ESConv to dialogue samples (JSON Lines)",
+      Runs::kInThisProcess, [options](const WorldInfo&) {
+        const dialogue::ConvertStats stats = dialogue::convert(*options);
+        fmt::print("wrote {} samples from {} dialogues to {}", stats.samples, stats.dialogues,
+                   options->out);
+        if (stats.skipped_empty > 0) fmt::print(" (empty turns skipped: {})", stats.skipped_empty);
+        if (!options->features.empty()) {
+          fmt::print(" (samples without features: {})", stats.without_features);
+        }
+        fmt::print("\n");
+        return 0;
+      });
+  command->add_option("--from", options->from, "empathetic-dialogues, meld or esconv")->required();
+  command->add_option("--in", options->in, "the data set's CSV (ED, MELD) or JSON (ESConv)")
+      ->required();
+  command->add_option("--out", options->out, "output JSONL file")->required();
+  command->add_option("--features", options->features,
+                      "MELD: HDF5 file with /features/dia<D>_utt<U>/{audio,visual}");
+}
+
+}  // namespace
+
+void add_data_commands(CLI::App& app, CommandTable& table) {
+  CLI::App* data = CommandTable::add_group(app, "data", "synthesize, convert and validate data");
+  add_synth_command(*data, table);
+  add_inspect_command(*data, table);
+  add_convert_command(*data, table);
+}
+
+}  // namespace pride::cli

@@ -1,0 +1,35 @@
+// The output directory of `pride teach` as a whole: the run's fingerprint and the header every file
+// shares, whether a finished run of it is already there, and the manifest that rank 0 writes once
+// every rank's shard exists.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "distributed/communicator.h"
+#include "teacher/input_scan.h"
+#include "teacher/teach_file.h"
+#include "teacher/teacher_model.h"
+#include "teacher/work_plan.h"
+
+namespace pride::teacher {
+
+inline constexpr char kPartsDir[] = "parts";  // under teach.out: the finished parts
+
+// The header of every file of this run, its fingerprint included.
+TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
+                            const InputSummary& input);
+
+// The samples of a contiguous run of parts.
+SampleRange span_of(const std::vector<SampleRange>& parts);
+
+// True when `out` holds a finished run of this fingerprint; an error when it holds another's.
+bool already_finished(const std::string& out, const std::string& fingerprint);
+
+// Rank 0, once every rank's shard is written: the manifest, then the parts and the shards of
+// earlier world sizes removed.
+void write_manifest(const TeachConfig& config, const std::vector<SampleRange>& parts,
+                    const WorldInfo& world, const std::string& fingerprint);
+
+}  // namespace pride::teacher
