@@ -18,17 +18,27 @@ namespace {
                               left.type_name(), right.type_name()));
 }
 
-int64_t checked(bool overflowed, int64_t result) {
-  if (overflowed) throw EvalError("integer overflow (Python integers are unbounded; 64 bits here)");
+[[noreturn]] void fail_overflow() {
+  throw EvalError("integer overflow (Python integers are unbounded; 64 bits here)");
+}
+
+// a op b with __builtin_*_overflow, failing on overflow.
+template <bool (*Op)(int64_t, int64_t, int64_t*)>
+int64_t checked(int64_t a, int64_t b) {
+  int64_t result;
+  if (Op(a, b, &result)) fail_overflow();
   return result;
 }
+bool add(int64_t a, int64_t b, int64_t* r) { return __builtin_add_overflow(a, b, r); }
+bool subtract(int64_t a, int64_t b, int64_t* r) { return __builtin_sub_overflow(a, b, r); }
+bool multiply(int64_t a, int64_t b, int64_t* r) { return __builtin_mul_overflow(a, b, r); }
 
 int64_t int_power(int64_t base, int64_t exponent) {
   int64_t result = 1;
   while (exponent > 0) {
-    if (exponent & 1) result = checked(__builtin_mul_overflow(result, base, &result), result);
+    if (exponent & 1) result = checked<multiply>(result, base);
     exponent >>= 1;
-    if (exponent > 0) base = checked(__builtin_mul_overflow(base, base, &base), base);
+    if (exponent > 0) base = checked<multiply>(base, base);
   }
   return result;
 }
@@ -46,10 +56,9 @@ double float_power(double base, double exponent) {
 }
 
 Value int_arithmetic(const std::string& op, int64_t a, int64_t b) {
-  int64_t r = 0;
-  if (op == "+") return checked(__builtin_add_overflow(a, b, &r), r);
-  if (op == "-") return checked(__builtin_sub_overflow(a, b, &r), r);
-  if (op == "*") return checked(__builtin_mul_overflow(a, b, &r), r);
+  if (op == "+") return checked<add>(a, b);
+  if (op == "-") return checked<subtract>(a, b);
+  if (op == "*") return checked<multiply>(a, b);
   if (op == "/") {
     if (b == 0) throw EvalError("division by zero");
     return static_cast<double>(a) / static_cast<double>(b);
@@ -59,7 +68,7 @@ Value int_arithmetic(const std::string& op, int64_t a, int64_t b) {
     return int_power(a, b);
   }
   if (b == 0) throw EvalError("integer division or modulo by zero");
-  if (a == INT64_MIN && b == -1) checked(true, 0);
+  if (a == INT64_MIN && b == -1) fail_overflow();
   const int64_t remainder = a % b;
   const bool adjust = remainder != 0 && ((remainder < 0) != (b < 0));
   if (op == "%") return adjust ? remainder + b : remainder;
@@ -209,7 +218,7 @@ Value unary_arithmetic(const std::string& op, const Value& operand) {
   if (operand.kind() == Kind::Float) return op == "-" ? -operand.as_double() : operand.as_double();
   if (operand.is_integer()) {
     if (op == "+") return operand.as_int();
-    if (operand.as_int() == INT64_MIN) checked(true, 0);
+    if (operand.as_int() == INT64_MIN) fail_overflow();
     return -operand.as_int();
   }
   throw EvalError(fmt::format("bad operand type for unary {}: '{}'", op, operand.type_name()));
