@@ -131,6 +131,11 @@ struct ConditionalExpr : Expr {  // then if condition else otherwise
 
 enum class Flow { Normal, Break, Continue };
 
+// The names a frame (the template, a loop iteration, a macro call, a block set, ...) assigns
+// before it or any enclosing frame reads them: Jinja2 starts them Undefined in that frame, so
+// inner frames do not see a same-named outer variable (the parser works these out).
+using UnassignedNames = std::vector<std::string>;
+
 struct Stmt {
   explicit Stmt(size_t at) : offset(at) {}
   virtual ~Stmt() = default;
@@ -174,6 +179,7 @@ struct ForStmt : Stmt {
   Target target;
   ExprPtr iterable, filter;  // filter may be null
   Body body, otherwise;
+  UnassignedNames unassigned;
 };
 
 struct SetStmt : Stmt {
@@ -189,6 +195,7 @@ struct SetBlockStmt : Stmt {  // {% set x | filters %}body{% endset %}
   Target target;
   std::vector<std::unique_ptr<FilterExpr>> filters;
   Body body;
+  UnassignedNames unassigned;
 };
 
 struct MacroParameter {
@@ -202,6 +209,7 @@ struct MacroDefinition {
   std::string name;
   std::vector<MacroParameter> parameters;
   Body body;
+  UnassignedNames unassigned;
   bool uses_varargs = false, uses_kwargs = false, uses_caller = false;
 };
 
@@ -223,6 +231,7 @@ struct FilterBlockStmt : Stmt {  // {% filter f|g %}body{% endfilter %}
   Flow render(Evaluator& evaluator, std::string& out) const override;
   std::vector<std::unique_ptr<FilterExpr>> filters;
   Body body;
+  UnassignedNames unassigned;
 };
 
 struct WithStmt : Stmt {
@@ -230,12 +239,14 @@ struct WithStmt : Stmt {
   Flow render(Evaluator& evaluator, std::string& out) const override;
   std::vector<std::pair<Target, ExprPtr>> assignments;
   Body body;
+  UnassignedNames unassigned;
 };
 
 struct ScopedBodyStmt : Stmt {  // {% generation %}: HF's AssistantTracker renders the body
   using Stmt::Stmt;
   Flow render(Evaluator& evaluator, std::string& out) const override;
   Body body;
+  UnassignedNames unassigned;
 };
 
 struct LoopControlStmt : Stmt {  // {% break %} / {% continue %}

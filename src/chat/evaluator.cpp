@@ -107,7 +107,7 @@ void Macro::bind_keywords(Scope& scope, size_t positional_count, CallArgs& args,
 
 Value Macro::call(Evaluator& evaluator, CallArgs args) {
   const auto& parameters = definition_.parameters;
-  auto scope = std::make_shared<Scope>(closure_);
+  auto scope = std::make_shared<Scope>(closure_, definition_.unassigned);
   const size_t positional_count = std::min(args.positional.size(), parameters.size());
   std::vector<bool> bound(parameters.size(), false);
   for (size_t i = 0; i < positional_count; ++i) {
@@ -197,6 +197,13 @@ Value LoopContext::cycle() const {
 }  // namespace
 
 // --- Scope, Namespace -----------------------------------------------------------------------------
+
+Scope::Scope(std::shared_ptr<Scope> parent, const UnassignedNames& unassigned)
+    : parent_(std::move(parent)) {
+  for (const std::string& name : unassigned) {
+    variables_[name] = Value::undefined(fmt::format("'{}' is undefined", name));
+  }
+}
 
 const Value* Scope::find(const std::string& name) const {
   for (const Scope* scope = this; scope != nullptr; scope = scope->parent_.get()) {
@@ -399,9 +406,10 @@ Value SliceExpr::eval(Evaluator& evaluator) const {
                          (container.kind() == Kind::List &&
                           (container.sequence().view == ListView::Plain ||
                            container.sequence().view == ListView::Range));
-  if (!sliceable || !is_slice_bound(start_value) || !is_slice_bound(stop_value) ||
-      !is_slice_bound(step_value)) {
-    return Value::undefined(fmt::format("'{} object' has no element slice", container.type_name()));
+  // Jinja2 compiles a slice to a plain Python subscript: what Python rejects is an error.
+  if (!sliceable) throw EvalError(fmt::format("'{}' object is not subscriptable", container.type_name()));
+  if (!is_slice_bound(start_value) || !is_slice_bound(stop_value) || !is_slice_bound(step_value)) {
+    throw EvalError("slice indices must be integers or None or have an __index__ method");
   }
   const int64_t step_size = step_value.is_none() ? 1 : step_value.as_int();
   if (step_size == 0) throw EvalError("slice step cannot be zero");
@@ -480,18 +488,19 @@ Flow ForStmt::render(Evaluator& evaluator, std::string& out) const {
   auto items = std::make_shared<std::vector<Value>>();
   for (Value& item : all) {
     if (filter) {
-      Evaluator::ScopeGuard guard(evaluator, std::make_shared<Scope>(evaluator.scope()));
+      Evaluator::ScopeGuard guard(evaluator, std::make_shared<Scope>(evaluator.scope(), unassigned));
       evaluator.assign(target, item);
       if (!evaluator.eval(*filter).truthy()) continue;
     }
     items->push_back(std::move(item));
   }
   if (items->empty()) {
-    out += evaluator.render_in_scope(otherwise, std::make_shared<Scope>(evaluator.scope()));
+    out += evaluator.render_in_scope(otherwise,
+                                     std::make_shared<Scope>(evaluator.scope(), unassigned));
     return Flow::Normal;
   }
   for (size_t i = 0; i < items->size(); ++i) {
-    Evaluator::ScopeGuard guard(evaluator, std::make_shared<Scope>(evaluator.scope()));
+    Evaluator::ScopeGuard guard(evaluator, std::make_shared<Scope>(evaluator.scope(), unassigned));
     evaluator.assign(target, (*items)[i]);
     evaluator.scope()->set("loop", Value::object(std::make_shared<LoopContext>(items, i)));
     if (evaluator.render_body(body, out) == Flow::Break) break;
@@ -507,8 +516,9 @@ Flow SetStmt::render(Evaluator& evaluator, std::string&) const {
 namespace {
 
 Value filter_text(Evaluator& evaluator, const std::vector<std::unique_ptr<FilterExpr>>& filters,
-                  const Body& body) {
-  Value value(evaluator.render_in_scope(body, std::make_shared<Scope>(evaluator.scope())));
+                  const Body& body, const UnassignedNames& unassigned) {
+  Value value(
+      evaluator.render_in_scope(body, std::make_shared<Scope>(evaluator.scope(), unassigned)));
   for (const auto& filter : filters) {
     try {
       value = evaluator.apply_filter(*filter, std::move(value));
@@ -522,12 +532,12 @@ Value filter_text(Evaluator& evaluator, const std::vector<std::unique_ptr<Filter
 }  // namespace
 
 Flow SetBlockStmt::render(Evaluator& evaluator, std::string&) const {
-  evaluator.assign(target, filter_text(evaluator, filters, body));
+  evaluator.assign(target, filter_text(evaluator, filters, body, unassigned));
   return Flow::Normal;
 }
 
 Flow FilterBlockStmt::render(Evaluator& evaluator, std::string& out) const {
-  out += filter_text(evaluator, filters, body).str();
+  out += filter_text(evaluator, filters, body, unassigned).str();
   return Flow::Normal;
 }
 
@@ -551,7 +561,7 @@ Flow CallBlockStmt::render(Evaluator& evaluator, std::string& out) const {
 }
 
 Flow WithStmt::render(Evaluator& evaluator, std::string& out) const {
-  auto scope = std::make_shared<Scope>(evaluator.scope());
+  auto scope = std::make_shared<Scope>(evaluator.scope(), unassigned);
   std::vector<Value> values;
   for (const auto& assignment : assignments) values.push_back(evaluator.eval(*assignment.second));
   Evaluator::ScopeGuard guard(evaluator, scope);
@@ -560,7 +570,7 @@ Flow WithStmt::render(Evaluator& evaluator, std::string& out) const {
 }
 
 Flow ScopedBodyStmt::render(Evaluator& evaluator, std::string& out) const {
-  out += evaluator.render_in_scope(body, std::make_shared<Scope>(evaluator.scope()));
+  out += evaluator.render_in_scope(body, std::make_shared<Scope>(evaluator.scope(), unassigned));
   return Flow::Normal;
 }
 

@@ -16,7 +16,8 @@ namespace pride::chat {
 
 class Scope {
  public:
-  explicit Scope(std::shared_ptr<Scope> parent) : parent_(std::move(parent)) {}
+  // A frame's scope: `unassigned` start Undefined (see UnassignedNames).
+  explicit Scope(std::shared_ptr<Scope> parent, const UnassignedNames& unassigned = {});
   const Value* find(const std::string& name) const;
   void set(const std::string& name, Value value) { variables_[name] = std::move(value); }
 

@@ -58,6 +58,11 @@ void stable_sort(std::vector<Value>& items, const std::vector<Value>& keys, bool
   items = std::move(sorted);
 }
 
+// Markup's str methods return Markup: filters that call them keep the operand's kind.
+Value like(const Value& source, std::string text) {
+  return source.is_markup() ? Value::markup(std::move(text)) : Value(std::move(text));
+}
+
 // --- the filters --------------------------------------------------------------------------------
 
 Value filter_abs(BuiltinCall& call) {
@@ -82,9 +87,29 @@ Value filter_attr(BuiltinCall& call) {
                                       call.operand.type_name(), name));
 }
 
+// batch(value, linecount, fill_with=None): lists of `linecount` items, the last one padded.
+Value filter_batch(BuiltinCall& call) {
+  BoundArguments args("batch", call.args, {"linecount", "fill_with"});
+  const int64_t size = int_argument(args.get(0, Value()), "linecount");
+  if (size <= 0) throw EvalError("batch size must be positive");
+  std::vector<Value> batches, batch;
+  for (const Value& item : iterate(call.operand)) {
+    batch.push_back(item);
+    if (static_cast<int64_t>(batch.size()) == size) {
+      batches.push_back(Value::list(batch));
+      batch.clear();
+    }
+  }
+  if (!batch.empty()) {
+    while (args.has(1) && static_cast<int64_t>(batch.size()) < size) batch.push_back(args[1]);
+    batches.push_back(Value::list(std::move(batch)));
+  }
+  return Value::list(std::move(batches));
+}
+
 Value filter_capitalize(BuiltinCall& call) {
   BoundArguments("capitalize", call.args, {});
-  return python_capitalize(soft_str(call.operand));
+  return like(call.operand, python_capitalize(soft_str(call.operand)));
 }
 
 Value filter_length(BuiltinCall& call) {
@@ -207,12 +232,12 @@ Value filter_list(BuiltinCall& call) {
 
 Value filter_lower(BuiltinCall& call) {
   BoundArguments("lower", call.args, {});
-  return python_lower(soft_str(call.operand));
+  return like(call.operand, python_lower(soft_str(call.operand)));
 }
 
 Value filter_upper(BuiltinCall& call) {
   BoundArguments("upper", call.args, {});
-  return python_upper(soft_str(call.operand));
+  return like(call.operand, python_upper(soft_str(call.operand)));
 }
 
 Value call_filter_by_name(Evaluator& evaluator, const std::string& name, const Value& operand,
@@ -382,7 +407,7 @@ Value filter_trim(BuiltinCall& call) {
   BoundArguments args("trim", call.args, {"chars"});
   std::optional<std::string> chars;
   if (args.has(0) && !args[0].is_none()) chars = text_argument(args[0], "trim chars");
-  return python_strip(soft_str(call.operand), chars, true, true);
+  return like(call.operand, python_strip(soft_str(call.operand), chars, true, true));
 }
 
 Value filter_unique(BuiltinCall& call) {
@@ -413,6 +438,7 @@ Value filter_tojson(BuiltinCall& call) {
 
 const Builtin kFilters[] = {
     {"abs", filter_abs},           {"attr", filter_attr},
+    {"batch", filter_batch},
     {"capitalize", filter_capitalize}, {"count", filter_length},
     {"d", filter_default},         {"default", filter_default},
     {"dictsort", filter_dictsort}, {"e", filter_escape},
@@ -566,7 +592,7 @@ const Builtin* find_filter(const std::string& name) {
 
 bool jinja_has_filter(const std::string& name) {
   static const char* const kJinjaOnly[] = {
-      "batch",   "center",    "filesizeformat", "forceescape", "format", "groupby",
+      "center",    "filesizeformat", "forceescape", "format", "groupby",
       "pprint",  "random",    "slice",          "striptags",   "truncate", "urlencode",
       "urlize",  "wordcount", "wordwrap",       "xmlattr"};
   return find_filter(name) != nullptr ||

@@ -307,11 +307,46 @@ const Method* find_method(const Method (&methods)[N], const std::string& name) {
   return nullptr;
 }
 
+// Markup (from |e or |safe) wraps these str methods: string arguments are escaped and string
+// results (or lists of them) are Markup again.
+const std::set<std::string> kMarkupMethods = {"capitalize", "title", "lower", "upper", "replace",
+                                              "lstrip", "rstrip", "strip", "split", "rsplit",
+                                              "splitlines", "join", "removeprefix", "removesuffix"};
+
+Value escape_argument(const Value& argument) {
+  return argument.is_string() && !argument.is_markup() ? Value::markup(html_escape(argument.text()))
+                                                       : argument;
+}
+
+Value as_markup(const Value& result) {
+  if (result.is_string()) return Value::markup(result.text());
+  if (result.kind() != Kind::List) return result;
+  std::vector<Value> items;
+  for (const Value& item : result.items()) items.push_back(as_markup(item));
+  return Value::list(std::move(items));
+}
+
+Value call_markup_method(MethodFunction function, const Value& self, CallArgs args) {
+  for (Value& argument : args.positional) {
+    if (argument.is_sequence()) {
+      std::vector<Value> items;
+      for (const Value& item : argument.items()) items.push_back(escape_argument(item));
+      argument = argument.kind() == Kind::Tuple ? Value::tuple(items) : Value::list(items);
+    } else {
+      argument = escape_argument(argument);
+    }
+  }
+  for (auto& keyword : args.keywords) keyword.second = escape_argument(keyword.second);
+  return as_markup(function(self, args));
+}
+
 std::unique_ptr<Value> bind(const Value& self, const Method& method) {
   const MethodFunction function = method.function;
+  const bool markup = self.is_markup() && kMarkupMethods.count(method.name) > 0;
   return std::make_unique<Value>(Value::object(std::make_shared<BuiltinFunction>(
-      method.name,
-      [self, function](Evaluator&, CallArgs args) { return function(self, args); })));
+      method.name, [self, function, markup](Evaluator&, CallArgs args) {
+        return markup ? call_markup_method(function, self, std::move(args)) : function(self, args);
+      })));
 }
 
 std::unique_ptr<Value> unsafe(const Value& self, const std::string& name) {

@@ -21,10 +21,13 @@ class Parser {
  public:
   Parser(const std::vector<Token>& tokens, const SourceMap& map) : tokens_(tokens), map_(map) {}
 
-  Body parse() {
-    Body body = parse_body({}, nullptr);
+  ParsedTemplate parse() {
+    ParsedTemplate parsed;
+    FrameGuard frame(*this, &parsed.unassigned);
+    parsed.body = parse_body({}, nullptr);
     check_unknown_builtins();
-    return body;
+    resolve_frame(*root_frame_);
+    return parsed;
   }
 
  private:
@@ -36,6 +39,71 @@ class Parser {
     bool is_filter;
     bool soft;
   };
+
+  // Jinja2's scoping, recorded while parsing: each frame's own reads and assignments in source
+  // order, and its inner frames. After parsing, a name a frame assigns before reading it, and
+  // that no enclosing frame reads or assigns, starts Undefined in that frame. An assignment
+  // inside an if statement counts as a read: Jinja2 then resolves the name from outside until
+  // it is assigned (its branch_update), which is what `{% if x is not defined %}{% set x %}`
+  // relies on.
+  struct Frame {
+    Frame* parent = nullptr;
+    int if_depth = 0;
+    std::vector<std::pair<std::string, bool>> uses;  // name, is an assignment
+    std::vector<std::unique_ptr<Frame>> children;
+    UnassignedNames* unassigned = nullptr;
+  };
+
+  class FrameGuard {
+   public:
+    FrameGuard(Parser& parser, UnassignedNames* unassigned) : parser_(parser) {
+      auto frame = std::make_unique<Frame>();
+      frame->parent = parser.frame_;
+      frame->unassigned = unassigned;
+      Frame* raw = frame.get();
+      if (parser.frame_ != nullptr) {
+        parser.frame_->children.push_back(std::move(frame));
+      } else {
+        parser.root_frame_ = std::move(frame);
+      }
+      parser.frame_ = raw;
+    }
+    ~FrameGuard() { parser_.frame_ = parser_.frame_->parent; }
+
+   private:
+    Parser& parser_;
+  };
+
+  void note_use(const std::string& name, bool assignment) {
+    if (frame_ == nullptr || reading_targets_ > 0) return;
+    frame_->uses.emplace_back(name, assignment && frame_->if_depth == 0);
+  }
+
+  void note_assignment(const Target& target) {
+    if (target.is_tuple) {
+      for (const Target& item : target.items) note_assignment(item);
+    } else {
+      note_use(target.name, target.attribute.empty());  // ns.attr = ... reads ns
+    }
+  }
+
+  static bool frame_knows(const Frame* frame, const std::string& name) {
+    for (; frame != nullptr; frame = frame->parent) {
+      for (const auto& use : frame->uses) {
+        if (use.first == name) return true;
+      }
+    }
+    return false;
+  }
+
+  void resolve_frame(const Frame& frame) {
+    std::set<std::string> seen;
+    for (const auto& [name, assignment] : frame.uses) {
+      if (!seen.insert(name).second) continue;
+      if (assignment && !frame_knows(frame.parent, name)) frame.unassigned->push_back(name);
+    }
+    for (const auto& child : frame.children) resolve_frame(*child);
+  }
 
   // --- tokens -----------------------------------------------------------------------------------
   const Token& current() const { return tokens_[pos_]; }
@@ -190,6 +258,7 @@ class Parser {
   StmtPtr parse_if(size_t at) {
     auto stmt = std::make_unique<IfStmt>(at);
     Save<bool> soft(soft_, true);
+    Save<int> branches(frame_->if_depth, frame_->if_depth + 1);
     while (true) {
       ExprPtr condition = parse_tuple(false, false, "", false);
       expect_block_end();
@@ -209,6 +278,9 @@ class Parser {
     stmt->target = parse_assign_target(true, "in", false);
     expect_name("in");
     stmt->iterable = parse_tuple(false, false, "recursive", false);
+    FrameGuard frame(*this, &stmt->unassigned);
+    note_assignment(stmt->target);
+    note_use("loop", true);
     if (skip_name("if")) stmt->filter = parse_expression(true);
     if (is_name("recursive")) fail_at(current().offset, "recursive for loops are not supported");
     expect_block_end();
@@ -228,14 +300,17 @@ class Parser {
       auto stmt = std::make_unique<SetStmt>(at);
       stmt->target = std::move(target);
       stmt->value = parse_tuple(false, true, "", false);
+      note_assignment(stmt->target);
       expect_block_end();
       return stmt;
     }
     auto stmt = std::make_unique<SetBlockStmt>(at);
     stmt->target = std::move(target);
+    note_assignment(stmt->target);
     Save<bool> soft(soft_, false);
     if (is_op("|")) stmt->filters = parse_filter_chain(false);
     expect_block_end();
+    FrameGuard frame(*this, &stmt->unassigned);
     stmt->body = parse_block("endset");
     return stmt;
   }
@@ -245,6 +320,7 @@ class Parser {
     while (!is_op(")")) {
       if (!macro.parameters.empty()) expect_op(",");
       MacroParameter parameter{expect_identifier(), nullptr};
+      note_use(parameter.name, true);
       if (skip_op("=")) {
         parameter.fallback = parse_expression(true);
       } else if (!macro.parameters.empty() && macro.parameters.back().fallback) {
@@ -271,24 +347,33 @@ class Parser {
   StmtPtr parse_macro(size_t at) {
     auto stmt = std::make_unique<MacroStmt>(at);
     stmt->macro.name = expect_identifier();
-    parse_signature(stmt->macro);
-    expect_block_end();
-    parse_macro_body(stmt->macro, "endmacro");
+    {
+      FrameGuard frame(*this, &stmt->macro.unassigned);
+      parse_signature(stmt->macro);
+      expect_block_end();
+      parse_macro_body(stmt->macro, "endmacro");
+    }
+    note_use(stmt->macro.name, true);
     return stmt;
   }
 
   StmtPtr parse_call_block(size_t at) {
     auto stmt = std::make_unique<CallBlockStmt>(at);
     stmt->caller.name = "caller";
+    auto frame = std::make_unique<FrameGuard>(*this, &stmt->caller.unassigned);
     if (is_op("(")) parse_signature(stmt->caller);
+    Frame* caller_frame = frame_;
+    frame_ = caller_frame->parent;  // the call itself is evaluated in the enclosing frame
     const size_t call_at = current().offset;
     ExprPtr call = parse_expression(true);
+    frame_ = caller_frame;
     auto* call_expr = dynamic_cast<CallExpr*>(call.get());
     if (call_expr == nullptr) fail_at(call_at, "expected a call after '{% call %}'");
     call.release();
     stmt->call.reset(call_expr);
     expect_block_end();
     parse_macro_body(stmt->caller, "endcall");
+    frame.reset();
     return stmt;
   }
 
@@ -297,6 +382,7 @@ class Parser {
     Save<bool> soft(soft_, false);
     stmt->filters = parse_filter_chain(true);
     expect_block_end();
+    FrameGuard frame(*this, &stmt->unassigned);
     stmt->body = parse_block("endfilter");
     return stmt;
   }
@@ -311,6 +397,8 @@ class Parser {
       stmt->assignments.emplace_back(std::move(target), parse_expression(true));
     }
     advance();
+    FrameGuard frame(*this, &stmt->unassigned);
+    for (const auto& assignment : stmt->assignments) note_assignment(assignment.first);
     stmt->body = parse_block("endwith");
     return stmt;
   }
@@ -329,6 +417,7 @@ class Parser {
     auto stmt = std::make_unique<ScopedBodyStmt>(at);
     Save<bool> soft(soft_, false);
     expect_block_end();
+    FrameGuard frame(*this, &stmt->unassigned);
     stmt->body = parse_block("endgeneration");
     return stmt;
   }
@@ -349,6 +438,7 @@ class Parser {
   }
 
   Target parse_assign_target(bool with_tuple, const char* extra_end, bool with_namespace) {
+    Save<int> targets(reading_targets_, reading_targets_ + 1);
     const size_t at = current().offset;
     if (with_namespace && current().type == TokenType::Name && peek(1).type == TokenType::Operator &&
         peek(1).value == ".") {
@@ -520,6 +610,7 @@ class Parser {
         if (name == "false" || name == "False") return std::make_unique<Literal>(token.offset, false);
         if (name == "none" || name == "None") return std::make_unique<Literal>(token.offset, Value::none());
         for (auto* names : name_collectors_) names->insert(name);
+        note_use(name, false);
         return std::make_unique<NameExpr>(token.offset, name);
       }
       case TokenType::String: {
@@ -754,11 +845,14 @@ class Parser {
   int loop_depth_ = 0;
   std::vector<std::set<std::string>*> name_collectors_;
   std::vector<UnknownBuiltin> unknown_builtins_;
+  std::unique_ptr<Frame> root_frame_;
+  Frame* frame_ = nullptr;
+  int reading_targets_ = 0;
 };
 
 }  // namespace
 
-Body parse_template(const std::vector<Token>& tokens, const SourceMap& map) {
+ParsedTemplate parse_template(const std::vector<Token>& tokens, const SourceMap& map) {
   return Parser(tokens, map).parse();
 }
 

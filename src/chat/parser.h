@@ -10,6 +10,11 @@
 
 namespace pride::chat {
 
-Body parse_template(const std::vector<Token>& tokens, const SourceMap& map);
+struct ParsedTemplate {
+  Body body;
+  UnassignedNames unassigned;  // of the template's top-level frame
+};
+
+ParsedTemplate parse_template(const std::vector<Token>& tokens, const SourceMap& map);
 
 }  // namespace pride::chat

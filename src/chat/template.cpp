@@ -12,7 +12,9 @@ namespace pride::chat {
 Template::Template(const std::string& source, std::string name)
     : name_(std::move(name)), source_(normalize_template_source(source)) {
   map_ = std::make_unique<SourceMap>(name_, source_);
-  body_ = std::make_unique<Body>(parse_template(tokenize(source_, *map_), *map_));
+  ParsedTemplate parsed = parse_template(tokenize(source_, *map_), *map_);
+  body_ = std::make_unique<Body>(std::move(parsed.body));
+  unassigned_ = std::move(parsed.unassigned);
 }
 
 Template::~Template() = default;
@@ -31,7 +33,7 @@ std::string Template::render(const nlohmann::ordered_json& variables) const {
     }
   }
   // The template's own top-level assignments go to a scope of their own, above the globals.
-  Evaluator evaluator(*map_, std::make_shared<Scope>(globals));
+  Evaluator evaluator(*map_, std::make_shared<Scope>(globals, unassigned_));
   return evaluator.render(*body_);
 }
 

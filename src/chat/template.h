@@ -30,6 +30,7 @@ class Template {
   std::string source_;  // normalized as Jinja2 lexes it
   std::unique_ptr<SourceMap> map_;
   std::unique_ptr<std::vector<std::unique_ptr<Stmt>>> body_;
+  std::vector<std::string> unassigned_;  // of the top-level frame
 };
 
 }  // namespace pride::chat

@@ -9,7 +9,8 @@ namespace pride::chat {
 namespace {
 
 void check_hashable(const Value& key) {
-  if (key.kind() == Kind::List || key.kind() == Kind::Dict ||
+  const bool range = key.kind() == Kind::List && key.sequence().view == ListView::Range;
+  if ((key.kind() == Kind::List && !range) || key.kind() == Kind::Dict ||
       (key.kind() == Kind::Tuple && !key.items().empty() &&
        std::any_of(key.items().begin(), key.items().end(),
                    [](const Value& item) { return item.kind() == Kind::List ||
