@@ -100,7 +100,8 @@ struct TestExpr : Expr {
 };
 
 struct UnaryExpr : Expr {  // not, -, +
-  UnaryExpr(size_t at, std::string o, ExprPtr x) : Expr(at), op(std::move(o)), operand(std::move(x)) {}
+  UnaryExpr(size_t at, std::string o, ExprPtr x)
+      : Expr(at), op(std::move(o)), operand(std::move(x)) {}
   Value eval(Evaluator& evaluator) const override;
   std::string op;
   ExprPtr operand;

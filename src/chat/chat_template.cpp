@@ -48,7 +48,8 @@ std::map<std::string, ordered_json> special_tokens_of(const ordered_json& config
       tokens[name] = token_text(config[name], name);
     }
   }
-  if (config.contains("additional_special_tokens") && config["additional_special_tokens"].is_array()) {
+  if (config.contains("additional_special_tokens") &&
+      config["additional_special_tokens"].is_array()) {
     ordered_json list = ordered_json::array();
     for (const auto& token : config["additional_special_tokens"]) {
       list.push_back(token_text(token, "additional_special_tokens"));
@@ -90,9 +91,11 @@ ChatTemplate ChatTemplate::load(const std::string& path_text, const std::string&
     chat.templates_.emplace("default", Template(read_file(jinja_path), chat.origin_));
   } else {
     chat.origin_ = config_path.string();
-    if (!fs::exists(config_path)) pride::fail("{}: no tokenizer_config.json or chat_template.jinja", path_text);
+    if (!fs::exists(config_path))
+      pride::fail("{}: no tokenizer_config.json or chat_template.jinja", path_text);
     const auto found = config.find("chat_template");
-    if (found == config.end() || found->is_null()) pride::fail("{}: no chat_template", chat.origin_);
+    if (found == config.end() || found->is_null())
+      pride::fail("{}: no chat_template", chat.origin_);
     if (found->is_string()) {
       chat.templates_.emplace("default", Template(found->get<std::string>(), chat.origin_));
     } else if (found->is_array()) {
@@ -108,7 +111,8 @@ ChatTemplate ChatTemplate::load(const std::string& path_text, const std::string&
                                                chat.origin_ + " (chat_template '" + name + "')"));
       }
     } else {
-      pride::fail("{}: chat_template must be a string or a list of {{name, template}}", chat.origin_);
+      pride::fail("{}: chat_template must be a string or a list of {{name, template}}",
+                  chat.origin_);
     }
   }
   if (!template_name.empty() && !chat.templates_.count(template_name)) {
@@ -140,7 +144,8 @@ void validate_messages(const ordered_json& messages, const std::string& origin) 
     if (message.contains("content")) {
       const ordered_json& content = message["content"];
       if (!content.is_string() && !content.is_null() && !content.is_array()) {
-        pride::fail("{}: messages[{}].content must be a string, null or a list of parts", origin, i);
+        pride::fail("{}: messages[{}].content must be a string, null or a list of parts", origin,
+                    i);
       }
       if (content.is_array()) {
         for (size_t k = 0; k < content.size(); ++k) {
@@ -156,8 +161,10 @@ void validate_messages(const ordered_json& messages, const std::string& origin) 
 std::string ChatTemplate::render(const ordered_json& messages,
                                  const ChatRenderOptions& options) const {
   validate_messages(messages, origin_);
-  if (options.tools && !options.tools->is_array()) pride::fail("{}: tools must be a JSON array", origin_);
-  if (!options.variables.is_object()) pride::fail("{}: extra variables must be a JSON object", origin_);
+  if (options.tools && !options.tools->is_array())
+    pride::fail("{}: tools must be a JSON array", origin_);
+  if (!options.variables.is_object())
+    pride::fail("{}: extra variables must be a JSON object", origin_);
   ordered_json variables = ordered_json::object();
   variables["messages"] = messages;
   variables["tools"] = options.tools ? *options.tools : ordered_json();

@@ -12,7 +12,8 @@ namespace pride::chat {
 namespace {
 
 Value undefined_attribute(const Value& object, const std::string& name) {
-  return Value::undefined(fmt::format("'{} object' has no attribute '{}'", object.type_name(), name));
+  return Value::undefined(
+      fmt::format("'{} object' has no attribute '{}'", object.type_name(), name));
 }
 
 // Python's slice.indices(): the clamped start and stop for a sequence of `length`.
@@ -60,7 +61,9 @@ Value slice_sequence(const Value& object, const Value& start_bound, const Value&
                                       : Value::list(std::move(items));
 }
 
-bool is_slice_bound(const Value& value) { return value.is_none() || value.is_integer(); }
+bool is_slice_bound(const Value& value) {
+  return value.is_none() || value.is_integer();
+}
 
 // A macro or {% call %} caller: binds arguments as Jinja2's Macro.__call__ does, then renders.
 class Macro : public Object {
@@ -68,7 +71,9 @@ class Macro : public Object {
   Macro(const MacroDefinition& definition, ScopePtr closure)
       : definition_(definition), closure_(std::move(closure)) {}
   std::string type_name() const override { return "Macro"; }
-  std::string repr() const override { return "<Macro " + python_string_repr(definition_.name) + ">"; }
+  std::string repr() const override {
+    return "<Macro " + python_string_repr(definition_.name) + ">";
+  }
   bool callable() const override { return true; }
   Value call(Evaluator& evaluator, CallArgs args) override;
 
@@ -123,17 +128,17 @@ Value Macro::call(Evaluator& evaluator, CallArgs args) {
   if (definition_.uses_varargs) {
     scope->set("varargs", Value::tuple(std::move(extra)));
   } else if (!extra.empty()) {
-    throw EvalError(fmt::format("macro {} takes not more than {} argument(s)", name(),
-                                parameters.size()));
+    throw EvalError(
+        fmt::format("macro {} takes not more than {} argument(s)", name(), parameters.size()));
   }
   Evaluator::ScopeGuard guard(evaluator, scope);
   for (size_t i = 0; i < parameters.size(); ++i) {
     if (bound[i]) continue;
-    scope->set(parameters[i].name,
-               parameters[i].fallback
-                   ? evaluator.eval(*parameters[i].fallback)
-                   : Value::undefined(fmt::format("parameter '{}' was not provided",
-                                                  parameters[i].name)));
+    scope->set(
+        parameters[i].name,
+        parameters[i].fallback
+            ? evaluator.eval(*parameters[i].fallback)
+            : Value::undefined(fmt::format("parameter '{}' was not provided", parameters[i].name)));
   }
   Evaluator::CallDepthGuard depth(evaluator);
   std::string out;
@@ -173,8 +178,7 @@ std::unique_ptr<Value> LoopContext::attribute(const std::string& name) const {
   if (name == "depth") return make(1);
   if (name == "depth0") return make(0);
   if (name == "previtem") {
-    return make(index_ > 0 ? (*items_)[index_ - 1]
-                           : Value::undefined("there is no previous item"));
+    return make(index_ > 0 ? (*items_)[index_ - 1] : Value::undefined("there is no previous item"));
   }
   if (name == "nextitem") {
     return make(index0 + 1 < length ? (*items_)[index_ + 1]
@@ -187,8 +191,8 @@ std::unique_ptr<Value> LoopContext::attribute(const std::string& name) const {
 
 Value LoopContext::cycle() const {
   const size_t index = index_;
-  return Value::object(std::make_shared<BuiltinFunction>(
-      "cycle", [index](Evaluator&, CallArgs args) -> Value {
+  return Value::object(
+      std::make_shared<BuiltinFunction>("cycle", [index](Evaluator&, CallArgs args) -> Value {
         if (args.positional.empty()) throw EvalError("no items for cycling given");
         return args.positional[index % args.positional.size()];
       }));
@@ -196,7 +200,8 @@ Value LoopContext::cycle() const {
 
 }  // namespace
 
-// --- Scope, Namespace -----------------------------------------------------------------------------
+// --- Scope, Namespace
+// -----------------------------------------------------------------------------
 
 Scope::Scope(std::shared_ptr<Scope> parent, const UnassignedNames& unassigned)
     : parent_(std::move(parent)) {
@@ -303,13 +308,13 @@ Value Evaluator::get_item(const Value& object, const Value& key) {
     const Value* found = object.dict().find(key);
     if (found) return *found;
   }
-  const bool indexable = object.is_string() ||
-                         (object.is_sequence() && (object.kind() == Kind::Tuple ||
-                                                   object.sequence().view == ListView::Plain ||
-                                                   object.sequence().view == ListView::Range));
+  const bool indexable =
+      object.is_string() || (object.is_sequence() && (object.kind() == Kind::Tuple ||
+                                                      object.sequence().view == ListView::Plain ||
+                                                      object.sequence().view == ListView::Range));
   if (indexable && key.is_integer()) {
-    const auto length = static_cast<int64_t>(
-        object.is_string() ? code_point_count(object.text()) : object.items().size());
+    const auto length = static_cast<int64_t>(object.is_string() ? code_point_count(object.text())
+                                                                : object.items().size());
     int64_t index = key.as_int();
     if (index < 0) index += length;
     if (index >= 0 && index < length) {
@@ -328,19 +333,19 @@ Value Evaluator::get_item(const Value& object, const Value& key) {
       return std::move(*method);
     }
   }
-  return Value::undefined(fmt::format("'{} object' has no element {}", object.type_name(),
-                                      key.repr()));
+  return Value::undefined(
+      fmt::format("'{} object' has no element {}", object.type_name(), key.repr()));
 }
 
 void Evaluator::assign(const Target& target, const Value& value) {
   if (target.is_tuple) {
     const std::vector<Value> items = iterate(value);
     if (items.size() != target.items.size()) {
-      throw EvalError(items.size() < target.items.size()
-                          ? fmt::format("not enough values to unpack (expected {}, got {})",
-                                        target.items.size(), items.size())
-                          : fmt::format("too many values to unpack (expected {})",
-                                        target.items.size()));
+      throw EvalError(
+          items.size() < target.items.size()
+              ? fmt::format("not enough values to unpack (expected {}, got {})",
+                            target.items.size(), items.size())
+              : fmt::format("too many values to unpack (expected {})", target.items.size()));
     }
     for (size_t i = 0; i < items.size(); ++i) assign(target.items[i], items[i]);
     return;
@@ -369,9 +374,13 @@ Value Evaluator::apply_filter(const FilterExpr& filter, Value operand) {
 
 // --- expressions --------------------------------------------------------------------------------
 
-Value Literal::eval(Evaluator&) const { return value; }
+Value Literal::eval(Evaluator&) const {
+  return value;
+}
 
-Value NameExpr::eval(Evaluator& evaluator) const { return evaluator.lookup(name); }
+Value NameExpr::eval(Evaluator& evaluator) const {
+  return evaluator.lookup(name);
+}
 
 Value ListExpr::eval(Evaluator& evaluator) const {
   std::vector<Value> values;
@@ -402,12 +411,13 @@ Value SliceExpr::eval(Evaluator& evaluator) const {
   auto bound = [&](const ExprPtr& expr) { return expr ? evaluator.eval(*expr) : Value::none(); };
   const Value start_value = bound(start), stop_value = bound(stop), step_value = bound(step);
   if (container.is_undefined()) fail_undefined(container);
-  const bool sliceable = container.is_string() || container.kind() == Kind::Tuple ||
-                         (container.kind() == Kind::List &&
-                          (container.sequence().view == ListView::Plain ||
-                           container.sequence().view == ListView::Range));
+  const bool sliceable =
+      container.is_string() || container.kind() == Kind::Tuple ||
+      (container.kind() == Kind::List && (container.sequence().view == ListView::Plain ||
+                                          container.sequence().view == ListView::Range));
   // Jinja2 compiles a slice to a plain Python subscript: what Python rejects is an error.
-  if (!sliceable) throw EvalError(fmt::format("'{}' object is not subscriptable", container.type_name()));
+  if (!sliceable)
+    throw EvalError(fmt::format("'{}' object is not subscriptable", container.type_name()));
   if (!is_slice_bound(start_value) || !is_slice_bound(stop_value) || !is_slice_bound(step_value)) {
     throw EvalError("slice indices must be integers or None or have an __index__ method");
   }
@@ -488,7 +498,8 @@ Flow ForStmt::render(Evaluator& evaluator, std::string& out) const {
   auto items = std::make_shared<std::vector<Value>>();
   for (Value& item : all) {
     if (filter) {
-      Evaluator::ScopeGuard guard(evaluator, std::make_shared<Scope>(evaluator.scope(), unassigned));
+      Evaluator::ScopeGuard guard(evaluator,
+                                  std::make_shared<Scope>(evaluator.scope(), unassigned));
       evaluator.assign(target, item);
       if (!evaluator.eval(*filter).truthy()) continue;
     }

@@ -36,7 +36,8 @@ Value get_attribute_path(Evaluator& evaluator, const Value& item, const Value& a
   Value current = item;
   for (const std::string& part : python_split(attribute.text(), std::string("."), -1, false)) {
     const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    current = evaluator.get_item(current, digits ? Value(static_cast<int64_t>(std::stoll(part))) : Value(part));
+    current = evaluator.get_item(
+        current, digits ? Value(static_cast<int64_t>(std::stoll(part))) : Value(part));
   }
   return current;
 }
@@ -83,8 +84,8 @@ Value filter_attr(BuiltinCall& call) {
   } else if (auto method = builtin_attribute(call.operand, name)) {
     return *method;
   }
-  return Value::undefined(fmt::format("'{} object' has no attribute '{}'",
-                                      call.operand.type_name(), name));
+  return Value::undefined(
+      fmt::format("'{} object' has no attribute '{}'", call.operand.type_name(), name));
 }
 
 // batch(value, linecount, fill_with=None): lists of `linecount` items, the last one padded.
@@ -116,12 +117,17 @@ Value filter_length(BuiltinCall& call) {
   BoundArguments("length", call.args, {});
   const Value& x = call.operand;
   switch (x.kind()) {
-    case Kind::Undefined: return 0;
-    case Kind::String: return static_cast<int64_t>(code_point_count(x.text()));
+    case Kind::Undefined:
+      return 0;
+    case Kind::String:
+      return static_cast<int64_t>(code_point_count(x.text()));
     case Kind::List:
-    case Kind::Tuple: return static_cast<int64_t>(x.items().size());
-    case Kind::Dict: return static_cast<int64_t>(x.dict().size());
-    default: throw EvalError(fmt::format("object of type '{}' has no len()", x.type_name()));
+    case Kind::Tuple:
+      return static_cast<int64_t>(x.items().size());
+    case Kind::Dict:
+      return static_cast<int64_t>(x.dict().size());
+    default:
+      throw EvalError(fmt::format("object of type '{}' has no len()", x.type_name()));
   }
 }
 
@@ -189,8 +195,15 @@ Value filter_indent(BuiltinCall& call) {
   BoundArguments args("indent", call.args, {"width", "first", "blank"});
   const Value width = args.get(0, 4);
   const std::string indention =
-      width.is_string() ? width.text() : std::string(std::max<int64_t>(0, int_argument(width, "width")), ' ');
-  const std::vector<std::string> lines = python_splitlines(soft_str(call.operand) + "\n");
+      width.is_string() ? width.text()
+                        : std::string(std::max<int64_t>(0, int_argument(width, "width")), ' ');
+  // Jinja2 appends "\n" to the operand first: anything but a string fails there.
+  if (call.operand.is_undefined()) fail_undefined(call.operand);
+  if (!call.operand.is_string()) {
+    throw EvalError(fmt::format("unsupported operand type(s) for +=: '{}' and 'str'",
+                                call.operand.type_name()));
+  }
+  const std::vector<std::string> lines = python_splitlines(call.operand.text() + "\n");
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i > 0) out += "\n";
@@ -282,8 +295,12 @@ Value min_or_max(BuiltinCall& call, const char* name, bool want_max) {
   }
   return items[best];
 }
-Value filter_max(BuiltinCall& call) { return min_or_max(call, "max", true); }
-Value filter_min(BuiltinCall& call) { return min_or_max(call, "min", false); }
+Value filter_max(BuiltinCall& call) {
+  return min_or_max(call, "max", true);
+}
+Value filter_min(BuiltinCall& call) {
+  return min_or_max(call, "min", false);
+}
 
 // select/reject(seq, test, args...) and selectattr/rejectattr(seq, attr, test, args...).
 Value select_items(BuiltinCall& call, bool by_attribute, bool keep_when) {
@@ -314,10 +331,18 @@ Value select_items(BuiltinCall& call, bool by_attribute, bool keep_when) {
   }
   return Value::list(std::move(out));
 }
-Value filter_select(BuiltinCall& call) { return select_items(call, false, true); }
-Value filter_reject(BuiltinCall& call) { return select_items(call, false, false); }
-Value filter_selectattr(BuiltinCall& call) { return select_items(call, true, true); }
-Value filter_rejectattr(BuiltinCall& call) { return select_items(call, true, false); }
+Value filter_select(BuiltinCall& call) {
+  return select_items(call, false, true);
+}
+Value filter_reject(BuiltinCall& call) {
+  return select_items(call, false, false);
+}
+Value filter_selectattr(BuiltinCall& call) {
+  return select_items(call, true, true);
+}
+Value filter_rejectattr(BuiltinCall& call) {
+  return select_items(call, true, false);
+}
 
 Value filter_replace(BuiltinCall& call) {
   BoundArguments args("replace", call.args, {"old", "new", "count"});
@@ -380,8 +405,8 @@ Value filter_sum(BuiltinCall& call) {
   Value total = args.get(1, 0);
   if (total.is_string()) throw EvalError("sum() can't sum strings [use ''.join(seq) instead]");
   for (const Value& item : iterate(call.operand)) {
-    total = binary_arithmetic("+", total,
-                              get_attribute_path(call.evaluator, item, args.get(0, kNone)));
+    total =
+        binary_arithmetic("+", total, get_attribute_path(call.evaluator, item, args.get(0, kNone)));
   }
   return total;
 }
@@ -393,8 +418,8 @@ Value filter_title(BuiltinCall& call) {
   std::u32string out;
   bool word_start = true;
   for (char32_t c : decode_utf8(soft_str(call.operand))) {
-    const bool separator = c == '-' || c == '(' || c == '{' || c == '[' || c == '<' ||
-                           is_python_space(c);
+    const bool separator =
+        c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || is_python_space(c);
     std::string one;
     append_utf8(one, c);
     out += decode_utf8(separator ? one : word_start ? python_upper(one) : python_lower(one));
@@ -432,31 +457,50 @@ Value filter_unique(BuiltinCall& call) {
 // sort_keys=sort_keys).
 Value filter_tojson(BuiltinCall& call) {
   BoundArguments args("tojson", call.args, {"ensure_ascii", "indent", "separators", "sort_keys"});
-  return to_json(call.operand, args.get(1, kNone), args.get(2, kNone),
-                 args.get(3, false).truthy(), args.get(0, false).truthy());
+  return to_json(call.operand, args.get(1, kNone), args.get(2, kNone), args.get(3, false).truthy(),
+                 args.get(0, false).truthy());
 }
 
 const Builtin kFilters[] = {
-    {"abs", filter_abs},           {"attr", filter_attr},
+    {"abs", filter_abs},
+    {"attr", filter_attr},
     {"batch", filter_batch},
-    {"capitalize", filter_capitalize}, {"count", filter_length},
-    {"d", filter_default},         {"default", filter_default},
-    {"dictsort", filter_dictsort}, {"e", filter_escape},
-    {"escape", filter_escape},     {"first", filter_first},
-    {"float", filter_float},       {"indent", filter_indent},
-    {"int", filter_int},           {"items", filter_items},
-    {"join", filter_join},         {"last", filter_last},
-    {"length", filter_length},     {"list", filter_list},
-    {"lower", filter_lower},       {"map", filter_map},
-    {"max", filter_max},           {"min", filter_min},
-    {"reject", filter_reject},     {"rejectattr", filter_rejectattr},
-    {"replace", filter_replace},   {"reverse", filter_reverse},
-    {"round", filter_round},       {"safe", filter_safe},
-    {"select", filter_select},     {"selectattr", filter_selectattr},
-    {"sort", filter_sort},         {"string", filter_string},
-    {"sum", filter_sum},           {"title", filter_title},
-    {"tojson", filter_tojson},     {"trim", filter_trim},
-    {"unique", filter_unique},     {"upper", filter_upper},
+    {"capitalize", filter_capitalize},
+    {"count", filter_length},
+    {"d", filter_default},
+    {"default", filter_default},
+    {"dictsort", filter_dictsort},
+    {"e", filter_escape},
+    {"escape", filter_escape},
+    {"first", filter_first},
+    {"float", filter_float},
+    {"indent", filter_indent},
+    {"int", filter_int},
+    {"items", filter_items},
+    {"join", filter_join},
+    {"last", filter_last},
+    {"length", filter_length},
+    {"list", filter_list},
+    {"lower", filter_lower},
+    {"map", filter_map},
+    {"max", filter_max},
+    {"min", filter_min},
+    {"reject", filter_reject},
+    {"rejectattr", filter_rejectattr},
+    {"replace", filter_replace},
+    {"reverse", filter_reverse},
+    {"round", filter_round},
+    {"safe", filter_safe},
+    {"select", filter_select},
+    {"selectattr", filter_selectattr},
+    {"sort", filter_sort},
+    {"string", filter_string},
+    {"sum", filter_sum},
+    {"title", filter_title},
+    {"tojson", filter_tojson},
+    {"trim", filter_trim},
+    {"unique", filter_unique},
+    {"upper", filter_upper},
 };
 
 // json.dumps's encoder: separators, indentation and the key conversions of Python's json module.
@@ -465,8 +509,9 @@ class JsonWriter {
   JsonWriter(const Value& indent, const Value& separators, bool sort_keys, bool ensure_ascii)
       : sort_keys_(sort_keys), ensure_ascii_(ensure_ascii) {
     if (!indent.is_none()) {
-      indent_ = indent.is_string() ? indent.text()
-                                   : std::string(std::max<int64_t>(0, int_argument(indent, "indent")), ' ');
+      indent_ = indent.is_string()
+                    ? indent.text()
+                    : std::string(std::max<int64_t>(0, int_argument(indent, "indent")), ' ');
       item_separator_ = ",";
     }
     if (!separators.is_none()) {
@@ -480,19 +525,31 @@ class JsonWriter {
 
   void write(const Value& value, size_t level, std::string& out) const {
     switch (value.kind()) {
-      case Kind::None: out += "null"; return;
-      case Kind::Bool: out += value.as_bool() ? "true" : "false"; return;
-      case Kind::Int: out += std::to_string(value.as_int()); return;
-      case Kind::Float: out += float_text(value.as_double()); return;
-      case Kind::String: out += json_string_literal(value.text(), ensure_ascii_); return;
-      case Kind::Dict: return write_dict(value.dict(), level, out);
+      case Kind::None:
+        out += "null";
+        return;
+      case Kind::Bool:
+        out += value.as_bool() ? "true" : "false";
+        return;
+      case Kind::Int:
+        out += std::to_string(value.as_int());
+        return;
+      case Kind::Float:
+        out += float_text(value.as_double());
+        return;
+      case Kind::String:
+        out += json_string_literal(value.text(), ensure_ascii_);
+        return;
+      case Kind::Dict:
+        return write_dict(value.dict(), level, out);
       case Kind::List:
       case Kind::Tuple:
         if (value.kind() == Kind::Tuple || value.sequence().view == ListView::Plain) {
           return write_list(value.items(), level, out);
         }
         break;
-      default: break;
+      default:
+        break;
     }
     throw EvalError(fmt::format("Object of type {} is not JSON serializable", value.type_name()));
   }
@@ -506,14 +563,19 @@ class JsonWriter {
 
   std::string key_text(const Value& key) const {
     switch (key.kind()) {
-      case Kind::String: return key.text();
-      case Kind::None: return "null";
-      case Kind::Bool: return key.as_bool() ? "true" : "false";
-      case Kind::Int: return std::to_string(key.as_int());
-      case Kind::Float: return float_text(key.as_double());
+      case Kind::String:
+        return key.text();
+      case Kind::None:
+        return "null";
+      case Kind::Bool:
+        return key.as_bool() ? "true" : "false";
+      case Kind::Int:
+        return std::to_string(key.as_int());
+      case Kind::Float:
+        return float_text(key.as_double());
       default:
-        throw EvalError(fmt::format("keys must be str, int, float, bool or None, not {}",
-                                    key.type_name()));
+        throw EvalError(
+            fmt::format("keys must be str, int, float, bool or None, not {}", key.type_name()));
     }
   }
 
@@ -555,9 +617,8 @@ class JsonWriter {
     }
     std::vector<std::pair<Value, Value>> entries = dict.entries();
     if (sort_keys_) {
-      std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-        return compare("<", a.first, b.first);
-      });
+      std::stable_sort(entries.begin(), entries.end(),
+                       [](const auto& a, const auto& b) { return compare("<", a.first, b.first); });
     }
     open('{', level, out);
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -591,10 +652,10 @@ const Builtin* find_filter(const std::string& name) {
 }
 
 bool jinja_has_filter(const std::string& name) {
-  static const char* const kJinjaOnly[] = {
-      "center",    "filesizeformat", "forceescape", "format", "groupby",
-      "pprint",  "random",    "slice",          "striptags",   "truncate", "urlencode",
-      "urlize",  "wordcount", "wordwrap",       "xmlattr"};
+  static const char* const kJinjaOnly[] = {"center",    "filesizeformat", "forceescape", "format",
+                                           "groupby",   "pprint",         "random",      "slice",
+                                           "striptags", "truncate",       "urlencode",   "urlize",
+                                           "wordcount", "wordwrap",       "xmlattr"};
   return find_filter(name) != nullptr ||
          std::find(std::begin(kJinjaOnly), std::end(kJinjaOnly), name) != std::end(kJinjaOnly);
 }

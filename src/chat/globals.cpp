@@ -36,14 +36,16 @@ BoundArguments::BoundArguments(const std::string& function, const CallArgs& args
   }
 }
 
-std::string soft_str(const Value& value) { return value.str(); }
+std::string soft_str(const Value& value) {
+  return value.str();
+}
 
 namespace {
 
 int64_t range_argument(const Value& value) {
   if (!value.is_integer()) {
-    throw EvalError(fmt::format("'{}' object cannot be interpreted as an integer",
-                                value.type_name()));
+    throw EvalError(
+        fmt::format("'{}' object cannot be interpreted as an integer", value.type_name()));
   }
   return value.as_int();
 }
@@ -59,8 +61,8 @@ Value global_range(Evaluator&, CallArgs args) {
   const int64_t stop = range_argument(p.size() == 1 ? p[0] : p[1]);
   const int64_t step = p.size() == 3 ? range_argument(p[2]) : 1;
   if (step == 0) throw EvalError("range() arg 3 must not be zero");
-  const __int128 span = step > 0 ? static_cast<__int128>(stop) - start
-                                 : static_cast<__int128>(start) - stop;
+  const __int128 span =
+      step > 0 ? static_cast<__int128>(stop) - start : static_cast<__int128>(start) - stop;
   const __int128 step_size = step > 0 ? step : -static_cast<__int128>(step);
   const __int128 count = span <= 0 ? 0 : (span + step_size - 1) / step_size;
   if (count > 100000) {
@@ -72,8 +74,8 @@ Value global_range(Evaluator&, CallArgs args) {
 // dict(mapping or pairs, **kwargs) and namespace(...) take the same arguments.
 Dict dict_from_arguments(const char* function, const CallArgs& args) {
   if (args.positional.size() > 1) {
-    throw EvalError(fmt::format("{} expected at most 1 argument, got {}", function,
-                                args.positional.size()));
+    throw EvalError(
+        fmt::format("{} expected at most 1 argument, got {}", function, args.positional.size()));
   }
   Dict dict;
   if (!args.positional.empty()) {
@@ -83,7 +85,8 @@ Dict dict_from_arguments(const char* function, const CallArgs& args) {
     } else {
       for (const Value& pair : iterate(source)) {
         const std::vector<Value> parts = iterate(pair);
-        if (parts.size() != 2) throw EvalError("dictionary update sequence element has wrong length");
+        if (parts.size() != 2)
+          throw EvalError("dictionary update sequence element has wrong length");
         dict.set(parts[0], parts[1]);
       }
     }

@@ -89,28 +89,68 @@ Value binary_test(BuiltinCall& call, const char* name, const char* op) {
   return compare(op, call.operand, args[0]);
 }
 
-Value test_in(BuiltinCall& call) { return binary_test(call, "in", "in"); }
-Value test_eq(BuiltinCall& call) { return binary_test(call, "eq", "=="); }
-Value test_ne(BuiltinCall& call) { return binary_test(call, "ne", "!="); }
-Value test_gt(BuiltinCall& call) { return binary_test(call, "gt", ">"); }
-Value test_ge(BuiltinCall& call) { return binary_test(call, "ge", ">="); }
-Value test_lt(BuiltinCall& call) { return binary_test(call, "lt", "<"); }
-Value test_le(BuiltinCall& call) { return binary_test(call, "le", "<="); }
+Value test_in(BuiltinCall& call) {
+  return binary_test(call, "in", "in");
+}
+Value test_eq(BuiltinCall& call) {
+  return binary_test(call, "eq", "==");
+}
+Value test_ne(BuiltinCall& call) {
+  return binary_test(call, "ne", "!=");
+}
+Value test_gt(BuiltinCall& call) {
+  return binary_test(call, "gt", ">");
+}
+Value test_ge(BuiltinCall& call) {
+  return binary_test(call, "ge", ">=");
+}
+Value test_lt(BuiltinCall& call) {
+  return binary_test(call, "lt", "<");
+}
+Value test_le(BuiltinCall& call) {
+  return binary_test(call, "le", "<=");
+}
 
 const Builtin kTests[] = {
-    {"odd", test_odd},           {"even", test_even},         {"divisibleby", test_divisibleby},
-    {"defined", test_defined},   {"undefined", test_undefined}, {"filter", test_filter},
-    {"test", test_test},         {"none", test_none},         {"boolean", test_boolean},
-    {"false", test_false},       {"true", test_true},         {"integer", test_integer},
-    {"float", test_float},       {"lower", test_lower},       {"upper", test_upper},
-    {"string", test_string},     {"mapping", test_mapping},   {"number", test_number},
-    {"sequence", test_sequence}, {"iterable", test_iterable}, {"callable", test_callable},
-    {"sameas", test_sameas},     {"escaped", test_escaped},   {"in", test_in},
-    {"==", test_eq},             {"eq", test_eq},             {"equalto", test_eq},
-    {"!=", test_ne},             {"ne", test_ne},             {">", test_gt},
-    {"gt", test_gt},             {"greaterthan", test_gt},    {"ge", test_ge},
-    {">=", test_ge},             {"<", test_lt},              {"lt", test_lt},
-    {"lessthan", test_lt},       {"<=", test_le},             {"le", test_le},
+    {"odd", test_odd},
+    {"even", test_even},
+    {"divisibleby", test_divisibleby},
+    {"defined", test_defined},
+    {"undefined", test_undefined},
+    {"filter", test_filter},
+    {"test", test_test},
+    {"none", test_none},
+    {"boolean", test_boolean},
+    {"false", test_false},
+    {"true", test_true},
+    {"integer", test_integer},
+    {"float", test_float},
+    {"lower", test_lower},
+    {"upper", test_upper},
+    {"string", test_string},
+    {"mapping", test_mapping},
+    {"number", test_number},
+    {"sequence", test_sequence},
+    {"iterable", test_iterable},
+    {"callable", test_callable},
+    {"sameas", test_sameas},
+    {"escaped", test_escaped},
+    {"in", test_in},
+    {"==", test_eq},
+    {"eq", test_eq},
+    {"equalto", test_eq},
+    {"!=", test_ne},
+    {"ne", test_ne},
+    {">", test_gt},
+    {"gt", test_gt},
+    {"greaterthan", test_gt},
+    {"ge", test_ge},
+    {">=", test_ge},
+    {"<", test_lt},
+    {"lt", test_lt},
+    {"lessthan", test_lt},
+    {"<=", test_le},
+    {"le", test_le},
 };
 
 }  // namespace
@@ -122,6 +162,8 @@ const Builtin* find_test(const std::string& name) {
   return nullptr;
 }
 
-bool jinja_has_test(const std::string& name) { return find_test(name) != nullptr; }
+bool jinja_has_test(const std::string& name) {
+  return find_test(name) != nullptr;
+}
 
 }  // namespace pride::chat

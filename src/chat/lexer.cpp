@@ -63,9 +63,15 @@ std::string rstrip_spaces(const std::string& text) {
   return python_strip(text, std::nullopt, false, true);
 }
 
-bool is_name_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_name_start(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool is_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 class Lexer {
  public:
@@ -89,8 +95,8 @@ class Lexer {
   // Text up to the next tag, then the tag; false at the end of the source.
   bool lex_data_and_tag() {
     size_t open = s_.find('{', pos_);
-    while (open != std::string::npos && open + 1 < s_.size() &&
-           s_[open + 1] != '{' && s_[open + 1] != '%' && s_[open + 1] != '#') {
+    while (open != std::string::npos && open + 1 < s_.size() && s_[open + 1] != '{' &&
+           s_[open + 1] != '%' && s_[open + 1] != '#') {
       open = s_.find('{', open + 1);
     }
     if (open == std::string::npos || open + 1 >= s_.size()) {
@@ -98,10 +104,11 @@ class Lexer {
       pos_ = s_.size();
       return false;
     }
-    const Tag tag = s_[open + 1] == '{' ? Tag::Variable : s_[open + 1] == '%' ? Tag::Block
-                                                                             : Tag::Comment;
-    const char sign = open + 2 < s_.size() && (s_[open + 2] == '-' || s_[open + 2] == '+')
-                          ? s_[open + 2] : '\0';
+    const Tag tag = s_[open + 1] == '{'   ? Tag::Variable
+                    : s_[open + 1] == '%' ? Tag::Block
+                                          : Tag::Comment;
+    const char sign =
+        open + 2 < s_.size() && (s_[open + 2] == '-' || s_[open + 2] == '+') ? s_[open + 2] : '\0';
     emit_text(strip_before_tag(s_.substr(pos_, open - pos_), sign, tag != Tag::Variable), pos_);
     pos_ = open + 2 + (sign ? 1 : 0);
     line_starting_ = false;
@@ -189,8 +196,8 @@ class Lexer {
 
   void lex_tag(Tag tag, size_t open) {
     const bool block = tag == Tag::Block;
-    tokens_.push_back(Token{block ? TokenType::BlockBegin : TokenType::VariableBegin,
-                            "", 0, 0, open});
+    tokens_.push_back(
+        Token{block ? TokenType::BlockBegin : TokenType::VariableBegin, "", 0, 0, open});
     std::vector<char> balance;
     while (true) {
       pos_ = skip_spaces(s_, pos_);
@@ -365,19 +372,48 @@ std::string Lexer::decode_escapes(const std::string& raw) {
     }
     const char e = raw[++i];
     switch (e) {
-      case '\n': break;
-      case '\\': case '\'': case '"': out.push_back(e); break;
-      case 'a': out.push_back('\a'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
-      case 'v': out.push_back('\v'); break;
-      case 'x': append_utf8(out, read_hex(raw, i + 1, 2)); i += 2; break;
-      case 'u': append_utf8(out, read_hex(raw, i + 1, 4)); i += 4; break;
-      case 'U': append_utf8(out, read_hex(raw, i + 1, 8)); i += 8; break;
-      case 'N': throw EvalError("\\N{...} escapes are not supported");
+      case '\n':
+        break;
+      case '\\':
+      case '\'':
+      case '"':
+        out.push_back(e);
+        break;
+      case 'a':
+        out.push_back('\a');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'v':
+        out.push_back('\v');
+        break;
+      case 'x':
+        append_utf8(out, read_hex(raw, i + 1, 2));
+        i += 2;
+        break;
+      case 'u':
+        append_utf8(out, read_hex(raw, i + 1, 4));
+        i += 4;
+        break;
+      case 'U':
+        append_utf8(out, read_hex(raw, i + 1, 8));
+        i += 8;
+        break;
+      case 'N':
+        throw EvalError("\\N{...} escapes are not supported");
       default:
         if (e >= '0' && e <= '7') {
           char32_t value = static_cast<char32_t>(e - '0');
@@ -388,10 +424,11 @@ std::string Lexer::decode_escapes(const std::string& raw) {
           append_utf8(out, value);
         } else if (static_cast<unsigned char>(e) >= 0x80) {
           // Jinja2 backslash-escapes non-ASCII text first: "\é" decodes to "\xe9" literally.
-          const size_t length = (static_cast<unsigned char>(e) >> 5) == 0x6 ? 2
-                                : (static_cast<unsigned char>(e) >> 4) == 0xE ? 3 : 4;
+          const size_t length = (static_cast<unsigned char>(e) >> 5) == 0x6   ? 2
+                                : (static_cast<unsigned char>(e) >> 4) == 0xE ? 3
+                                                                              : 4;
           const char32_t c = decode_utf8(raw.substr(i, length)).at(0);
-          out += c < 0x100 ? fmt::format("\\x{:02x}", static_cast<uint32_t>(c))
+          out += c < 0x100     ? fmt::format("\\x{:02x}", static_cast<uint32_t>(c))
                  : c < 0x10000 ? fmt::format("\\u{:04x}", static_cast<uint32_t>(c))
                                : fmt::format("\\U{:08x}", static_cast<uint32_t>(c));
           i += length - 1;

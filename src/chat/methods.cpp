@@ -32,7 +32,8 @@ std::optional<std::string> optional_text(const BoundArguments& args, size_t inde
 std::string required_text(const BoundArguments& args, size_t index, const char* what) {
   if (!args.has(index)) throw EvalError(fmt::format("{}() missing a required argument", what));
   if (!args[index].is_string()) {
-    throw EvalError(fmt::format("{}() argument must be str, not {}", what, args[index].type_name()));
+    throw EvalError(
+        fmt::format("{}() argument must be str, not {}", what, args[index].type_name()));
   }
   return args[index].text();
 }
@@ -49,8 +50,8 @@ Value affix_test(const Value& self, const CallArgs& call, const char* name, bool
   if (call.positional.size() != 1) {
     throw EvalError(fmt::format("{}() with start/end arguments is not supported", name));
   }
-  std::vector<Value> candidates = args[0].kind() == Kind::Tuple ? args[0].items()
-                                                                : std::vector<Value>{args[0]};
+  std::vector<Value> candidates =
+      args[0].kind() == Kind::Tuple ? args[0].items() : std::vector<Value>{args[0]};
   const std::string& text = self.text();
   for (const Value& candidate : candidates) {
     if (!candidate.is_string()) {
@@ -76,8 +77,8 @@ Value split_method(const Value& self, const CallArgs& call, const char* name, bo
   BoundArguments args(name, call, {"sep", "maxsplit"});
   const int64_t max_split = args.has(1) ? args[1].as_int() : -1;
   if (args.has(1) && !args[1].is_integer()) throw EvalError("maxsplit must be an integer");
-  return string_list(python_split(self.text(), optional_text(args, 0, "sep"), max_split,
-                                  from_right));
+  return string_list(
+      python_split(self.text(), optional_text(args, 0, "sep"), max_split, from_right));
 }
 Value str_split(const Value& self, const CallArgs& args) {
   return split_method(self, args, "split", false);
@@ -122,8 +123,12 @@ Value str_find(const Value& self, const CallArgs& call, bool from_right) {
   if (found == std::string::npos) return -1;
   return static_cast<int64_t>(code_point_count(std::string_view(self.text()).substr(0, found)));
 }
-Value str_find_left(const Value& self, const CallArgs& args) { return str_find(self, args, false); }
-Value str_find_right(const Value& self, const CallArgs& args) { return str_find(self, args, true); }
+Value str_find_left(const Value& self, const CallArgs& args) {
+  return str_find(self, args, false);
+}
+Value str_find_right(const Value& self, const CallArgs& args) {
+  return str_find(self, args, true);
+}
 
 Value str_count(const Value& self, const CallArgs& call) {
   BoundArguments args("count", call, {"sub"});
@@ -164,9 +169,15 @@ Value all_characters(const Value& self, const CallArgs& call) {
   const std::u32string text = decode_utf8(self.text());
   return !text.empty() && std::all_of(text.begin(), text.end(), Predicate);
 }
-bool ascii_digit(char32_t c) { return c >= '0' && c <= '9'; }
-bool ascii_alpha(char32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool ascii_alnum(char32_t c) { return ascii_digit(c) || ascii_alpha(c); }
+bool ascii_digit(char32_t c) {
+  return c >= '0' && c <= '9';
+}
+bool ascii_alpha(char32_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool ascii_alnum(char32_t c) {
+  return ascii_digit(c) || ascii_alpha(c);
+}
 
 template <bool Lower>
 Value cased_test(const Value& self, const CallArgs& call) {
@@ -196,7 +207,8 @@ Value str_removesuffix(const Value& self, const CallArgs& args) {
 template <MethodFunction Ascii>
 Value ascii_only(const Value& self, const CallArgs& args) {
   for (unsigned char c : self.text()) {
-    if (c >= 0x80) throw EvalError("str.isdigit/isalpha/isalnum of non-ASCII text is not supported");
+    if (c >= 0x80)
+      throw EvalError("str.isdigit/isalpha/isalnum of non-ASCII text is not supported");
   }
   return Ascii(self, args);
 }
@@ -235,7 +247,7 @@ Value dict_view(const Value& self, const CallArgs& call, ListView view) {
   BoundArguments("items/keys/values", call, {});
   std::vector<Value> items;
   for (const auto& [key, value] : self.dict().entries()) {
-    items.push_back(view == ListView::DictItems ? Value::tuple({key, value})
+    items.push_back(view == ListView::DictItems  ? Value::tuple({key, value})
                     : view == ListView::DictKeys ? key
                                                  : value);
   }
@@ -264,8 +276,9 @@ const Method kDictMethods[] = {
 
 Value sequence_count(const Value& self, const CallArgs& call) {
   BoundArguments args("count", call, {"value"});
-  return static_cast<int64_t>(std::count_if(self.items().begin(), self.items().end(),
-                                            [&](const Value& v) { return python_equal(v, args[0]); }));
+  return static_cast<int64_t>(
+      std::count_if(self.items().begin(), self.items().end(),
+                    [&](const Value& v) { return python_equal(v, args[0]); }));
 }
 
 Value sequence_index(const Value& self, const CallArgs& call) {
@@ -281,9 +294,10 @@ const Method kSequenceMethods[] = {{"count", sequence_count}, {"index", sequence
 // Python's other public attributes of these types: present, so not Undefined, but not provided.
 const std::set<std::string> kUnsupported[] = {
     // str
-    {"casefold", "center", "encode", "expandtabs", "format", "format_map", "index", "isascii",
-     "isdecimal", "isidentifier", "isnumeric", "isprintable", "istitle", "ljust", "maketrans",
-     "partition", "rindex", "rjust", "rpartition", "swapcase", "translate", "zfill"},
+    {"casefold",   "center",   "encode",    "expandtabs",   "format",    "format_map",
+     "index",      "isascii",  "isdecimal", "isidentifier", "isnumeric", "isprintable",
+     "istitle",    "ljust",    "maketrans", "partition",    "rindex",    "rjust",
+     "rpartition", "swapcase", "translate", "zfill"},
     // dict
     {"copy", "fromkeys"},
     // list and tuple
@@ -294,7 +308,7 @@ const std::set<std::string> kUnsupported[] = {
 };
 
 // The sandbox blocks the methods that modify lists and dicts (ImmutableSandboxedEnvironment).
-const std::set<std::string> kUnsafeListMethods = {"append", "clear",  "extend", "insert",
+const std::set<std::string> kUnsafeListMethods = {"append", "clear",  "extend",  "insert",
                                                   "pop",    "remove", "reverse", "sort"};
 const std::set<std::string> kUnsafeDictMethods = {"clear", "pop", "popitem", "setdefault",
                                                   "update"};
@@ -309,9 +323,9 @@ const Method* find_method(const Method (&methods)[N], const std::string& name) {
 
 // Markup (from |e or |safe) wraps these str methods: string arguments are escaped and string
 // results (or lists of them) are Markup again.
-const std::set<std::string> kMarkupMethods = {"capitalize", "title", "lower", "upper", "replace",
-                                              "lstrip", "rstrip", "strip", "split", "rsplit",
-                                              "splitlines", "join", "removeprefix", "removesuffix"};
+const std::set<std::string> kMarkupMethods = {
+    "capitalize", "title", "lower",  "upper",      "replace", "lstrip",       "rstrip",
+    "strip",      "split", "rsplit", "splitlines", "join",    "removeprefix", "removesuffix"};
 
 Value escape_argument(const Value& argument) {
   return argument.is_string() && !argument.is_markup() ? Value::markup(html_escape(argument.text()))
@@ -350,8 +364,8 @@ std::unique_ptr<Value> bind(const Value& self, const Method& method) {
 }
 
 std::unique_ptr<Value> unsafe(const Value& self, const std::string& name) {
-  return std::make_unique<Value>(Value::undefined(fmt::format(
-      "access to attribute '{}' of '{}' object is unsafe.", name, self.type_name())));
+  return std::make_unique<Value>(Value::undefined(
+      fmt::format("access to attribute '{}' of '{}' object is unsafe.", name, self.type_name())));
 }
 
 [[noreturn]] void fail_unsupported(const Value& self, const std::string& name) {
@@ -391,8 +405,11 @@ std::unique_ptr<Value> builtin_attribute(const Value& object, const std::string&
       break;
     case Kind::Int:
     case Kind::Bool:
-    case Kind::Float: unsupported = &kUnsupported[3]; break;
-    default: return nullptr;
+    case Kind::Float:
+      unsupported = &kUnsupported[3];
+      break;
+    default:
+      return nullptr;
   }
   if (method != nullptr) return bind(object, *method);
   if (unsupported != nullptr && unsupported->count(name)) fail_unsupported(object, name);

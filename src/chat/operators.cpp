@@ -29,9 +29,15 @@ int64_t checked(int64_t a, int64_t b) {
   if (Op(a, b, &result)) fail_overflow();
   return result;
 }
-bool add(int64_t a, int64_t b, int64_t* r) { return __builtin_add_overflow(a, b, r); }
-bool subtract(int64_t a, int64_t b, int64_t* r) { return __builtin_sub_overflow(a, b, r); }
-bool multiply(int64_t a, int64_t b, int64_t* r) { return __builtin_mul_overflow(a, b, r); }
+bool add(int64_t a, int64_t b, int64_t* r) {
+  return __builtin_add_overflow(a, b, r);
+}
+bool subtract(int64_t a, int64_t b, int64_t* r) {
+  return __builtin_sub_overflow(a, b, r);
+}
+bool multiply(int64_t a, int64_t b, int64_t* r) {
+  return __builtin_mul_overflow(a, b, r);
+}
 
 int64_t int_power(int64_t base, int64_t exponent) {
   int64_t result = 1;
@@ -103,8 +109,9 @@ Value float_arithmetic(const std::string& op, double a, double b) {
   if (op == "*") return a * b;
   if (op == "**") return float_power(a, b);
   if (b == 0) {
-    throw EvalError(op == "/" ? "float division by zero" : op == "%" ? "float modulo"
-                                                                     : "float floor division by zero");
+    throw EvalError(op == "/"   ? "float division by zero"
+                    : op == "%" ? "float modulo"
+                                : "float floor division by zero");
   }
   if (op == "/") return a / b;
   const auto [floor_div, mod] = float_divmod(a, b);
@@ -226,11 +233,12 @@ Value unary_arithmetic(const std::string& op, const Value& operand) {
 
 bool contains(const Value& container, const Value& item) {
   switch (container.kind()) {
-    case Kind::Undefined: return false;
+    case Kind::Undefined:
+      return false;
     case Kind::String:
       if (!item.is_string()) {
-        throw EvalError(fmt::format("'in <string>' requires string as left operand, not {}",
-                                    item.type_name()));
+        throw EvalError(
+            fmt::format("'in <string>' requires string as left operand, not {}", item.type_name()));
       }
       return container.text().find(item.text()) != std::string::npos;
     case Kind::List:
@@ -239,7 +247,8 @@ bool contains(const Value& container, const Value& item) {
         if (python_equal(element, item)) return true;
       }
       return false;
-    case Kind::Dict: return container.dict().find(item) != nullptr;
+    case Kind::Dict:
+      return container.dict().find(item) != nullptr;
     default:
       throw EvalError(fmt::format("argument of type '{}' is not iterable", container.type_name()));
   }

@@ -138,16 +138,25 @@ class Parser {
 
   static std::string describe(const Token& token) {
     switch (token.type) {
-      case TokenType::Text: return "template data";
-      case TokenType::VariableBegin: return "'{{'";
-      case TokenType::VariableEnd: return "'}}'";
-      case TokenType::BlockBegin: return "'{%'";
-      case TokenType::BlockEnd: return "'%}'";
-      case TokenType::End: return "end of template";
-      case TokenType::String: return "string";
+      case TokenType::Text:
+        return "template data";
+      case TokenType::VariableBegin:
+        return "'{{'";
+      case TokenType::VariableEnd:
+        return "'}}'";
+      case TokenType::BlockBegin:
+        return "'{%'";
+      case TokenType::BlockEnd:
+        return "'%}'";
+      case TokenType::End:
+        return "end of template";
+      case TokenType::String:
+        return "string";
       case TokenType::Integer:
-      case TokenType::Float: return "number '" + token.value + "'";
-      default: return "'" + token.value + "'";
+      case TokenType::Float:
+        return "number '" + token.value + "'";
+      default:
+        return "'" + token.value + "'";
     }
   }
 
@@ -199,7 +208,9 @@ class Parser {
           body.push_back(std::make_unique<TextStmt>(token.offset, token.value));
           advance();
           break;
-        case TokenType::VariableBegin: body.push_back(parse_output()); break;
+        case TokenType::VariableBegin:
+          body.push_back(parse_output());
+          break;
         case TokenType::BlockBegin: {
           const Token& name = peek(1);
           if (name.type != TokenType::Name) fail_at(name.offset, "tag name expected");
@@ -213,7 +224,8 @@ class Parser {
           body.push_back(parse_statement());
           break;
         }
-        default: fail_at(token.offset, "unexpected " + describe(token));
+        default:
+          fail_at(token.offset, "unexpected " + describe(token));
       }
     }
   }
@@ -249,8 +261,8 @@ class Parser {
     if (name == "generation") return parse_generation(at);
     if (name == "break" || name == "continue") return parse_loop_control(at, name);
     if (kUnsupportedTags.count(name)) {
-      fail_at(at, fmt::format("'{{% {} %}}' is not supported by the chat-template interpreter",
-                              name));
+      fail_at(at,
+              fmt::format("'{{% {} %}}' is not supported by the chat-template interpreter", name));
     }
     fail_at(at, fmt::format("unknown tag '{}'", name));
   }
@@ -440,8 +452,8 @@ class Parser {
   Target parse_assign_target(bool with_tuple, const char* extra_end, bool with_namespace) {
     Save<int> targets(reading_targets_, reading_targets_ + 1);
     const size_t at = current().offset;
-    if (with_namespace && current().type == TokenType::Name && peek(1).type == TokenType::Operator &&
-        peek(1).value == ".") {
+    if (with_namespace && current().type == TokenType::Name &&
+        peek(1).type == TokenType::Operator && peek(1).value == ".") {
       Target target = named_target(at, advance().value);
       advance();
       target.attribute = expect_identifier();
@@ -582,9 +594,7 @@ class Parser {
   }
   ExprPtr parse_math1() { return parse_binary_level({"+", "-"}, &Parser::parse_concat); }
   ExprPtr parse_concat() { return parse_binary_level({"~"}, &Parser::parse_math2); }
-  ExprPtr parse_math2() {
-    return parse_binary_level({"*", "/", "//", "%"}, &Parser::parse_pow);
-  }
+  ExprPtr parse_math2() { return parse_binary_level({"*", "/", "//", "%"}, &Parser::parse_pow); }
   ExprPtr parse_pow() { return parse_binary_level({"**"}, &Parser::parse_unary_filtered); }
   ExprPtr parse_unary_filtered() { return parse_unary(true); }
 
@@ -607,8 +617,10 @@ class Parser {
         advance();
         const std::string& name = token.value;
         if (name == "true" || name == "True") return std::make_unique<Literal>(token.offset, true);
-        if (name == "false" || name == "False") return std::make_unique<Literal>(token.offset, false);
-        if (name == "none" || name == "None") return std::make_unique<Literal>(token.offset, Value::none());
+        if (name == "false" || name == "False")
+          return std::make_unique<Literal>(token.offset, false);
+        if (name == "none" || name == "None")
+          return std::make_unique<Literal>(token.offset, Value::none());
         for (auto* names : name_collectors_) names->insert(name);
         note_use(name, false);
         return std::make_unique<NameExpr>(token.offset, name);
@@ -618,9 +630,14 @@ class Parser {
         while (current().type == TokenType::String) text += advance().value;
         return std::make_unique<Literal>(token.offset, Value(text));
       }
-      case TokenType::Integer: advance(); return std::make_unique<Literal>(token.offset, token.integer);
-      case TokenType::Float: advance(); return std::make_unique<Literal>(token.offset, token.number);
-      default: break;
+      case TokenType::Integer:
+        advance();
+        return std::make_unique<Literal>(token.offset, token.integer);
+      case TokenType::Float:
+        advance();
+        return std::make_unique<Literal>(token.offset, token.number);
+      default:
+        break;
     }
     if (skip_op("(")) {
       ExprPtr inner = parse_tuple(false, true, "", true);
@@ -709,9 +726,11 @@ class Parser {
       if (attribute.type == TokenType::Name) {
         return std::make_unique<AttributeExpr>(token.offset, std::move(node), attribute.value);
       }
-      if (attribute.type != TokenType::Integer) fail_at(attribute.offset, "expected name or number");
-      return std::make_unique<ItemExpr>(token.offset, std::move(node),
-                                        std::make_unique<Literal>(attribute.offset, attribute.integer));
+      if (attribute.type != TokenType::Integer)
+        fail_at(attribute.offset, "expected name or number");
+      return std::make_unique<ItemExpr>(
+          token.offset, std::move(node),
+          std::make_unique<Literal>(attribute.offset, attribute.integer));
     }
     std::vector<Subscript> parts;
     while (!is_op("]")) {
@@ -739,7 +758,8 @@ class Parser {
   }
 
   ExprPtr parse_call(ExprPtr node) {
-    auto call = std::make_unique<CallExpr>(current().offset, std::move(node));
+    const size_t at = node->offset;  // errors of a call point at what is called
+    auto call = std::make_unique<CallExpr>(at, std::move(node));
     parse_call_args(call->arguments);
     return call;
   }
@@ -829,12 +849,13 @@ class Parser {
     for (const auto& unknown : unknown_builtins_) {
       if (unknown.soft) continue;
       const char* kind = unknown.is_filter ? "filter" : "test";
-      const bool jinja_has = unknown.is_filter ? jinja_has_filter(unknown.name)
-                                               : jinja_has_test(unknown.name);
-      fail_at(unknown.offset,
-              jinja_has ? fmt::format("the {} '{}' is not supported by the chat-template "
-                                      "interpreter", kind, unknown.name)
-                        : fmt::format("no {} named '{}'", kind, unknown.name));
+      const bool jinja_has =
+          unknown.is_filter ? jinja_has_filter(unknown.name) : jinja_has_test(unknown.name);
+      fail_at(unknown.offset, jinja_has
+                                  ? fmt::format("the {} '{}' is not supported by the chat-template "
+                                                "interpreter",
+                                                kind, unknown.name)
+                                  : fmt::format("no {} named '{}'", kind, unknown.name));
     }
   }
 

@@ -37,7 +37,8 @@ std::optional<double> parse_float_text(const std::string& raw) {
   const auto text = remove_digit_underscores(strip_spaces(raw));
   if (!text || text->empty()) return std::nullopt;
   std::string lower;
-  for (char c : *text) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : *text)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   const size_t sign = lower[0] == '+' || lower[0] == '-' ? 1 : 0;
   const std::string body = lower.substr(sign);
   const double sign_factor = lower[0] == '-' ? -1.0 : 1.0;
@@ -69,10 +70,11 @@ std::optional<int64_t> parse_int_text(const std::string& raw, int64_t base) {
   for (size_t i = sign; i < text->size(); ++i) {
     const char c = static_cast<char>(std::tolower(static_cast<unsigned char>((*text)[i])));
     const int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                      : (c >= 'a' && c <= 'z')                   ? c - 'a' + 10
+                      : (c >= 'a' && c <= 'z')                    ? c - 'a' + 10
                                                                   : 99;
     if (digit >= base) return std::nullopt;
-    if (__builtin_mul_overflow(value, base, &value) || __builtin_add_overflow(value, digit, &value)) {
+    if (__builtin_mul_overflow(value, base, &value) ||
+        __builtin_add_overflow(value, digit, &value)) {
       throw EvalError("integer overflow (Python integers are unbounded; 64 bits here)");
     }
   }

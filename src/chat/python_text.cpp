@@ -73,12 +73,12 @@ size_t code_point_count(std::string_view text) {
 
 bool is_python_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202F || c == 0x205F || c == 0x3000;
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
 }
 
-std::string python_strip(std::string_view text, const std::optional<std::string>& chars,
-                         bool left, bool right) {
+std::string python_strip(std::string_view text, const std::optional<std::string>& chars, bool left,
+                         bool right) {
   const std::u32string code_points = decode_utf8(text);
   const std::u32string strip_set = chars ? decode_utf8(*chars) : std::u32string();
   auto strips = [&](char32_t c) {
@@ -152,8 +152,8 @@ std::vector<std::string> split_separator(std::string_view text, const std::strin
 }  // namespace
 
 std::vector<std::string> python_split(std::string_view text,
-                                      const std::optional<std::string>& separator,
-                                      long max_split, bool from_right) {
+                                      const std::optional<std::string>& separator, long max_split,
+                                      bool from_right) {
   if (separator) return split_separator(text, *separator, max_split, from_right);
   return split_whitespace(decode_utf8(text), max_split, from_right);
 }
@@ -234,13 +234,21 @@ bool is_lower_letter(char32_t c) {
   return c >= 0x430 && c <= 0x45F;
 }
 
-bool is_cased(char32_t c) { return is_upper_letter(c) || is_lower_letter(c); }
+bool is_cased(char32_t c) {
+  return is_upper_letter(c) || is_lower_letter(c);
+}
 
 void append_upper(std::u32string& out, char32_t c) {
   check_case_supported(c);
   if (c >= 'a' && c <= 'z') return out.push_back(c - 32);
-  if (c == 0xDF) { out.append(U"SS"); return; }
-  if (c == 0x149) { out.append(U"\u02BCN"); return; }
+  if (c == 0xDF) {
+    out.append(U"SS");
+    return;
+  }
+  if (c == 0x149) {
+    out.append(U"\u02BCN");
+    return;
+  }
   if (c == 0xB5) return out.push_back(0x39C);
   if (c == 0xFF) return out.push_back(0x178);
   if (c == 0x131 || c == 0x17F) return out.push_back(c == 0x131 ? 'I' : 'S');
@@ -255,7 +263,10 @@ void append_upper(std::u32string& out, char32_t c) {
 void append_lower(std::u32string& out, char32_t c) {
   check_case_supported(c);
   if (c >= 'A' && c <= 'Z') return out.push_back(c + 32);
-  if (c == 0x130) { out.append(U"i\u0307"); return; }
+  if (c == 0x130) {
+    out.append(U"i\u0307");
+    return;
+  }
   if (c == 0x178) return out.push_back(0xFF);
   if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return out.push_back(c + 32);
   if (latin_extended_a_upper_is_even(c) && c % 2 == 0) return out.push_back(c + 1);
@@ -266,7 +277,10 @@ void append_lower(std::u32string& out, char32_t c) {
 }
 
 void append_title(std::u32string& out, char32_t c) {
-  if (c == 0xDF) { out.append(U"Ss"); return; }
+  if (c == 0xDF) {
+    out.append(U"Ss");
+    return;
+  }
   append_upper(out, c);
 }
 
@@ -279,8 +293,12 @@ std::string map_code_points(std::string_view text, Map map) {
 
 }  // namespace
 
-std::string python_upper(std::string_view text) { return map_code_points(text, append_upper); }
-std::string python_lower(std::string_view text) { return map_code_points(text, append_lower); }
+std::string python_upper(std::string_view text) {
+  return map_code_points(text, append_upper);
+}
+std::string python_lower(std::string_view text) {
+  return map_code_points(text, append_lower);
+}
 
 std::string python_str_title(std::string_view text) {
   bool previous_is_cased = false;
@@ -313,8 +331,12 @@ bool all_cased_are(std::string_view text, bool want_lower) {
 
 }  // namespace
 
-bool python_is_lower(std::string_view text) { return all_cased_are(text, true); }
-bool python_is_upper(std::string_view text) { return all_cased_are(text, false); }
+bool python_is_lower(std::string_view text) {
+  return all_cased_are(text, true);
+}
+bool python_is_upper(std::string_view text) {
+  return all_cased_are(text, false);
+}
 
 // --- repr ---------------------------------------------------------------------------------------
 
@@ -323,8 +345,8 @@ std::string python_float_repr(double value) {
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   // Shortest round-trip digits, then Python's layout: positional for 1e-4 <= |x| < 1e16.
   char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value,
-                                    std::chars_format::scientific);
+  const auto result =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
   std::string scientific(buffer, result.ptr);
   const size_t e = scientific.find('e');
   const int exponent = std::atoi(scientific.c_str() + e + 1);
@@ -395,14 +417,29 @@ std::string json_string_literal(std::string_view text, bool ensure_ascii) {
   std::string out = "\"";
   for (char32_t c : decode_utf8(text)) {
     switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      default:
+        break;
     }
     if (c < 0x20 || (ensure_ascii && c >= 0x7F)) {
       if (c >= 0x10000) {
@@ -424,12 +461,23 @@ std::string html_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;

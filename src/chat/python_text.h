@@ -26,12 +26,12 @@ size_t code_point_count(std::string_view text);
 bool is_python_space(char32_t c);  // str.isspace()
 
 // str.strip / lstrip / rstrip: `chars` absent strips whitespace.
-std::string python_strip(std::string_view text, const std::optional<std::string>& chars,
-                         bool left, bool right);
+std::string python_strip(std::string_view text, const std::optional<std::string>& chars, bool left,
+                         bool right);
 // str.split / str.rsplit: `separator` absent splits on whitespace runs; max_split < 0: no limit.
 std::vector<std::string> python_split(std::string_view text,
-                                      const std::optional<std::string>& separator,
-                                      long max_split, bool from_right);
+                                      const std::optional<std::string>& separator, long max_split,
+                                      bool from_right);
 std::vector<std::string> python_splitlines(std::string_view text);  // without the line ends
 
 // Case mapping of str.upper/lower/title/capitalize for ASCII, Latin-1, Latin Extended-A and
@@ -43,7 +43,7 @@ std::string python_capitalize(std::string_view text);
 bool python_is_lower(std::string_view text);
 bool python_is_upper(std::string_view text);
 
-std::string python_float_repr(double value);  // repr(float): "1.0", "1e+16", "nan"
+std::string python_float_repr(double value);            // repr(float): "1.0", "1e+16", "nan"
 std::string python_string_repr(std::string_view text);  // repr(str): 'a', "it's", '\n'
 // A JSON string literal as json.dumps writes it.
 std::string json_string_literal(std::string_view text, bool ensure_ascii);

@@ -12,9 +12,9 @@ void check_hashable(const Value& key) {
   const bool range = key.kind() == Kind::List && key.sequence().view == ListView::Range;
   if ((key.kind() == Kind::List && !range) || key.kind() == Kind::Dict ||
       (key.kind() == Kind::Tuple && !key.items().empty() &&
-       std::any_of(key.items().begin(), key.items().end(),
-                   [](const Value& item) { return item.kind() == Kind::List ||
-                                                  item.kind() == Kind::Dict; }))) {
+       std::any_of(key.items().begin(), key.items().end(), [](const Value& item) {
+         return item.kind() == Kind::List || item.kind() == Kind::Dict;
+       }))) {
     throw EvalError(fmt::format("unhashable type: '{}'", key.type_name()));
   }
 }
@@ -47,10 +47,14 @@ std::string sequence_repr(const Value& value) {
       }
       return fmt::format("range({}, {}, {})", sequence.range_start, sequence.range_stop,
                          sequence.range_step);
-    case ListView::DictItems: return "dict_items(" + list + ")";
-    case ListView::DictKeys: return "dict_keys(" + list + ")";
-    case ListView::DictValues: return "dict_values(" + list + ")";
-    case ListView::Plain: break;
+    case ListView::DictItems:
+      return "dict_items(" + list + ")";
+    case ListView::DictKeys:
+      return "dict_keys(" + list + ")";
+    case ListView::DictValues:
+      return "dict_values(" + list + ")";
+    case ListView::Plain:
+      break;
   }
   return list;
 }
@@ -102,7 +106,9 @@ void Dict::set(const Value& key, Value value) {
   entries_.emplace_back(key, std::move(value));
 }
 
-std::unique_ptr<Value> Object::attribute(const std::string&) const { return nullptr; }
+std::unique_ptr<Value> Object::attribute(const std::string&) const {
+  return nullptr;
+}
 
 Value Object::call(Evaluator&, CallArgs) {
   throw EvalError(fmt::format("'{}' object is not callable", type_name()));
@@ -153,9 +159,12 @@ Value Value::object(std::shared_ptr<Object> object) {
 
 Value Value::from_json(const nlohmann::ordered_json& json) {
   switch (json.type()) {
-    case nlohmann::ordered_json::value_t::null: return none();
-    case nlohmann::ordered_json::value_t::boolean: return Value(json.get<bool>());
-    case nlohmann::ordered_json::value_t::number_integer: return Value(json.get<int64_t>());
+    case nlohmann::ordered_json::value_t::null:
+      return none();
+    case nlohmann::ordered_json::value_t::boolean:
+      return Value(json.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer:
+      return Value(json.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_unsigned: {
       const auto number = json.get<uint64_t>();
       if (number > static_cast<uint64_t>(INT64_MAX)) {
@@ -163,8 +172,10 @@ Value Value::from_json(const nlohmann::ordered_json& json) {
       }
       return Value(static_cast<int64_t>(number));
     }
-    case nlohmann::ordered_json::value_t::number_float: return Value(json.get<double>());
-    case nlohmann::ordered_json::value_t::string: return Value(json.get<std::string>());
+    case nlohmann::ordered_json::value_t::number_float:
+      return Value(json.get<double>());
+    case nlohmann::ordered_json::value_t::string:
+      return Value(json.get<std::string>());
     case nlohmann::ordered_json::value_t::array: {
       std::vector<Value> items;
       for (const auto& item : json) items.push_back(from_json(item));
@@ -175,22 +186,30 @@ Value Value::from_json(const nlohmann::ordered_json& json) {
       for (const auto& [key, item] : json.items()) entries.set(Value(key), from_json(item));
       return dict(std::move(entries));
     }
-    default: throw EvalError("binary JSON values are not supported");
+    default:
+      throw EvalError("binary JSON values are not supported");
   }
 }
 
 bool Value::truthy() const {
   switch (kind_) {
     case Kind::Undefined:
-    case Kind::None: return false;
+    case Kind::None:
+      return false;
     case Kind::Bool:
-    case Kind::Int: return number_ != 0;
-    case Kind::Float: return float_ != 0;
-    case Kind::String: return !text_->empty();
+    case Kind::Int:
+      return number_ != 0;
+    case Kind::Float:
+      return float_ != 0;
+    case Kind::String:
+      return !text_->empty();
     case Kind::List:
-    case Kind::Tuple: return !sequence_->items.empty();
-    case Kind::Dict: return dict_->size() > 0;
-    case Kind::Object: return true;
+    case Kind::Tuple:
+      return !sequence_->items.empty();
+    case Kind::Dict:
+      return dict_->size() > 0;
+    case Kind::Object:
+      return true;
   }
   return false;
 }
@@ -203,40 +222,63 @@ std::string Value::str() const {
 
 std::string Value::repr() const {
   switch (kind_) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "None";
-    case Kind::Bool: return number_ ? "True" : "False";
-    case Kind::Int: return std::to_string(number_);
-    case Kind::Float: return python_float_repr(float_);
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "None";
+    case Kind::Bool:
+      return number_ ? "True" : "False";
+    case Kind::Int:
+      return std::to_string(number_);
+    case Kind::Float:
+      return python_float_repr(float_);
     case Kind::String:
       return markup_ ? "Markup(" + python_string_repr(*text_) + ")" : python_string_repr(*text_);
     case Kind::List:
-    case Kind::Tuple: return sequence_repr(*this);
-    case Kind::Dict: return dict_repr(*dict_);
-    case Kind::Object: return object_->repr();
+    case Kind::Tuple:
+      return sequence_repr(*this);
+    case Kind::Dict:
+      return dict_repr(*dict_);
+    case Kind::Object:
+      return object_->repr();
   }
   return "";
 }
 
 std::string Value::type_name() const {
   switch (kind_) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "NoneType";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return markup_ ? "Markup" : "str";
-    case Kind::Tuple: return "tuple";
-    case Kind::Dict: return "dict";
-    case Kind::Object: return object_->type_name();
-    case Kind::List: break;
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "NoneType";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "int";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return markup_ ? "Markup" : "str";
+    case Kind::Tuple:
+      return "tuple";
+    case Kind::Dict:
+      return "dict";
+    case Kind::Object:
+      return object_->type_name();
+    case Kind::List:
+      break;
   }
   switch (sequence_->view) {
-    case ListView::Range: return "range";
-    case ListView::DictItems: return "dict_items";
-    case ListView::DictKeys: return "dict_keys";
-    case ListView::DictValues: return "dict_values";
-    case ListView::Plain: break;
+    case ListView::Range:
+      return "range";
+    case ListView::DictItems:
+      return "dict_items";
+    case ListView::DictKeys:
+      return "dict_keys";
+    case ListView::DictValues:
+      return "dict_values";
+    case ListView::Plain:
+      break;
   }
   return "list";
 }
@@ -251,22 +293,29 @@ bool python_equal(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Kind::Undefined:
-    case Kind::None: return true;
-    case Kind::String: return a.text() == b.text();
+    case Kind::None:
+      return true;
+    case Kind::String:
+      return a.text() == b.text();
     case Kind::List:
       if ((a.sequence().view == ListView::Range) != (b.sequence().view == ListView::Range))
         return false;
       return sequences_equal(a.items(), b.items());
-    case Kind::Tuple: return sequences_equal(a.items(), b.items());
-    case Kind::Dict: return dicts_equal(a.dict(), b.dict());
-    case Kind::Object: return a.object() == b.object();
-    default: return false;
+    case Kind::Tuple:
+      return sequences_equal(a.items(), b.items());
+    case Kind::Dict:
+      return dicts_equal(a.dict(), b.dict());
+    case Kind::Object:
+      return a.object() == b.object();
+    default:
+      return false;
   }
 }
 
 std::vector<Value> iterate(const Value& value) {
   switch (value.kind()) {
-    case Kind::Undefined: return {};
+    case Kind::Undefined:
+      return {};
     case Kind::String: {
       std::vector<Value> characters;
       for (char32_t c : decode_utf8(value.text())) {
@@ -277,13 +326,15 @@ std::vector<Value> iterate(const Value& value) {
       return characters;
     }
     case Kind::List:
-    case Kind::Tuple: return value.items();
+    case Kind::Tuple:
+      return value.items();
     case Kind::Dict: {
       std::vector<Value> keys;
       for (const auto& entry : value.dict().entries()) keys.push_back(entry.first);
       return keys;
     }
-    default: throw EvalError(fmt::format("'{}' object is not iterable", value.type_name()));
+    default:
+      throw EvalError(fmt::format("'{}' object is not iterable", value.type_name()));
   }
 }
 

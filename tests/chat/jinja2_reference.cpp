@@ -2,12 +2,12 @@
 // JSON, one python process per batch.
 #include "jinja2_reference.h"
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace pride::chat::testing {
 namespace {

@@ -45,8 +45,8 @@ TEST(ChatConformance, PublishedTemplatesMatchJinja2) {
   if (python.empty()) GTEST_SKIP() << "python3 with jinja2 not found (set PRIDE_PYTHON)";
   const ordered_json fixtures = read_json(testing::source_path("tests/chat/conversations.json"));
   std::vector<std::string> directories;
-  for (const auto& entry : std::filesystem::directory_iterator(
-           testing::source_path("tests/chat/templates"))) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(testing::source_path("tests/chat/templates"))) {
     directories.push_back(entry.path().string());
   }
   std::sort(directories.begin(), directories.end());
@@ -83,7 +83,8 @@ TEST(ChatConformance, PublishedTemplatesMatchJinja2) {
       if (actual.ok) EXPECT_EQ(actual.text, expected[i].output) << labels[i];
     } else {
       EXPECT_FALSE(actual.ok) << labels[i] << "\njinja2 failed (" << expected[i].error
-                              << "), pride rendered:\n" << actual.text;
+                              << "), pride rendered:\n"
+                              << actual.text;
     }
   }
   for (const auto& [name, counts] : rendered_and_failed) {
