@@ -122,6 +122,16 @@ ChatTemplate ChatTemplate::load(const std::string& path_text, const std::string&
   return chat;
 }
 
+std::optional<ChatTemplate> ChatTemplate::find(const std::string& model_directory) {
+  const fs::path directory(model_directory);
+  if (fs::exists(directory / "chat_template.jinja")) return load(model_directory);
+  const fs::path config_path = directory / "tokenizer_config.json";
+  if (!fs::exists(config_path)) return std::nullopt;
+  const ordered_json config = read_json(config_path);
+  if (!config.contains("chat_template") || config["chat_template"].is_null()) return std::nullopt;
+  return load(model_directory);
+}
+
 const Template& ChatTemplate::select(bool with_tools) const {
   if (!requested_name_.empty()) return templates_.at(requested_name_);
   if (with_tools && templates_.count("tool_use")) return templates_.at("tool_use");

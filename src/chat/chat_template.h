@@ -29,6 +29,9 @@ class ChatTemplate {
   // HF). `chat_template` may be a string or a list of {name, template}: `template_name` picks
   // one; empty picks "tool_use" when rendering with tools and it exists, else "default".
   static ChatTemplate load(const std::string& path, const std::string& template_name = "");
+  // For `auto` settings: the model directory's template, or nullopt when it has neither a
+  // chat_template.jinja nor a `chat_template` in tokenizer_config.json (a broken one still throws).
+  static std::optional<ChatTemplate> find(const std::string& model_directory);
   // A template given as text; special tokens as in tokenizer_config.json (e.g. bos_token).
   ChatTemplate(const std::string& source, std::string origin,
                std::map<std::string, nlohmann::ordered_json> special_tokens = {});

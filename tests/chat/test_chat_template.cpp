@@ -91,6 +91,17 @@ TEST_F(ChatTemplateFiles, NamedTemplatesPickDefaultToolUseOrTheRequestedOne) {
                 ": no chat template named 'nope' (have: default, rag, tool_use)");
 }
 
+TEST_F(ChatTemplateFiles, FindReportsModelsWithoutTemplate) {
+  EXPECT_FALSE(ChatTemplate::find(path()).has_value());
+  write("tokenizer_config.json", R"({"eos_token": "</s>"})");
+  EXPECT_FALSE(ChatTemplate::find(path()).has_value());
+  write("tokenizer_config.json", kSimpleConfig);
+  ASSERT_TRUE(ChatTemplate::find(path()).has_value());
+  EXPECT_EQ(ChatTemplate::find(path())->render(ordered_json::array()), "<s></s>True");
+  write("tokenizer_config.json", R"({"chat_template": "{% if %}"})");
+  EXPECT_THROW(ChatTemplate::find(path()), pride::Error);
+}
+
 TEST_F(ChatTemplateFiles, ExtraVariablesOverrideSpecialTokens) {
   write("tokenizer_config.json", kSimpleConfig);
   ChatRenderOptions options;
