@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -82,8 +83,11 @@ Features parse_features(const JsonField& field) {
     }
     for (size_t d = 0; d < frame.size(); ++d) {
       const json& value = frame.json()[d];
-      if (!value.is_number()) frame[d].fail("expected a number, got " + text::shown(value));
-      array.values.push_back(value.get<float>());
+      // Beyond float's range the conversion would be undefined, not infinite.
+      if (!value.is_number() || !(std::fabs(value.get<double>()) <= FLT_MAX)) {
+        frame[d].fail("expected a number within float32 range, got " + text::shown(value));
+      }
+      array.values.push_back(static_cast<float>(value.get<double>()));
     }
   }
   return features;

@@ -36,6 +36,10 @@ std::optional<std::pair<int64_t, int64_t>> FeatureLoader::shape(const std::strin
   if (dims.size() != 2 || !dataset.is_float() || dims[0] < 1 || dims[1] < 1) {
     fail("{}: {}: expected a [frames][dim] float array with frames, dim >= 1", h5.path(), name);
   }
+  if (dims[0] > kMaxFeatureValues / dims[1]) {  // the product without overflow
+    fail("{}: {}: [{}][{}] is more than the {} values a feature array may hold", h5.path(), name,
+         dims[0], dims[1], kMaxFeatureValues);
+  }
   return std::make_pair(dims[0], dims[1]);
 }
 
