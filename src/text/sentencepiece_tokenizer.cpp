@@ -13,6 +13,20 @@
 namespace pride::text {
 namespace {
 
+// AddressSanitizer refuses dlopen with RTLD_DEEPBIND (google/sanitizers#611). A sanitizer build
+// (the fuzz harness, tests/fuzz/) links no LibTorch, so there is no second protobuf to keep apart.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepBind = 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr int kDeepBind = 0;
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+
 // The module's functions, resolved once per process.
 struct Module {
   void* (*open)(const char*, std::string*);
@@ -33,7 +47,7 @@ std::string module_path() {
 const Module& module() {
   static const Module loaded = [] {
     const std::string path = module_path();
-    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
     if (library == nullptr) fail("cannot load the SentencePiece module {}: {}", path, dlerror());
     const auto symbol = [&](const char* name) {
       void* address = dlsym(library, name);
