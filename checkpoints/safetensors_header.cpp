@@ -91,8 +91,7 @@ std::map<std::string, std::string> parse_metadata(const nlohmann::json& value,
 }
 
 // No two tensors share a byte (empty tensors take none).
-void check_no_overlap(const std::vector<SafetensorsHeaderEntry>& entries,
-                      const std::string& path) {
+void check_no_overlap(const std::vector<SafetensorsHeaderEntry>& entries, const std::string& path) {
   std::vector<const SafetensorsHeaderEntry*> by_offset;
   for (const auto& entry : entries) {
     if (entry.end > entry.begin) by_offset.push_back(&entry);
@@ -113,9 +112,9 @@ void check_no_overlap(const std::vector<SafetensorsHeaderEntry>& entries,
 
 uint64_t safetensors_dtype_bytes(const std::string& dtype) {
   static const std::map<std::string, uint64_t> sizes = {
-      {"F64", 8},     {"F32", 4},     {"F16", 2},      {"BF16", 2},     {"I64", 8},
-      {"I32", 4},     {"I16", 2},     {"I8", 1},       {"U64", 8},      {"U32", 4},
-      {"U16", 2},     {"U8", 1},      {"BOOL", 1},     {"F8_E4M3", 1},  {"F8_E5M2", 1}};
+      {"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+      {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U64", 8},     {"U32", 4},
+      {"U16", 2}, {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
   const auto it = sizes.find(dtype);
   return it == sizes.end() ? 0 : it->second;
 }
@@ -156,8 +155,8 @@ SafetensorsHeader read_safetensors_header(const std::string& path) {
   }
   if (prefix.size() == kLengthBytes) {
     // Only as much as the file holds: a hostile length is refused by the parser, not allocated.
-    const uint64_t length = std::min({header_length(prefix), size - kLengthBytes,
-                                      kMaxSafetensorsHeaderBytes + 1});
+    const uint64_t length =
+        std::min({header_length(prefix), size - kLengthBytes, kMaxSafetensorsHeaderBytes + 1});
     prefix.resize(kLengthBytes + length);
     if (!in.read(prefix.data() + kLengthBytes, static_cast<std::streamsize>(length))) {
       fail("{}: cannot read the {}-byte header", path, length);

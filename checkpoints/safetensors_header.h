@@ -23,7 +23,7 @@ struct SafetensorsHeaderEntry {
   std::string name;
   std::string dtype;  // as written: "F32", "BF16", ...
   uint64_t element_bytes = 0;
-  std::vector<int64_t> shape;  // each dim in [0, 2^62)
+  std::vector<int64_t> shape;   // each dim in [0, 2^62)
   uint64_t begin = 0, end = 0;  // [begin, end) in the data section; end - begin = numel x size
 };
 

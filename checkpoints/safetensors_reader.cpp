@@ -74,9 +74,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
 
   // Every entry validated in unsigned arithmetic (safetensors_header.h): offsets and sizes below
   // 2^62, inside the data section, matching dtype and shape, not overlapping.
-  const SafetensorsHeader header = parse_safetensors_header(
-      std::string_view(mapping->bytes, static_cast<size_t>(mapping->size)),
-      static_cast<uint64_t>(mapping->size), path);
+  const SafetensorsHeader header =
+      parse_safetensors_header(std::string_view(mapping->bytes, static_cast<size_t>(mapping->size)),
+                               static_cast<uint64_t>(mapping->size), path);
   data_begin_ = static_cast<int64_t>(header.data_begin);
   for (const SafetensorsHeaderEntry& checked : header.entries) {
     SafetensorsEntry entry;

@@ -99,7 +99,8 @@ void check_manifest(const ShardManifest& manifest, const std::string& path) {
       fail("{}: shard {}: {} samples after {} overflow the sample count", path, shard.file,
            shard.samples, next);
     }
-    if (!files.insert(shard.file).second) fail("{}: shard file {} is listed twice", path, shard.file);
+    if (!files.insert(shard.file).second)
+      fail("{}: shard file {} is listed twice", path, shard.file);
     next += shard.samples;
   }
   if (next != manifest.num_samples) {

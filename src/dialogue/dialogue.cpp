@@ -48,7 +48,8 @@ bool is_valid_id(const std::string& id) {
 }
 
 void require_only(const JsonField& object, std::initializer_list<const char*> keys) {
-  if (!object.json().is_object()) object.fail("expected an object, got " + text::shown(object.json()));
+  if (!object.json().is_object())
+    object.fail("expected an object, got " + text::shown(object.json()));
   for (const auto& item : object.json().items()) {
     if (std::find_if(keys.begin(), keys.end(), [&](const char* k) { return item.key() == k; }) ==
         keys.end()) {

@@ -135,8 +135,8 @@ void parse_post_processor(const JsonField& config, const TokenTable& tokens, Tem
     for (size_t k = 0; k < ids.size(); ++k) {
       const int64_t id = ids[k].integer();
       if (id < 0 || id >= static_cast<int64_t>(tokens.size()) || tokens[id] == nullptr) {
-        ids[k].fail(fmt::format("special token '{}': id {} is not a token of the vocabulary", name,
-                                id));
+        ids[k].fail(
+            fmt::format("special token '{}': id {} is not a token of the vocabulary", name, id));
       }
       target.push_back(static_cast<TokenId>(id));
     }

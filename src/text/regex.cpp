@@ -72,8 +72,8 @@ Regex::~Regex() {
 int Regex::match_at(std::string_view text, size_t start, pcre2_match_data* data) const {
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   if (compiled_->jit) {
-    const int rc = pcre2_jit_match(compiled_->code, subject, text.size(), start, 0, data,
-                                   compiled_->limits);
+    const int rc =
+        pcre2_jit_match(compiled_->code, subject, text.size(), start, 0, data, compiled_->limits);
     if (rc != PCRE2_ERROR_JIT_STACKLIMIT) return rc;
   }
   return pcre2_match(compiled_->code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, data,

@@ -20,8 +20,8 @@ using Span = std::pair<size_t, size_t>;  // [begin, end) in bytes
 // (e.g. "(a+)+$") fails instead of running for hours. The match limit is PCRE2's own default,
 // stated here so that it cannot change with the library's build; the heap limit replaces its
 // default of 20 GB.
-constexpr uint32_t kRegexMatchLimit = 10'000'000;  // backtracking steps
-constexpr uint32_t kRegexDepthLimit = 1'000'000;   // nested backtracking points (interpreter)
+constexpr uint32_t kRegexMatchLimit = 10'000'000;    // backtracking steps
+constexpr uint32_t kRegexDepthLimit = 1'000'000;     // nested backtracking points (interpreter)
 constexpr uint32_t kRegexHeapLimitKib = 256 * 1024;  // backtracking memory (interpreter)
 
 class Regex {

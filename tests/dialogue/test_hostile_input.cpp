@@ -58,10 +58,12 @@ TEST_F(HostileInputTest, LongMeldAndEsconvDialoguesAreCapped) {
   std::string meld =
       "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,"
       "StartTime,EndTime\n";
-  for (int i = 0; i < 20000; ++i) meld += fmt::format("{},u{},Joey,joy,positive,7,{},1,1,a,b\n", i, i, i);
+  for (int i = 0; i < 20000; ++i)
+    meld += fmt::format("{},u{},Joey,joy,positive,7,{},1,1,a,b\n", i, i, i);
   const std::string meld_file = write("meld.csv", meld);
-  EXPECT_EQ(convert_checking([&](const SampleSink& sink) { return convert_meld(meld_file, {}, sink); }),
-            20000);
+  EXPECT_EQ(
+      convert_checking([&](const SampleSink& sink) { return convert_meld(meld_file, {}, sink); }),
+      20000);
 
   nlohmann::json dialog = nlohmann::json::array();
   for (int i = 0; i < 20000; ++i) {
@@ -72,21 +74,24 @@ TEST_F(HostileInputTest, LongMeldAndEsconvDialoguesAreCapped) {
                                   {"situation", "s"},
                                   {"dialog", dialog}}};
   const std::string esconv_file = write("esconv.json", esconv.dump());
-  EXPECT_EQ(convert_checking([&](const SampleSink& sink) { return convert_esconv(esconv_file, sink); }),
-            10000);
+  EXPECT_EQ(
+      convert_checking([&](const SampleSink& sink) { return convert_esconv(esconv_file, sink); }),
+      10000);
   // A smaller cap is honoured.
-  convert_esconv(esconv_file, [](const DialogueText& sample) { EXPECT_LE(sample.context.size(), 3u); }, 3);
+  convert_esconv(
+      esconv_file, [](const DialogueText& sample) { EXPECT_LE(sample.context.size(), 3u); }, 3);
 }
 
 TEST_F(HostileInputTest, ManyCommaMarkersConvertInLinearTime) {
   std::string utterance;
   for (int i = 0; i < 200000; ++i) utterance += "a_comma_";
   const std::string file =
-      write("ed.csv", "conv_id,utterance_idx,context,prompt,speaker_idx,utterance,selfeval,tags\n"
-                      "c1,1,sad,p,1,hi,5|5|5_2|2|5,\nc1,2,sad,p,0," + utterance + ",5|5|5_2|2|5,\n");
-  EXPECT_EQ(convert_checking([&](const SampleSink& sink) {
-              return convert_empathetic_dialogues(file, sink);
-            }),
+      write("ed.csv",
+            "conv_id,utterance_idx,context,prompt,speaker_idx,utterance,selfeval,tags\n"
+            "c1,1,sad,p,1,hi,5|5|5_2|2|5,\nc1,2,sad,p,0," +
+                utterance + ",5|5|5_2|2|5,\n");
+  EXPECT_EQ(convert_checking(
+                [&](const SampleSink& sink) { return convert_empathetic_dialogues(file, sink); }),
             1);
 }
 
@@ -110,9 +115,8 @@ TEST_F(HostileInputTest, EsconvWrongTypesNameTheRecordAndKey) {
 }
 
 TEST_F(HostileInputTest, InlineFeatureValuesBeyondFloatAreErrors) {
-  const std::string line =
-      R"({"id":"a","label_set":"meld-7","emotion":"joy","context":[],)"
-      R"("response":{"speaker":"A","text":"hi"},"audio":[[1e300]]})";
+  const std::string line = R"({"id":"a","label_set":"meld-7","emotion":"joy","context":[],)"
+                           R"("response":{"speaker":"A","text":"hi"},"audio":[[1e300]]})";
   EXPECT_HAS(error_of([&] { parse_json_line(line, "x.jsonl:1"); }),
              "x.jsonl:1: audio[0][0]: expected a number within float32 range, got 1e+300");
 }

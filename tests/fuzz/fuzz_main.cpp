@@ -72,8 +72,9 @@ struct Tally {
   int64_t cases = 0, accepted = 0, rejected = 0, failures = 0;
   void add(Outcome outcome) {
     ++cases;
-    (outcome == Outcome::kAccepted ? accepted : outcome == Outcome::kRejected ? rejected
-                                                                                : failures)++;
+    (outcome == Outcome::kAccepted   ? accepted
+     : outcome == Outcome::kRejected ? rejected
+                                     : failures)++;
   }
 };
 
@@ -92,7 +93,8 @@ Outcome run_case(const Target& target, const Files& files, const std::string& di
   } catch (const Error& e) {
     outcome = std::strlen(e.what()) > 0 ? Outcome::kRejected : Outcome::kFailure;
     if (outcome == Outcome::kFailure) why = "a pride::Error without a message";
-    if (g_verbose) std::cout << "rejected " << label << ": " << std::string(e.what()).substr(0, 300) << "\n";
+    if (g_verbose)
+      std::cout << "rejected " << label << ": " << std::string(e.what()).substr(0, 300) << "\n";
   } catch (const CheckFailed& e) {
     outcome = Outcome::kFailure;
     why = std::string("accepted, but ") + e.what();
@@ -152,7 +154,8 @@ bool fuzz_target(const Target& target, const Options& options, const std::string
       std::cout << "FAIL " << label << ": the unmutated seed was rejected" << std::endl;
       outcome = Outcome::kFailure;
     }
-    if (outcome == Outcome::kFailure) save_case(options, target.name + "-case" + std::to_string(i), files);
+    if (outcome == Outcome::kFailure)
+      save_case(options, target.name + "-case" + std::to_string(i), files);
     tally.add(outcome);
   }
   std::cout << fmt::format("fuzz {}: {} cases, {} accepted, {} rejected, {} failures", target.name,

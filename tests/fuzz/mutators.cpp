@@ -13,34 +13,57 @@ using nlohmann::json;
 // Numbers at the edges of the integer types the readers convert to.
 json interesting_number(Rng& rng) {
   switch (rng.below(14)) {
-    case 0: return -1;
-    case 1: return 0;
-    case 2: return 1;
-    case 3: return int64_t{1} << 31;
-    case 4: return (int64_t{1} << 32) - 1;
-    case 5: return int64_t{1} << 32;
-    case 6: return std::numeric_limits<int64_t>::max();
-    case 7: return uint64_t{1} << 63;
-    case 8: return std::numeric_limits<uint64_t>::max();
-    case 9: return std::numeric_limits<int64_t>::min();
-    case 10: return 1e308;
-    case 11: return -0.5;
-    case 12: return int64_t{1} << 62;
-    default: return 2000000000;
+    case 0:
+      return -1;
+    case 1:
+      return 0;
+    case 2:
+      return 1;
+    case 3:
+      return int64_t{1} << 31;
+    case 4:
+      return (int64_t{1} << 32) - 1;
+    case 5:
+      return int64_t{1} << 32;
+    case 6:
+      return std::numeric_limits<int64_t>::max();
+    case 7:
+      return uint64_t{1} << 63;
+    case 8:
+      return std::numeric_limits<uint64_t>::max();
+    case 9:
+      return std::numeric_limits<int64_t>::min();
+    case 10:
+      return 1e308;
+    case 11:
+      return -0.5;
+    case 12:
+      return int64_t{1} << 62;
+    default:
+      return 2000000000;
   }
 }
 
 json interesting_value(Rng& rng, const std::vector<std::string>& words) {
   switch (rng.below(9)) {
-    case 0: return nullptr;
-    case 1: return rng.chance(0.5);
-    case 2: return json::array();
-    case 3: return json::object();
-    case 4: return rng.pick(interesting_strings());
-    case 5: return words.empty() ? json("x") : json(rng.pick(words));
-    case 6: return std::string(1 + rng.below(70000), 'a');
-    case 7: return json::array({interesting_number(rng)});
-    default: return interesting_number(rng);
+    case 0:
+      return nullptr;
+    case 1:
+      return rng.chance(0.5);
+    case 2:
+      return json::array();
+    case 3:
+      return json::object();
+    case 4:
+      return rng.pick(interesting_strings());
+    case 5:
+      return words.empty() ? json("x") : json(rng.pick(words));
+    case 6:
+      return std::string(1 + rng.below(70000), 'a');
+    case 7:
+      return json::array({interesting_number(rng)});
+    default:
+      return interesting_number(rng);
   }
 }
 
@@ -64,7 +87,8 @@ std::vector<Node> nodes_of(json& root) {
   for (size_t i = 0; i < nodes.size() && nodes.size() < kMaxNodes; ++i) {
     json* value = nodes[i].value;
     if (value->is_object()) {
-      for (auto it = value->begin(); it != value->end(); ++it) nodes.push_back({&*it, value, it.key(), 0});
+      for (auto it = value->begin(); it != value->end(); ++it)
+        nodes.push_back({&*it, value, it.key(), 0});
     } else if (value->is_array()) {
       for (size_t k = 0; k < value->size(); ++k) nodes.push_back({&(*value)[k], value, "", k});
     }
@@ -78,7 +102,8 @@ void mutate_node(json& root, Rng& rng, const std::vector<std::string>& words) {
   for (const Node& node : nodes) {
     if (node.parent == nullptr || node.parent->size() <= 32) structural.push_back(node);
   }
-  const Node& node = rng.chance(0.6) && !structural.empty() ? rng.pick(structural) : rng.pick(nodes);
+  const Node& node =
+      rng.chance(0.6) && !structural.empty() ? rng.pick(structural) : rng.pick(nodes);
   json& value = *node.value;
   switch (rng.below(12)) {
     case 0:
@@ -151,11 +176,32 @@ void mutate_node(json& root, Rng& rng, const std::vector<std::string>& words) {
 }  // namespace
 
 const std::vector<std::string>& interesting_strings() {
-  static const std::vector<std::string> strings = {
-      "", " ", "0", "-1", "1e400", "NaN", "null", "..", "../x", "/etc/passwd", "a/b",
-      std::string("a\0b", 3), "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", "\xE2\x80\xAE", "\t\r\n",
-      "(a+)+$", "(?:a|a)*b", "\\C", "(", "\\p{L}+", "99999999999999999999",
-      "18446744073709551616", "_comma_", "\"", ",", "\xEF\xBB\xBF"};
+  static const std::vector<std::string> strings = {"",
+                                                   " ",
+                                                   "0",
+                                                   "-1",
+                                                   "1e400",
+                                                   "NaN",
+                                                   "null",
+                                                   "..",
+                                                   "../x",
+                                                   "/etc/passwd",
+                                                   "a/b",
+                                                   std::string("a\0b", 3),
+                                                   "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80",
+                                                   "\xE2\x80\xAE",
+                                                   "\t\r\n",
+                                                   "(a+)+$",
+                                                   "(?:a|a)*b",
+                                                   "\\C",
+                                                   "(",
+                                                   "\\p{L}+",
+                                                   "99999999999999999999",
+                                                   "18446744073709551616",
+                                                   "_comma_",
+                                                   "\"",
+                                                   ",",
+                                                   "\xEF\xBB\xBF"};
   return strings;
 }
 
@@ -178,8 +224,8 @@ void mutate_bytes(std::string& bytes, Rng& rng) {
       bytes.resize(rng.below(size + 1));
       break;
     case 4: {  // invalid UTF-8
-      static const std::vector<std::string> bad = {"\xC3", "\xFF", "\xED\xA0\x80", "\xC0\xAF",
-                                                   "\xF4\x90\x80\x80", std::string(1, '\0')};
+      static const std::vector<std::string> bad = {
+          "\xC3", "\xFF", "\xED\xA0\x80", "\xC0\xAF", "\xF4\x90\x80\x80", std::string(1, '\0')};
       bytes.insert(rng.below(size + 1), rng.pick(bad));
       break;
     }
@@ -237,8 +283,8 @@ void mutate_csv(std::string& text, Rng& rng, const std::vector<std::string>& wor
         }
         const size_t begin = rng.pick(commas);
         const size_t end = std::min(line.find(',', begin), line.size());
-        const std::string value = rng.chance(0.5) || words.empty() ? rng.pick(interesting_strings())
-                                                                   : rng.pick(words);
+        const std::string value =
+            rng.chance(0.5) || words.empty() ? rng.pick(interesting_strings()) : rng.pick(words);
         line.replace(begin, end - begin, value);
         break;
       }

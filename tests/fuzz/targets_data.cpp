@@ -20,10 +20,23 @@ using nlohmann::json;
 // --- shard manifest ------------------------------------------------------------------------------
 
 const std::vector<std::string>& manifest_words() {
-  static const std::vector<std::string> words = {
-      "format", "version", "source", "num_samples", "shards", "file", "samples", "first_sample",
-      "xxh64", "pride-dialogue", "shard-00000-of-00002.h5", "shard-00001-of-00002.h5", "..", ".",
-      "../manifest.json", "/etc/hostname", "0123456789abcdef"};
+  static const std::vector<std::string> words = {"format",
+                                                 "version",
+                                                 "source",
+                                                 "num_samples",
+                                                 "shards",
+                                                 "file",
+                                                 "samples",
+                                                 "first_sample",
+                                                 "xxh64",
+                                                 "pride-dialogue",
+                                                 "shard-00000-of-00002.h5",
+                                                 "shard-00001-of-00002.h5",
+                                                 "..",
+                                                 ".",
+                                                 "../manifest.json",
+                                                 "/etc/hostname",
+                                                 "0123456789abcdef"};
   return words;
 }
 
@@ -45,12 +58,12 @@ Target manifest_target() {
                          {"xxh64", to_hex64(XXH64(shards[s].data(), shards[s].size(), 0))}});
       first += 10 + s;
     }
-    files["manifest.json"] = json{{"format", format::kFormatName},
-                                  {"version", format::kVersion},
-                                  {"source", "train.h5"},
-                                  {"num_samples", first},
-                                  {"shards", entries}}
-                                 .dump(2);
+    files["manifest.json"] = json{
+        {"format", format::kFormatName},
+        {"version", format::kVersion},
+        {"source", "train.h5"},
+        {"num_samples", first},
+        {"shards", entries}}.dump(2);
     return files;
   };
   target.mutate = [](Files& files, Rng& rng) {
@@ -102,8 +115,8 @@ std::string safetensors_seed() {
 
 const std::vector<std::string>& safetensors_words() {
   static const std::vector<std::string> words = {
-      "dtype", "shape", "data_offsets", "__metadata__", "F32", "F16", "BF16", "I64", "BOOL", "U16",
-      "F8_E4M3", "F128", "a.weight", "b.bias"};
+      "dtype", "shape", "data_offsets", "__metadata__", "F32",  "F16",      "BF16",
+      "I64",   "BOOL",  "U16",          "F8_E4M3",      "F128", "a.weight", "b.bias"};
   return words;
 }
 
@@ -122,8 +135,8 @@ Target safetensors_target() {
     std::string header = bytes.substr(8, length), data = bytes.substr(8 + length);
     switch (rng.below(5)) {
       case 0: {  // the length itself
-        const uint64_t lengths[] = {0, length - 1, length + 1, uint64_t{1} << 63, ~uint64_t{0},
-                                    100'000'001};
+        const uint64_t lengths[] = {
+            0, length - 1, length + 1, uint64_t{1} << 63, ~uint64_t{0}, 100'000'001};
         bytes = little_endian_u64(lengths[rng.below(6)]) + header + data;
         return;
       }
@@ -160,6 +173,8 @@ Target safetensors_target() {
 
 }  // namespace
 
-std::vector<Target> data_targets() { return {manifest_target(), safetensors_target()}; }
+std::vector<Target> data_targets() {
+  return {manifest_target(), safetensors_target()};
+}
 
 }  // namespace pride::fuzz

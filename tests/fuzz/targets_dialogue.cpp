@@ -21,8 +21,8 @@
 namespace pride::fuzz {
 namespace {
 
-using nlohmann::json;
 using dialogue::DialogueText;
+using nlohmann::json;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -57,11 +57,13 @@ dialogue::SampleSink checking_sink() {
 
 const std::vector<std::string>& dialogue_words() {
   static const std::vector<std::string> words = {
-      "id", "label_set", "emotion", "context", "response", "speaker", "text", "privileged",
-      "audio", "visual", "file", "key", "meld-7", "esconv-11", "empathetic-dialogues-32", "joy",
-      "sad", "anxiety", "supporter", "seeker", "listener", "usr", "sys", "dialog", "content",
-      "annotation", "strategy", "emotion_type", "problem_type", "situation", "neutral",
-      "sentimental", "Chandler", "features.h5", "/features/x/audio"};
+      "id",         "label_set",   "emotion",      "context",      "response",
+      "speaker",    "text",        "privileged",   "audio",        "visual",
+      "file",       "key",         "meld-7",       "esconv-11",    "empathetic-dialogues-32",
+      "joy",        "sad",         "anxiety",      "supporter",    "seeker",
+      "listener",   "usr",         "sys",          "dialog",       "content",
+      "annotation", "strategy",    "emotion_type", "problem_type", "situation",
+      "neutral",    "sentimental", "Chandler",     "features.h5",  "/features/x/audio"};
   return words;
 }
 
@@ -140,8 +142,8 @@ std::string long_ed_conversation(size_t turns) {
 std::string long_meld_dialogue(size_t utterances) {
   std::string rows;
   for (size_t i = 0; i < utterances; ++i) {
-    rows += fmt::format("\n{},\"line {}, said\",Joey,joy,positive,999,{},1,1,\"0:0\",\"0:1\"", i,
-                        i, utterances - 1 - i);
+    rows += fmt::format("\n{},\"line {}, said\",Joey,joy,positive,999,{},1,1,\"0:0\",\"0:1\"", i, i,
+                        utterances - 1 - i);
   }
   return rows;
 }
@@ -170,8 +172,8 @@ Target csv_target(const std::string& name, const std::string& fixture_name, bool
   target.mutate = [meld](Files& files, Rng& rng) {
     std::string& csv = files["data.csv"];
     if (rng.chance(kLongDialogueChance)) {
-      csv += meld ? long_meld_dialogue(kLongDialogueTurns)
-                  : long_ed_conversation(kLongDialogueTurns);
+      csv +=
+          meld ? long_meld_dialogue(kLongDialogueTurns) : long_ed_conversation(kLongDialogueTurns);
       return;
     }
     mutate_csv(csv, rng, dialogue_words());
@@ -254,9 +256,9 @@ void write_dataset(hid_t file, const std::string& name, const DatasetSpec& spec)
   for (int i = 0; i < spec.rank; ++i) total = std::min(kCap, total * std::min(kCap, spec.dims[i]));
   const bool small = total <= 4096;
   const hsize_t max_dims[3] = {H5S_UNLIMITED, H5S_UNLIMITED, H5S_UNLIMITED};
-  const hid_t space = spec.rank == 0 ? H5Screate(H5S_SCALAR)
-                                     : H5Screate_simple(spec.rank, spec.dims,
-                                                        small ? nullptr : max_dims);
+  const hid_t space = spec.rank == 0
+                          ? H5Screate(H5S_SCALAR)
+                          : H5Screate_simple(spec.rank, spec.dims, small ? nullptr : max_dims);
   hid_t create = H5Pcreate(H5P_DATASET_CREATE);
   if (!small && spec.rank > 0) {
     hsize_t chunk[3] = {1, 1, 1};

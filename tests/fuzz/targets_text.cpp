@@ -60,50 +60,49 @@ json byte_fallback_vocab() {
 // Llama 2 style: Prepend + Replace normalizer, byte fallback, TemplateProcessing, decoder chain,
 // plus a Split pre-tokenizer so that a regex is always there to mutate.
 json sentencepiece_style() {
-  return {
-      {"normalizer",
-       {{"type", "Sequence"},
-        {"normalizers",
-         {{{"type", "Prepend"}, {"prepend", "\u2581"}},
-          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}},
-          {{"type", "NFC"}}}}}},
-      {"pre_tokenizer",
-       {{"type", "Sequence"},
-        {"pretokenizers",
-         {{{"type", "Split"},
-           {"pattern", {{"Regex", "\\p{N}{1,3}|[^\\s\\p{N}]+|\\s+"}}},
-           {"behavior", "Isolated"},
-           {"invert", false}},
-          {{"type", "Digits"}, {"individual_digits", true}}}}}},
-      {"post_processor",
-       {{"type", "TemplateProcessing"},
-        {"single",
-         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-          {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
-        {"special_tokens",
-         {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}},
-          {"</s>", {{"id", "</s>"}, {"ids", {2}}, {"tokens", {"</s>"}}}}}}}},
-      {"decoder",
-       {{"type", "Sequence"},
-        {"decoders",
-         {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
-          {{"type", "ByteFallback"}},
-          {{"type", "Fuse"}},
-          {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
-      {"model",
-       {{"type", "BPE"},
-        {"vocab", byte_fallback_vocab()},
-        {"merges", {"h i", "\u2581 hi"}},
-        {"unk_token", "<unk>"},
-        {"byte_fallback", true},
-        {"fuse_unk", true},
-        {"dropout", nullptr}}},
-      {"added_tokens",
-       {{{"id", 1}, {"content", "<s>"}, {"special", true}, {"normalized", false}},
-        {{"id", 2}, {"content", "</s>"}, {"special", true}, {"normalized", false}},
-        {{"id", 300}, {"content", "<m>"}, {"lstrip", true}, {"rstrip", true}},
-        {{"id", 301}, {"content", "cat"}, {"single_word", true}, {"normalized", true}}}}};
+  return {{"normalizer",
+           {{"type", "Sequence"},
+            {"normalizers",
+             {{{"type", "Prepend"}, {"prepend", "\u2581"}},
+              {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}},
+              {{"type", "NFC"}}}}}},
+          {"pre_tokenizer",
+           {{"type", "Sequence"},
+            {"pretokenizers",
+             {{{"type", "Split"},
+               {"pattern", {{"Regex", "\\p{N}{1,3}|[^\\s\\p{N}]+|\\s+"}}},
+               {"behavior", "Isolated"},
+               {"invert", false}},
+              {{"type", "Digits"}, {"individual_digits", true}}}}}},
+          {"post_processor",
+           {{"type", "TemplateProcessing"},
+            {"single",
+             {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+              {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+              {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
+            {"special_tokens",
+             {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}},
+              {"</s>", {{"id", "</s>"}, {"ids", {2}}, {"tokens", {"</s>"}}}}}}}},
+          {"decoder",
+           {{"type", "Sequence"},
+            {"decoders",
+             {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+              {{"type", "ByteFallback"}},
+              {{"type", "Fuse"}},
+              {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
+          {"model",
+           {{"type", "BPE"},
+            {"vocab", byte_fallback_vocab()},
+            {"merges", {"h i", "\u2581 hi"}},
+            {"unk_token", "<unk>"},
+            {"byte_fallback", true},
+            {"fuse_unk", true},
+            {"dropout", nullptr}}},
+          {"added_tokens",
+           {{{"id", 1}, {"content", "<s>"}, {"special", true}, {"normalized", false}},
+            {{"id", 2}, {"content", "</s>"}, {"special", true}, {"normalized", false}},
+            {{"id", 300}, {"content", "<m>"}, {"lstrip", true}, {"rstrip", true}},
+            {{"id", 301}, {"content", "cat"}, {"single_word", true}, {"normalized", true}}}}};
 }
 
 // GPT-2 / Llama 3 style: byte-level BPE with the GPT-2 pattern and a Metaspace stage.
@@ -113,30 +112,73 @@ json byte_level_style() {
   for (int byte = 0; byte < 256; ++byte) vocab[chars[byte]] = byte;
   vocab["\u0120a"] = 256;
   vocab["ab"] = 257;
-  return {{"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"\u0120 a", "a b"}}}},
-          {"normalizer", {{"type", "Replace"}, {"pattern", {{"Regex", "\\s+"}}}, {"content", " "}}},
-          {"pre_tokenizer",
-           {{"type", "Sequence"},
-            {"pretokenizers",
-             {{{"type", "Split"},
-               {"pattern", {{"Regex", "(?i:'s|'t)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\s+(?!\\S)|\\s+"}}},
-               {"behavior", "MergedWithPrevious"},
-               {"invert", false}},
-              {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
-          {"post_processor", {{"type", "ByteLevel"}}},
-          {"decoder", {{"type", "ByteLevel"}}},
-          {"added_tokens", {{{"id", 258}, {"content", "<|end|>"}, {"special", true}}}}};
+  return {
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"\u0120 a", "a b"}}}},
+      {"normalizer", {{"type", "Replace"}, {"pattern", {{"Regex", "\\s+"}}}, {"content", " "}}},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"},
+           {"pattern", {{"Regex", "(?i:'s|'t)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\s+(?!\\S)|\\s+"}}},
+           {"behavior", "MergedWithPrevious"},
+           {"invert", false}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
+      {"post_processor", {{"type", "ByteLevel"}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"added_tokens", {{{"id", 258}, {"content", "<|end|>"}, {"special", true}}}}};
 }
 
 const std::vector<std::string>& tokenizer_words() {
-  static const std::vector<std::string> words = {
-      "type", "Sequence", "BPE", "Split", "Regex", "String", "Replace", "ByteLevel", "Metaspace",
-      "Digits", "Prepend", "NFKC", "TemplateProcessing", "SpecialToken", "ByteFallback", "Fuse",
-      "Strip", "Isolated", "Removed", "MergedWithNext", "Contiguous", "<s>", "</s>", "<unk>",
-      "id", "ids", "content", "vocab", "merges", "normalizers", "pretokenizers", "decoders",
-      "processors", "special_tokens", "unk_token", "bos_token", "eos_token", "pad_token",
-      "prepend_scheme", "first", "replacement", "\u2581", "(a+)+$", "(\\s*)*$", "((a|a?)+)+b",
-      "\\C", "(?<=a)b", "[[:alpha:]]*+", "h i", "a b c"};
+  static const std::vector<std::string> words = {"type",
+                                                 "Sequence",
+                                                 "BPE",
+                                                 "Split",
+                                                 "Regex",
+                                                 "String",
+                                                 "Replace",
+                                                 "ByteLevel",
+                                                 "Metaspace",
+                                                 "Digits",
+                                                 "Prepend",
+                                                 "NFKC",
+                                                 "TemplateProcessing",
+                                                 "SpecialToken",
+                                                 "ByteFallback",
+                                                 "Fuse",
+                                                 "Strip",
+                                                 "Isolated",
+                                                 "Removed",
+                                                 "MergedWithNext",
+                                                 "Contiguous",
+                                                 "<s>",
+                                                 "</s>",
+                                                 "<unk>",
+                                                 "id",
+                                                 "ids",
+                                                 "content",
+                                                 "vocab",
+                                                 "merges",
+                                                 "normalizers",
+                                                 "pretokenizers",
+                                                 "decoders",
+                                                 "processors",
+                                                 "special_tokens",
+                                                 "unk_token",
+                                                 "bos_token",
+                                                 "eos_token",
+                                                 "pad_token",
+                                                 "prepend_scheme",
+                                                 "first",
+                                                 "replacement",
+                                                 "\u2581",
+                                                 "(a+)+$",
+                                                 "(\\s*)*$",
+                                                 "((a|a?)+)+b",
+                                                 "\\C",
+                                                 "(?<=a)b",
+                                                 "[[:alpha:]]*+",
+                                                 "h i",
+                                                 "a b c"};
   return words;
 }
 
@@ -150,7 +192,8 @@ Target tokenizer_target() {
                          {"pad_token", nullptr},
                          {"unk_token", "<unk>"}};
     const bool byte_level = rng.chance(0.4);
-    Files files{{"tokenizer.json", (byte_level ? byte_level_style() : sentencepiece_style()).dump()}};
+    Files files{
+        {"tokenizer.json", (byte_level ? byte_level_style() : sentencepiece_style()).dump()}};
     if (!byte_level) files["tokenizer_config.json"] = config.dump();
     return files;
   };
@@ -162,7 +205,8 @@ Target tokenizer_target() {
   return target;
 }
 
-// --- SentencePiece .model: protobuf wire format ----------------------------------------------------
+// --- SentencePiece .model: protobuf wire format
+// ----------------------------------------------------
 
 struct Field {
   uint64_t number = 0;
@@ -223,7 +267,8 @@ std::string serialize(const std::vector<Field>& fields) {
     if (field.wire == 0) {
       write_varint(out, field.value);
     } else if (field.wire == 1 || field.wire == 5) {
-      for (int i = 0; i < (field.wire == 1 ? 8 : 4); ++i) out += static_cast<char>(field.value >> (8 * i));
+      for (int i = 0; i < (field.wire == 1 ? 8 : 4); ++i)
+        out += static_cast<char>(field.value >> (8 * i));
     } else {
       write_varint(out, field.bytes.size());
       out += field.bytes;
@@ -233,8 +278,20 @@ std::string serialize(const std::vector<Field>& fields) {
 }
 
 uint64_t interesting_varint(Rng& rng) {
-  const uint64_t values[] = {0, 1, 2, 3, 4, 5, 6, 127, 255, 1u << 31, (1ull << 32) - 1,
-                             ~0ull /* -1 as int32/int64 */, 1ull << 63, 100000000};
+  const uint64_t values[] = {0,
+                             1,
+                             2,
+                             3,
+                             4,
+                             5,
+                             6,
+                             127,
+                             255,
+                             1u << 31,
+                             (1ull << 32) - 1,
+                             ~0ull /* -1 as int32/int64 */,
+                             1ull << 63,
+                             100000000};
   return values[rng.below(sizeof values / sizeof values[0])];
 }
 
@@ -306,9 +363,9 @@ Target sentencepiece_target() {
   target.name = "sentencepiece";
   target.main_file = "tokenizer.model";
   target.seed = [](Rng& rng) {
-    return Files{{"tokenizer.model", read_corpus_file(rng.chance(0.5)
-                                                         ? "sentencepiece/bpe.model"
-                                                         : "sentencepiece/unigram_charsmap.model")}};
+    return Files{{"tokenizer.model",
+                  read_corpus_file(rng.chance(0.5) ? "sentencepiece/bpe.model"
+                                                   : "sentencepiece/unigram_charsmap.model")}};
   };
   target.mutate = [](Files& files, Rng& rng) {
     std::string& model = files["tokenizer.model"];
@@ -329,6 +386,8 @@ Target sentencepiece_target() {
 
 }  // namespace
 
-std::vector<Target> text_targets() { return {tokenizer_target(), sentencepiece_target()}; }
+std::vector<Target> text_targets() {
+  return {tokenizer_target(), sentencepiece_target()};
+}
 
 }  // namespace pride::fuzz

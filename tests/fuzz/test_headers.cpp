@@ -88,8 +88,8 @@ TEST_F(ManifestTest, OverflowingCountsAreErrors) {
 }
 
 TEST_F(ManifestTest, FileNamesStayInsideTheDirectory) {
-  for (const std::string& name : std::vector<std::string>{"../x.h5", "/etc/hostname", "..", ".", "", std::string("a\0b", 3),
-                                 "sub/a.h5"}) {
+  for (const std::string& name : std::vector<std::string>{"../x.h5", "/etc/hostname", "..", ".", "",
+                                                          std::string("a\0b", 3), "sub/a.h5"}) {
     json manifest = valid();
     manifest["shards"][0]["file"] = name;
     EXPECT_NE(read_error(manifest).find("must be a plain name inside the directory"),
@@ -161,14 +161,15 @@ TEST(SafetensorsHeader, HostileLengthsAreErrors) {
   std::string bytes = file_of(json::object(), 0);
   for (const uint64_t length : {uint64_t{1} << 63, ~uint64_t{0}, uint64_t{100'000'001}}) {
     for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(length >> (8 * i));
-    EXPECT_NE(error_of([&] { parse_safetensors_header(bytes, bytes.size(), "m"); })
-                  .find("does not fit"),
-              std::string::npos);
+    EXPECT_NE(
+        error_of([&] { parse_safetensors_header(bytes, bytes.size(), "m"); }).find("does not fit"),
+        std::string::npos);
   }
   EXPECT_NE(error_of([&] { parse_safetensors_header("abc", 3, "m"); }).find("truncated: 3 bytes"),
             std::string::npos);
   const std::string path =
-      (std::filesystem::temp_directory_path() / ("pride-st-" + std::to_string(::getpid()))).string();
+      (std::filesystem::temp_directory_path() / ("pride-st-" + std::to_string(::getpid())))
+          .string();
   std::ofstream(path, std::ios::binary) << bytes;
   EXPECT_NE(error_of([&] { read_safetensors_header(path); }).find("does not fit"),
             std::string::npos);

@@ -306,9 +306,8 @@ TEST_F(TokenizerTest, WrongTypesNameTheKey) {
 
 TEST_F(TokenizerTest, CatastrophicBacktrackingIsAnErrorNamingTheFile) {
   json config = byte_level({}, json::array());
-  config["pre_tokenizer"] = {{"type", "Split"},
-                             {"pattern", {{"Regex", "(a+)+$"}}},
-                             {"behavior", "Isolated"}};
+  config["pre_tokenizer"] = {
+      {"type", "Split"}, {"pattern", {{"Regex", "(a+)+$"}}}, {"behavior", "Isolated"}};
   const auto tokenizer = load(config);
   const std::string text = std::string(40, 'a') + "b";  // 2^40 ways to fail without a limit
   std::string message;
@@ -342,9 +341,8 @@ TEST_F(TokenizerTest, RunawayStagesAreErrors) {
             std::string::npos)
       << message;
   // One Replace with a huge content is refused before the result is built.
-  config["normalizer"] = {{"type", "Replace"},
-                          {"pattern", {{"String", "a"}}},
-                          {"content", std::string(100000, 'b')}};
+  config["normalizer"] = {
+      {"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", std::string(100000, 'b')}};
   EXPECT_THROW(load(config)->encode("aaaa", false), Error);
 }
 
