@@ -4,22 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include "checkpoints/safetensors.h"
-#include "io/json_file.h"
+#include "checkpoints/safetensors_header.h"
 #include "util/error.h"
 
 namespace pride {
 namespace {
-
-// The header size the reference implementation accepts at most.
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 const std::vector<std::pair<torch::ScalarType, std::string>>& dtype_names() {
   static const std::vector<std::pair<torch::ScalarType, std::string>> names = {
@@ -34,37 +28,6 @@ std::string known_dtypes() {
   std::string list;
   for (const auto& [type, name] : dtype_names()) list += (list.empty() ? "" : ", ") + name;
   return list;
-}
-
-SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& value,
-                             const std::string& context) {
-  if (!value.is_object() || !value.contains("dtype") || !value["dtype"].is_string() ||
-      !value.contains("shape") || !value["shape"].is_array() || !value.contains("data_offsets") ||
-      !value["data_offsets"].is_array() || value["data_offsets"].size() != 2) {
-    fail("{}: needs \"dtype\" (string), \"shape\" (array) and \"data_offsets\" ([begin, end])",
-         context);
-  }
-  SafetensorsEntry entry;
-  entry.name = name;
-  entry.dtype = safetensors_scalar_type(value["dtype"].get<std::string>(), context);
-  int64_t bytes = static_cast<int64_t>(c10::elementSize(entry.dtype));
-  for (const auto& dim : value["shape"]) {
-    if (!dim.is_number_unsigned())
-      fail("{}: shape {} is not a list of sizes", context, value["shape"].dump());
-    entry.shape.push_back(dim.get<int64_t>());
-    bytes *= entry.shape.back();
-  }
-  for (const auto& offset : value["data_offsets"]) {
-    if (!offset.is_number_unsigned()) fail("{}: data_offsets must be two byte offsets", context);
-  }
-  entry.begin = value["data_offsets"][0].get<int64_t>();
-  entry.end = value["data_offsets"][1].get<int64_t>();
-  if (entry.end < entry.begin || entry.end - entry.begin != bytes) {
-    fail("{}: data_offsets [{}, {}] hold {} bytes, but {} of shape [{}] needs {}", context,
-         entry.begin, entry.end, entry.end - entry.begin, value["dtype"].get<std::string>(),
-         fmt::join(entry.shape, ", "), bytes);
-  }
-  return entry;
 }
 
 }  // namespace
@@ -109,28 +72,20 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     fail("{}: cannot map: {}", path, std::strerror(error));
   mapping_ = mapping;
 
-  if (mapping->size < kSafetensorsLengthBytes) {
-    fail("{}: truncated: {} bytes, too short for the 8-byte header length", path, mapping->size);
-  }
-  uint64_t header_bytes = 0;
-  std::memcpy(&header_bytes, mapping->bytes, sizeof header_bytes);  // little-endian hosts only
-  if (header_bytes > kMaxHeaderBytes ||
-      static_cast<int64_t>(header_bytes) > mapping->size - kSafetensorsLengthBytes) {
-    fail("{}: header length {} does not fit the file's {} bytes (truncated or not safetensors)",
-         path, header_bytes, mapping->size);
-  }
-  data_begin_ = kSafetensorsLengthBytes + static_cast<int64_t>(header_bytes);
-  const nlohmann::json header = parse_json(
-      std::string_view(mapping->bytes + kSafetensorsLengthBytes, header_bytes), path + ": header");
-  if (!header.is_object()) fail("{}: header is not a JSON object", path);
-  const int64_t data_bytes = mapping->size - data_begin_;
-  for (const auto& [name, value] : header.items()) {
-    if (name == kSafetensorsMetadataKey) continue;
-    entries_.push_back(parse_entry(name, value, path + ": tensor '" + name + "'"));
-    if (entries_.back().end > data_bytes) {
-      fail("{}: truncated: tensor '{}' ends at data byte {} but the file holds {} data bytes", path,
-           name, entries_.back().end, data_bytes);
-    }
+  // Every entry validated in unsigned arithmetic (safetensors_header.h): offsets and sizes below
+  // 2^62, inside the data section, matching dtype and shape, not overlapping.
+  const SafetensorsHeader header =
+      parse_safetensors_header(std::string_view(mapping->bytes, static_cast<size_t>(mapping->size)),
+                               static_cast<uint64_t>(mapping->size), path);
+  data_begin_ = static_cast<int64_t>(header.data_begin);
+  for (const SafetensorsHeaderEntry& checked : header.entries) {
+    SafetensorsEntry entry;
+    entry.name = checked.name;
+    entry.dtype = safetensors_scalar_type(checked.dtype, path + ": tensor '" + checked.name + "'");
+    entry.shape = checked.shape;
+    entry.begin = static_cast<int64_t>(checked.begin);
+    entry.end = static_cast<int64_t>(checked.end);
+    entries_.push_back(std::move(entry));
   }
 }
 

@@ -77,6 +77,11 @@ void add_convert_command(CLI::App& data, CommandTable& table) {
   command->add_option("--out", options->out, "output JSONL file")->required();
   command->add_option("--features", options->features,
                       "MELD: HDF5 file with /features/dia<D>_utt<U>/{audio,visual}");
+  command
+      ->add_option("--max-context-turns", options->max_context_turns,
+                   "keep at most this many context turns per sample, the latest")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
 
 }  // namespace

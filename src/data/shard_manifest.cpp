@@ -1,10 +1,12 @@
 // Implements data/shard_manifest.h: reading and checking manifest.json, shard checksums.
 #include "data/shard_manifest.h"
 
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
+#include <limits>
+#include <set>
 
 #include "data/format.h"
 #include "io/file_io.h"
@@ -16,25 +18,67 @@ namespace {
 
 namespace fs = std::filesystem;
 
-template <typename T>
-T manifest_field(const nlohmann::json& json, const char* key, const std::string& manifest) {
-  if (!json.contains(key)) fail("{}: key '{}' is missing", manifest, key);
-  try {
-    return json.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail("{}: key '{}' has the wrong type", manifest, key);
-  }
+// A member of `object` (a manifest or one of its shard entries, `what` naming it in messages).
+const nlohmann::json& manifest_member(const nlohmann::json& object, const char* key,
+                                      const std::string& what) {
+  if (!object.is_object()) fail("{}: expected an object", what);
+  const auto it = object.find(key);
+  if (it == object.end()) fail("{}: key '{}' is missing", what, key);
+  return *it;
 }
 
-ShardEntry parse_entry(const nlohmann::json& json, const std::string& manifest) {
+std::string manifest_string(const nlohmann::json& object, const char* key,
+                            const std::string& what) {
+  const nlohmann::json& value = manifest_member(object, key, what);
+  if (!value.is_string()) fail("{}: key '{}' must be a string", what, key);
+  return value.get<std::string>();
+}
+
+// A count or index: an integer in [0, 2^63) (no float, boolean or wrapped unsigned).
+int64_t manifest_count(const nlohmann::json& object, const char* key, const std::string& what) {
+  const nlohmann::json& value = manifest_member(object, key, what);
+  if (!value.is_number_integer() || value.get<int64_t>() < 0) {
+    fail("{}: key '{}' must be an integer in [0, 2^63)", what, key);
+  }
+  return value.get<int64_t>();
+}
+
+// A shard file is a plain name inside the manifest's directory: not empty, no '/', not "." or
+// "..", no control character (a NUL would cut the path short).
+bool is_plain_file_name(const std::string& name) {
+  constexpr size_t kMaxNameBytes = 255;  // NAME_MAX: no longer name can exist
+  if (name.empty() || name == "." || name == ".." || name.size() > kMaxNameBytes) return false;
+  for (const char c : name) {
+    if (c == '/' || static_cast<unsigned char>(c) < 0x20) return false;
+  }
+  return true;
+}
+
+// `name` for a message: control characters as \xNN (a NUL would end the message early), cut
+// short when long.
+std::string printable(const std::string& name) {
+  constexpr size_t kMaxShown = 80;
+  std::string out;
+  for (const char c : name.substr(0, kMaxShown)) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return name.size() > kMaxShown ? out + "..." : out;
+}
+
+ShardEntry parse_entry(const nlohmann::json& json, size_t index, const std::string& manifest) {
+  const std::string what = fmt::format("{}: shards[{}]", manifest, index);
   ShardEntry entry;
-  entry.file = manifest_field<std::string>(json, "file", manifest);
-  entry.samples = manifest_field<int64_t>(json, "samples", manifest);
-  entry.first_sample = manifest_field<int64_t>(json, "first_sample", manifest);
-  entry.xxh64 = manifest_field<std::string>(json, "xxh64", manifest);
-  if (entry.file.empty() || entry.file.find('/') != std::string::npos) {
-    fail("{}: shard file name '{}' must be a plain name inside the directory", manifest,
-         entry.file);
+  entry.file = manifest_string(json, "file", what);
+  entry.samples = manifest_count(json, "samples", what);
+  entry.first_sample = manifest_count(json, "first_sample", what);
+  entry.xxh64 = manifest_string(json, "xxh64", what);
+  if (!is_plain_file_name(entry.file)) {
+    fail("{}: shard file name '{}' must be a plain name inside the directory", what,
+         printable(entry.file));
   }
   return entry;
 }
@@ -45,11 +89,18 @@ void check_manifest(const ShardManifest& manifest, const std::string& path) {
          format::kFormatName, format::kVersion);
   }
   int64_t next = 0;
+  std::set<std::string> files;
   for (const ShardEntry& shard : manifest.shards) {
-    if (shard.samples < 0 || shard.first_sample != next) {
+    if (shard.first_sample != next) {
       fail("{}: shard {} starts at sample {} with {} samples, expected to start at {}", path,
            shard.file, shard.first_sample, shard.samples, next);
     }
+    if (shard.samples > std::numeric_limits<int64_t>::max() - next) {
+      fail("{}: shard {}: {} samples after {} overflow the sample count", path, shard.file,
+           shard.samples, next);
+    }
+    if (!files.insert(shard.file).second)
+      fail("{}: shard file {} is listed twice", path, shard.file);
     next += shard.samples;
   }
   if (next != manifest.num_samples) {
@@ -68,12 +119,15 @@ ShardManifest read_shard_manifest(const std::string& dir) {
   if (!fs::is_regular_file(path)) fail("{}: shard manifest is missing", path);
   const nlohmann::json json = read_json_file(path);
   ShardManifest manifest;
-  manifest.format = manifest_field<std::string>(json, "format", path);
-  manifest.version = manifest_field<int64_t>(json, "version", path);
-  manifest.source = manifest_field<std::string>(json, "source", path);
-  manifest.num_samples = manifest_field<int64_t>(json, "num_samples", path);
-  const auto shards = manifest_field<std::vector<nlohmann::json>>(json, "shards", path);
-  for (const nlohmann::json& shard : shards) manifest.shards.push_back(parse_entry(shard, path));
+  manifest.format = manifest_string(json, "format", path);
+  manifest.version = manifest_count(json, "version", path);
+  manifest.source = manifest_string(json, "source", path);
+  manifest.num_samples = manifest_count(json, "num_samples", path);
+  const nlohmann::json& shards = manifest_member(json, "shards", path);
+  if (!shards.is_array()) fail("{}: key 'shards' must be an array", path);
+  for (size_t i = 0; i < shards.size(); ++i) {
+    manifest.shards.push_back(parse_entry(shards[i], i, path));
+  }
   check_manifest(manifest, path);
   return manifest;
 }
@@ -82,7 +136,8 @@ void verify_shards(const std::string& dir) {
   const ShardManifest manifest = read_shard_manifest(dir);
   for (const ShardEntry& shard : manifest.shards) {
     const std::string file = (fs::path(dir) / shard.file).string();
-    if (!fs::exists(file)) fail("{}: shard listed in {} is missing", file, kManifestName);
+    std::error_code error;
+    if (!fs::exists(file, error)) fail("{}: shard listed in {} is missing", file, kManifestName);
     const std::string actual = file_xxh64(file);
     if (actual != shard.xxh64) {
       fail("{}: checksum {} does not match {} in {}", file, actual, shard.xxh64, kManifestName);

@@ -32,14 +32,14 @@ ConvertStats convert(const ConvertOptions& options) {
   const SampleSink sink = [&](const DialogueText& sample) { writer.write(sample); };
   ConvertStats stats;
   if (options.from == "empathetic-dialogues") {
-    stats = convert_empathetic_dialogues(options.in, sink);
+    stats = convert_empathetic_dialogues(options.in, sink, options.max_context_turns);
   } else if (options.from == "meld") {
     const MeldFeatures features{
         options.features,
         options.features.empty() ? "" : feature_reference(options.features, options.out)};
-    stats = convert_meld(options.in, features, sink);
+    stats = convert_meld(options.in, features, sink, options.max_context_turns);
   } else {
-    stats = convert_esconv(options.in, sink);
+    stats = convert_esconv(options.in, sink, options.max_context_turns);
   }
   writer.close();
   return stats;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -47,7 +48,8 @@ bool is_valid_id(const std::string& id) {
 }
 
 void require_only(const JsonField& object, std::initializer_list<const char*> keys) {
-  if (!object.json().is_object()) object.fail("expected an object, got " + object.json().dump());
+  if (!object.json().is_object())
+    object.fail("expected an object, got " + text::shown(object.json()));
   for (const auto& item : object.json().items()) {
     if (std::find_if(keys.begin(), keys.end(), [&](const char* k) { return item.key() == k; }) ==
         keys.end()) {
@@ -82,8 +84,11 @@ Features parse_features(const JsonField& field) {
     }
     for (size_t d = 0; d < frame.size(); ++d) {
       const json& value = frame.json()[d];
-      if (!value.is_number()) frame[d].fail("expected a number, got " + value.dump());
-      array.values.push_back(value.get<float>());
+      // Beyond float's range the conversion would be undefined, not infinite.
+      if (!value.is_number() || !(std::fabs(value.get<double>()) <= FLT_MAX)) {
+        frame[d].fail("expected a number within float32 range, got " + text::shown(value));
+      }
+      array.values.push_back(static_cast<float>(value.get<double>()));
     }
   }
   return features;

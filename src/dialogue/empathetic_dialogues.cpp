@@ -22,12 +22,21 @@ struct Row {
   int64_t line = 0;
 };
 
+// The field's text with "_comma_" turned back into ',' (in one pass: replacing in place would be
+// quadratic in a field of many of them).
 std::string clean(const std::string& field) {
-  std::string text = decode_mixed_text(field);
-  for (size_t at = text.find("_comma_"); at != std::string::npos; at = text.find("_comma_", at)) {
-    text.replace(at, 7, ",");
+  constexpr std::string_view kComma = "_comma_";
+  const std::string text = decode_mixed_text(field);
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  for (size_t at = text.find(kComma); at != std::string::npos; at = text.find(kComma, pos)) {
+    out.append(text, pos, at - pos);
+    out += ',';
+    pos = at + kComma.size();
   }
-  return trim(text);
+  out.append(text, pos, std::string::npos);
+  return trim(out);
 }
 
 std::string join(const std::vector<std::string>& fields, size_t begin, size_t end) {
@@ -74,7 +83,8 @@ Turn turn_of(const Row& row) {
 }
 
 // The samples of one conversation: one per listener (even) turn.
-void emit_conversation(const std::vector<Row>& rows, const SampleSink& sink, ConvertStats& stats) {
+void emit_conversation(const std::vector<Row>& rows, size_t max_context_turns,
+                       const SampleSink& sink, ConvertStats& stats) {
   ++stats.dialogues;
   for (size_t i = 1; i < rows.size(); i += 2) {
     if (rows[i].utterance.empty()) {
@@ -85,7 +95,7 @@ void emit_conversation(const std::vector<Row>& rows, const SampleSink& sink, Con
     sample.id = rows[i].conv_id + "_utt" + std::to_string(rows[i].utterance_idx);
     sample.label_set = kEmpatheticDialogues32;
     sample.emotion = rows[i].emotion;
-    for (size_t k = 0; k < i; ++k) sample.context.push_back(turn_of(rows[k]));
+    sample.context = context_before(rows, i, max_context_turns, turn_of);
     sample.response = turn_of(rows[i]);
     if (!rows[i].prompt.empty()) sample.privileged["situation"] = rows[i].prompt;
     sink(sample);
@@ -95,7 +105,8 @@ void emit_conversation(const std::vector<Row>& rows, const SampleSink& sink, Con
 
 }  // namespace
 
-ConvertStats convert_empathetic_dialogues(const std::string& csv_path, const SampleSink& sink) {
+ConvertStats convert_empathetic_dialogues(const std::string& csv_path, const SampleSink& sink,
+                                          size_t max_context_turns) {
   std::istringstream in(read_text_without_bom(csv_path));
   std::string line;
   std::getline(in, line);
@@ -115,7 +126,7 @@ ConvertStats convert_empathetic_dialogues(const std::string& csv_path, const Sam
     row.line = line_number;
     if (!conversation.empty() && conversation.front().conv_id != row.conv_id) {
       finished.emplace(conversation.front().conv_id, conversation.front().line);
-      emit_conversation(conversation, sink, stats);
+      emit_conversation(conversation, max_context_turns, sink, stats);
       conversation.clear();
     }
     if (const auto it = finished.find(row.conv_id); it != finished.end()) {
@@ -129,7 +140,7 @@ ConvertStats convert_empathetic_dialogues(const std::string& csv_path, const Sam
     }
     conversation.push_back(std::move(row));
   }
-  if (!conversation.empty()) emit_conversation(conversation, sink, stats);
+  if (!conversation.empty()) emit_conversation(conversation, max_context_turns, sink, stats);
   return stats;
 }
 

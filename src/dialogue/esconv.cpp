@@ -44,8 +44,8 @@ EsconvTurn parse_turn(const JsonField& field) {
   return turn;
 }
 
-void convert_record(const JsonField& record, int64_t index, const SampleSink& sink,
-                    ConvertStats& stats) {
+void convert_record(const JsonField& record, int64_t index, size_t max_context_turns,
+                    const SampleSink& sink, ConvertStats& stats) {
   const std::string emotion = lower(trim(record["emotion_type"].string()));
   if (label_set(kEsconv11).index_of(emotion) < 0) {
     record["emotion_type"].fail("'" + emotion + "' is not in " + kEsconv11);
@@ -66,7 +66,8 @@ void convert_record(const JsonField& record, int64_t index, const SampleSink& si
     sample.id = fmt::format("conv{}_turn{}", index, i);
     sample.label_set = kEsconv11;
     sample.emotion = emotion;
-    for (size_t k = 0; k < i; ++k) sample.context.push_back(turns[k].turn);
+    sample.context = context_before(turns, i, max_context_turns,
+                                    [](const EsconvTurn& turn) { return turn.turn; });
     sample.response = turns[i].turn;
     if (!situation.empty()) sample.privileged["situation"] = situation;
     if (!problem.empty()) sample.privileged["problem"] = problem;
@@ -78,13 +79,14 @@ void convert_record(const JsonField& record, int64_t index, const SampleSink& si
 
 }  // namespace
 
-ConvertStats convert_esconv(const std::string& json_path, const SampleSink& sink) {
+ConvertStats convert_esconv(const std::string& json_path, const SampleSink& sink,
+                            size_t max_context_turns) {
   const nlohmann::json root = parse_json(read_text_without_bom(json_path), json_path);
   const JsonField records(root, "", json_path);
   if (!root.is_array()) records.fail("expected an array of conversations");
   ConvertStats stats;
   for (size_t i = 0; i < records.size(); ++i) {
-    convert_record(records[i], static_cast<int64_t>(i), sink, stats);
+    convert_record(records[i], static_cast<int64_t>(i), max_context_turns, sink, stats);
   }
   return stats;
 }

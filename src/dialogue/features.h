@@ -19,6 +19,10 @@ const char* modality_name(Modality modality);  // "audio", "visual"
 // The dataset path of a sample's features in a feature file.
 std::string feature_dataset(const std::string& key, Modality modality);
 
+// The most values one feature array may hold (256 MiB of float32, far above a real sample's
+// frames x dim): a dataset declaring more is refused before anything is allocated.
+constexpr int64_t kMaxFeatureValues = int64_t{1} << 26;
+
 // Reads features, inline or referenced, keeping each feature file open once opened.
 class FeatureLoader {
  public:
@@ -30,7 +34,7 @@ class FeatureLoader {
   std::optional<FeatureArray> load(const DialogueText& sample, Modality modality);
 
   // The shape of /features/<key>/<modality> in `file` (a path as given), or nullopt when the
-  // file has no such dataset; a dataset of the wrong kind is an error.
+  // file has no such dataset; a dataset of the wrong kind or over kMaxFeatureValues is an error.
   std::optional<std::pair<int64_t, int64_t>> shape(const std::string& file, const std::string& key,
                                                    Modality modality);
 

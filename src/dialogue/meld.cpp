@@ -91,7 +91,7 @@ class FeatureReferences {
 }  // namespace
 
 ConvertStats convert_meld(const std::string& csv_path, const MeldFeatures& features,
-                          const SampleSink& sink) {
+                          const SampleSink& sink, size_t max_context_turns) {
   const std::string text = read_text_without_bom(csv_path);
   CsvReader reader(text, csv_path);
   std::vector<std::string> fields;
@@ -144,7 +144,8 @@ ConvertStats convert_meld(const std::string& csv_path, const MeldFeatures& featu
       sample.id = fmt::format("dia{}_utt{}", dialogue_id, dialogue[i].utterance_id);
       sample.label_set = kMeld7;
       sample.emotion = dialogue[i].emotion;
-      for (size_t k = 0; k < i; ++k) sample.context.push_back(dialogue[k].turn);
+      sample.context = context_before(dialogue, i, max_context_turns,
+                                      [](const Utterance& utterance) { return utterance.turn; });
       sample.response = dialogue[i].turn;
       const std::string future = future_summary(dialogue, i);
       if (!future.empty()) sample.privileged["future_summary"] = future;

@@ -8,6 +8,7 @@
 
 #include "text/regex.h"
 #include "text/unicode.h"
+#include "util/error.h"
 
 namespace pride::text {
 namespace {
@@ -16,23 +17,49 @@ namespace {
 constexpr char kByteLevelPattern[] =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
+// How much longer than its input a Replace, or a Sequence of stages, may make a text: more than
+// any real tokenizer (Llama 2's "▁" for " " triples a space), far less than a hostile chain of
+// doubling Replaces or ByteLevels, which would grow a text 2^60-fold (docs/robustness.md).
+constexpr size_t kMaxGrowthFactor = 16;
+constexpr size_t kGrowthSlackBytes = 4096;
+
+void check_growth(size_t before, size_t after, const std::string& where) {
+  if (after > before * kMaxGrowthFactor + kGrowthSlackBytes) {
+    fail("{}: turns a text of {} bytes into {} bytes, more than {} times longer", where, before,
+         after, kMaxGrowthFactor);
+  }
+}
+
+size_t total_bytes(const std::vector<std::string>& pieces) {
+  size_t total = 0;
+  for (const std::string& piece : pieces) total += piece.size();
+  return total;
+}
+
 // A `pattern` object: {"String": "..."} (a literal) or {"Regex": "..."} (Oniguruma syntax).
 std::shared_ptr<Regex> make_pattern(const JsonField& pattern) {
   const auto literal = pattern.find("String");
   const auto regex = pattern.find("Regex");
   if (!literal && !regex) pattern.fail("expected {\"String\": ...} or {\"Regex\": ...}");
   try {
-    if (literal) return std::make_shared<Regex>(literal->string(), true);
-    return std::make_shared<Regex>(oniguruma_to_pcre2(regex->string()), false);
+    if (literal) return std::make_shared<Regex>(literal->string(), true, pattern.where());
+    return std::make_shared<Regex>(oniguruma_to_pcre2(regex->string()), false, pattern.where());
   } catch (const std::invalid_argument& e) {
     pattern.fail(e.what());
   }
 }
 
-std::string replace_all(const Regex& pattern, const std::string& text, const std::string& content) {
+// `text` with every match of `pattern` replaced by `content`; an error naming `where` when that
+// would grow it more than check_growth allows (checked before the result is built).
+std::string replace_all(const Regex& pattern, const std::string& text, const std::string& content,
+                        const std::string& where) {
+  const std::vector<Span> matches = pattern.matches(text);
+  size_t matched = 0;
+  for (const auto& [begin, end] : matches) matched += end - begin;
+  check_growth(text.size(), text.size() - matched + matches.size() * content.size(), where);
   std::string out;
   size_t previous = 0;
-  for (const auto& [begin, end] : pattern.matches(text)) {
+  for (const auto& [begin, end] : matches) {
     out.append(text, previous, begin - previous);
     out += content;
     previous = end;
@@ -61,7 +88,9 @@ char32_t single_character(const JsonField& field) {
 Normalizer make_replace_normalizer(const JsonField& config) {
   auto pattern = make_pattern(config["pattern"]);
   const std::string content = config["content"].string();
-  return [pattern, content](std::string& text) { text = replace_all(*pattern, text, content); };
+  return [pattern, content, where = config.where()](std::string& text) {
+    text = replace_all(*pattern, text, content, where);
+  };
 }
 
 }  // namespace
@@ -73,8 +102,12 @@ Normalizer make_normalizer(const JsonField& config) {
     const JsonField list = config["normalizers"];
     std::vector<Normalizer> stages;
     for (size_t i = 0; i < list.size(); ++i) stages.push_back(make_normalizer(list[i]));
-    return [stages](std::string& text) {
-      for (const auto& stage : stages) stage(text);
+    return [stages, where = config.where()](std::string& text) {
+      const size_t before = text.size();
+      for (const auto& stage : stages) {
+        stage(text);
+        check_growth(before, text.size(), where);
+      }
     };
   }
   static const std::unordered_map<std::string, NormalForm> forms = {{"NFC", NormalForm::NFC},
@@ -212,10 +245,11 @@ PreTokenizer make_metaspace(const JsonField& config) {
   const bool split = config.boolean_or("split", true);
   auto space = std::make_shared<Regex>(" ", true);
   auto marker = std::make_shared<Regex>(replacement, true);
+  const std::string where = config.where();
   return [=](std::vector<std::string>& words, bool at_text_start) {
     std::vector<std::string> out;
     for (size_t i = 0; i < words.size(); ++i) {
-      std::string word = replace_all(*space, words[i], replacement);
+      std::string word = replace_all(*space, words[i], replacement, where);
       const bool prepend = scheme == "always" || (scheme == "first" && at_text_start && i == 0);
       if (prepend && word.compare(0, replacement.size(), replacement) != 0) {
         word.insert(0, replacement);
@@ -239,8 +273,12 @@ PreTokenizer make_pre_tokenizer(const JsonField& config) {
     const JsonField list = config["pretokenizers"];
     std::vector<PreTokenizer> stages;
     for (size_t i = 0; i < list.size(); ++i) stages.push_back(make_pre_tokenizer(list[i]));
-    return [stages](std::vector<std::string>& words, bool at_text_start) {
-      for (const auto& stage : stages) stage(words, at_text_start);
+    return [stages, where = config.where()](std::vector<std::string>& words, bool at_text_start) {
+      const size_t before = total_bytes(words);
+      for (const auto& stage : stages) {
+        stage(words, at_text_start);
+        check_growth(before, total_bytes(words), where);
+      }
     };
   }
   if (name == "Split") {
@@ -396,8 +434,12 @@ Decoder make_decoder(const JsonField& config) {
     const JsonField list = config["decoders"];
     std::vector<Decoder> stages;
     for (size_t i = 0; i < list.size(); ++i) stages.push_back(make_decoder(list[i]));
-    return [stages](std::vector<std::string>& tokens) {
-      for (const auto& stage : stages) stage(tokens);
+    return [stages, where = config.where()](std::vector<std::string>& tokens) {
+      const size_t before = total_bytes(tokens);
+      for (const auto& stage : stages) {
+        stage(tokens);
+        check_growth(before, total_bytes(tokens), where);
+      }
     };
   }
   if (name == "ByteLevel") return decode_byte_level;
@@ -412,8 +454,8 @@ Decoder make_decoder(const JsonField& config) {
   if (name == "Replace") {
     auto pattern = make_pattern(config["pattern"]);
     const std::string content = config["content"].string();
-    return [pattern, content](std::vector<std::string>& tokens) {
-      for (std::string& token : tokens) token = replace_all(*pattern, token, content);
+    return [pattern, content, where = config.where()](std::vector<std::string>& tokens) {
+      for (std::string& token : tokens) token = replace_all(*pattern, token, content, where);
     };
   }
   if (name == "Strip") return make_strip(config);

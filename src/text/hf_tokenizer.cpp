@@ -24,12 +24,27 @@ struct Template {
   std::vector<TokenId> prefix, suffix;
 };
 
+// Token ids are dense in every real vocabulary (Llama 3: 128,256, Gemma: 262,144); a bound far
+// above those keeps a hostile id from sizing the id -> token table (docs/robustness.md).
+constexpr int64_t kMaxTokenIds = int64_t{1} << 24;
+
+// `value` as a token id, or an error naming `field` and `token`.
+TokenId token_id(const nlohmann::json& value, const JsonField& field, const std::string& token) {
+  // An unsigned value at or above 2^63 reads as negative here, so it is rejected too.
+  if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
+      value.get<int64_t>() >= kMaxTokenIds) {
+    field.fail(fmt::format("id of {}: expected an integer in [0, {}), got {}", token, kMaxTokenIds,
+                           shown(value)));
+  }
+  return static_cast<TokenId>(value.get<int64_t>());
+}
+
 BpeConfig parse_bpe(const JsonField& model) {
   const JsonField type = model["type"];
   if (type.string() != "BPE") {
     type.fail("unsupported model type '" + type.string() + "' (supported: BPE)");
   }
-  if (const auto dropout = model.find("dropout"); dropout && dropout->json().get<double>() > 0) {
+  if (const auto dropout = model.find("dropout"); dropout && dropout->number() > 0) {
     dropout->fail("BPE dropout is not supported (it makes encoding random)");
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
@@ -42,8 +57,7 @@ BpeConfig parse_bpe(const JsonField& model) {
   if (!vocab.json().is_object()) vocab.fail("expected an object of token: id");
   config.vocab.reserve(vocab.json().size());
   for (const auto& [token, id] : vocab.json().items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0) vocab.fail("bad id of '" + token + "'");
-    config.vocab.emplace(token, id.get<TokenId>());
+    config.vocab.emplace(token, token_id(id, vocab, "'" + token + "'"));
   }
   const JsonField merges = model["merges"];
   config.merges.reserve(merges.size());
@@ -72,8 +86,8 @@ std::vector<AddedToken> parse_added_tokens(const JsonField& list) {
   for (size_t i = 0; i < list.size(); ++i) {
     const JsonField entry = list[i];
     AddedToken token;
-    token.id = static_cast<TokenId>(entry["id"].integer());
     token.content = entry["content"].string();
+    token.id = token_id(entry["id"].json(), entry, "added token '" + token.content + "'");
     if (token.content.empty()) entry["content"].fail("an added token may not be empty");
     token.single_word = entry.boolean_or("single_word", false);
     token.lstrip = entry.boolean_or("lstrip", false);
@@ -85,14 +99,18 @@ std::vector<AddedToken> parse_added_tokens(const JsonField& list) {
   return tokens;
 }
 
-// Appends to `template_` the ids of a post_processor (ByteLevel adds none).
-void parse_post_processor(const JsonField& config, Template& template_) {
+// The id -> token table: null where no token has the id.
+using TokenTable = std::vector<const std::string*>;
+
+// Appends to `template_` the ids of a post_processor (ByteLevel adds none); each must be a token
+// of `tokens`.
+void parse_post_processor(const JsonField& config, const TokenTable& tokens, Template& template_) {
   const JsonField type = config["type"];
   const std::string name = type.string();
   if (name == "ByteLevel") return;
   if (name == "Sequence") {
     const JsonField list = config["processors"];
-    for (size_t i = 0; i < list.size(); ++i) parse_post_processor(list[i], template_);
+    for (size_t i = 0; i < list.size(); ++i) parse_post_processor(list[i], tokens, template_);
     return;
   }
   if (name != "TemplateProcessing") {
@@ -114,8 +132,14 @@ void parse_post_processor(const JsonField& config, Template& template_) {
     if (!special) specials.fail("no entry for special token '" + name + "'");
     const JsonField ids = (*special)["ids"];
     auto& target = after_sequence ? template_.suffix : template_.prefix;
-    for (size_t k = 0; k < ids.size(); ++k)
-      target.push_back(static_cast<TokenId>(ids[k].integer()));
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const int64_t id = ids[k].integer();
+      if (id < 0 || id >= static_cast<int64_t>(tokens.size()) || tokens[id] == nullptr) {
+        ids[k].fail(
+            fmt::format("special token '{}': id {} is not a token of the vocabulary", name, id));
+      }
+      target.push_back(static_cast<TokenId>(id));
+    }
   }
 }
 
@@ -141,7 +165,7 @@ class HfTokenizer final : public Tokenizer {
   PreTokenizer pre_tokenizer_;
   Decoder decoder_;
   Template template_;
-  std::vector<std::optional<std::string>> id_to_token_;
+  TokenTable id_to_token_;  // into model_'s vocabulary and added_, which never change
   SpecialTokens special_;
   std::string identity_;
 };
@@ -156,7 +180,6 @@ HfTokenizer::HfTokenizer(const nlohmann::json& root, const std::string& file) {
   }
   if (const auto normalizer = top.find("normalizer")) normalizer_ = make_normalizer(*normalizer);
   if (const auto pre = top.find("pre_tokenizer")) pre_tokenizer_ = make_pre_tokenizer(*pre);
-  if (const auto post = top.find("post_processor")) parse_post_processor(*post, template_);
   if (const auto decoder = top.find("decoder")) decoder_ = make_decoder(*decoder);
   if (const auto list = top.find("added_tokens")) added_ = parse_added_tokens(*list);
 
@@ -174,15 +197,15 @@ HfTokenizer::HfTokenizer(const nlohmann::json& root, const std::string& file) {
   normalized_matcher_ =
       std::make_unique<AddedTokenMatcher>(std::move(normalized), std::move(normalized_patterns));
 
+  // Ids were checked to lie in [0, kMaxTokenIds) when read.
   const auto place = [&](TokenId id, const std::string& token) {
-    if (static_cast<size_t>(id) >= id_to_token_.size()) id_to_token_.resize(id + 1);
-    id_to_token_[id] = token;
+    if (static_cast<size_t>(id) >= id_to_token_.size()) id_to_token_.resize(id + 1, nullptr);
+    id_to_token_[id] = &token;
   };
   for (const auto& [token, id] : model_->vocab()) place(id, token);
   for (const AddedToken& token : added_) place(token.id, token.content);
-  for (const TokenId id : template_.prefix) {
-    if (id < 0 || id >= vocab_size())
-      top["post_processor"].fail(fmt::format("id {} is not in the vocabulary", id));
+  if (const auto post = top.find("post_processor")) {
+    parse_post_processor(*post, id_to_token_, template_);
   }
   find_special_tokens(file);
 
@@ -215,21 +238,21 @@ void HfTokenizer::find_special_tokens(const std::string& file) {
   if (!std::filesystem::exists(config_file)) return;
   const nlohmann::json config = read_json_file(config_file.string());
   if (!config.is_object()) fail("{}: not a JSON object", config_file.string());
+  const std::string config_path = config_file.string();
+  const JsonField top(config, "", config_path);
   const std::pair<const char*, std::optional<TokenId>*> keys[] = {{"bos_token", &special_.bos},
                                                                   {"eos_token", &special_.eos},
                                                                   {"pad_token", &special_.pad},
                                                                   {"unk_token", &special_.unk}};
   for (const auto& [key, target] : keys) {
-    const auto it = config.find(key);
-    if (it == config.end()) continue;
-    const nlohmann::json& value = it->is_object() ? it->value("content", nlohmann::json()) : *it;
-    if (value.is_null()) {
-      target->reset();
-    } else if (value.is_string()) {
-      *target = id_of(value.get<std::string>());
-      if (!*target)
-        fail("{}: {}: '{}' is not a token", config_file.string(), key, value.get<std::string>());
-    }
+    if (config.contains(key) && config[key].is_null()) target->reset();
+    const auto field = top.find(key);
+    if (!field) continue;
+    // "<s>" or {"content": "<s>", ...} (an AddedToken as transformers saves it).
+    const JsonField content = field->json().is_object() ? (*field)["content"] : *field;
+    if (!content.json().is_string()) content.fail("expected a token string or {\"content\": ...}");
+    *target = id_of(content.string());
+    if (!*target) content.fail("'" + content.string() + "' is not a token of the vocabulary");
   }
 }
 
@@ -267,7 +290,7 @@ std::string HfTokenizer::decode(const std::vector<TokenId>& ids) const {
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
   for (const TokenId id : ids) {
-    if (id < 0 || id >= vocab_size() || !id_to_token_[id]) {
+    if (id < 0 || id >= vocab_size() || id_to_token_[id] == nullptr) {
       fail("token id {} is not in the vocabulary (0..{})", id, vocab_size() - 1);
     }
     tokens.push_back(*id_to_token_[id]);

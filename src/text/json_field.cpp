@@ -2,6 +2,14 @@
 #include "text/json_field.h"
 
 namespace pride::text {
+std::string shown(const nlohmann::json& value) {
+  constexpr size_t kMaxShown = 80;
+  std::string text = value.dump();
+  if (text.size() <= kMaxShown) return text;
+  size_t cut = kMaxShown;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut) + "...";
+}
 
 JsonField JsonField::operator[](const char* key) const {
   std::optional<JsonField> member = find(key);
@@ -29,18 +37,23 @@ size_t JsonField::size() const {
 }
 
 std::string JsonField::string() const {
-  if (!value_->is_string()) fail("expected a string, got " + value_->dump());
+  if (!value_->is_string()) fail("expected a string, got " + shown(*value_));
   return value_->get<std::string>();
 }
 
 bool JsonField::boolean() const {
-  if (!value_->is_boolean()) fail("expected true or false, got " + value_->dump());
+  if (!value_->is_boolean()) fail("expected true or false, got " + shown(*value_));
   return value_->get<bool>();
 }
 
 int64_t JsonField::integer() const {
-  if (!value_->is_number_integer()) fail("expected an integer, got " + value_->dump());
+  if (!value_->is_number_integer()) fail("expected an integer, got " + shown(*value_));
   return value_->get<int64_t>();
+}
+
+double JsonField::number() const {
+  if (!value_->is_number()) fail("expected a number, got " + shown(*value_));
+  return value_->get<double>();
 }
 
 bool JsonField::boolean_or(const char* key, bool fallback) const {

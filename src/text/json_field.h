@@ -11,6 +11,10 @@
 
 namespace pride::text {
 
+// A value as it appears in an error message: its JSON, cut short (at a character boundary) when
+// long, so that a 100 MB string does not become a 100 MB message.
+std::string shown(const nlohmann::json& value);
+
 class JsonField {
  public:
   JsonField(const nlohmann::json& value, std::string path, const std::string& file)
@@ -18,6 +22,10 @@ class JsonField {
 
   const nlohmann::json& json() const { return *value_; }
   const std::string& path() const { return path_; }
+  const std::string& file() const { return *file_; }
+  // "<file>: <path>", the prefix of this field's errors (for errors raised later, e.g. while
+  // encoding with a pattern this field defined).
+  std::string where() const { return *file_ + ": " + (path_.empty() ? "(top level)" : path_); }
   bool is_null() const { return value_->is_null(); }
 
   // A required member (missing or null is an error), an optional one (null counts as missing).
@@ -29,13 +37,12 @@ class JsonField {
   std::string string() const;
   bool boolean() const;
   int64_t integer() const;
+  double number() const;  // an integer or a floating-point number
   // An optional member's value, or `fallback` when it is missing or null.
   bool boolean_or(const char* key, bool fallback) const;
   std::string string_or(const char* key, const std::string& fallback) const;
 
-  [[noreturn]] void fail(const std::string& what) const {
-    pride::fail("{}: {}: {}", *file_, path_.empty() ? "(top level)" : path_, what);
-  }
+  [[noreturn]] void fail(const std::string& what) const { pride::fail("{}: {}", where(), what); }
 
  private:
   const nlohmann::json* value_;

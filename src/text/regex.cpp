@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "text/unicode.h"
+#include "util/error.h"
 
 namespace pride::text {
 
@@ -17,14 +18,36 @@ constexpr char kWhiteSpaceMembers[] =
 
 struct Regex::Compiled {
   pcre2_code* code = nullptr;
+  pcre2_match_context* limits = nullptr;
   bool jit = false;
+  std::string pattern, origin;
 };
 
-Regex::Regex(const std::string& pattern, bool literal) : compiled_(new Compiled) {
+namespace {
+
+pcre2_match_context* limited_match_context() {
+  pcre2_match_context* context = pcre2_match_context_create(nullptr);
+  if (context == nullptr) throw std::bad_alloc();
+  pcre2_set_match_limit(context, kRegexMatchLimit);
+  pcre2_set_depth_limit(context, kRegexDepthLimit);
+  pcre2_set_heap_limit(context, kRegexHeapLimitKib);
+  return context;
+}
+
+}  // namespace
+
+Regex::Regex(const std::string& pattern, bool literal, std::string origin)
+    : compiled_(new Compiled) {
+  compiled_->pattern = pattern;
+  compiled_->origin = std::move(origin);
   int error = 0;
   PCRE2_SIZE offset = 0;
-  const uint32_t options = PCRE2_UTF | PCRE2_NO_UTF_CHECK |
-                           (literal ? PCRE2_LITERAL : PCRE2_UCP);  // UCP: Unicode \p{..} classes
+  // The pattern is checked for valid UTF-8 (it comes from a file). A regex may not use \C,
+  // which matches one byte and could cut a character in two, leaving invalid UTF-8 for the
+  // unchecked matches (PCRE2_LITERAL allows no other option).
+  const uint32_t options =
+      PCRE2_UTF | (literal ? PCRE2_LITERAL
+                           : PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C);  // UCP: Unicode \p{..} classes
   compiled_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                                   options, &error, &offset, nullptr);
   if (compiled_->code == nullptr) {
@@ -35,10 +58,26 @@ Regex::Regex(const std::string& pattern, bool literal) : compiled_(new Compiled)
                                 reinterpret_cast<const char*>(message));
   }
   compiled_->jit = pcre2_jit_compile(compiled_->code, PCRE2_JIT_COMPLETE) == 0;
+  compiled_->limits = limited_match_context();
 }
 
 Regex::~Regex() {
+  pcre2_match_context_free(compiled_->limits);
   pcre2_code_free(compiled_->code);
+}
+
+// One match attempt from `start`: the JIT (PCRE2's default 32 KiB machine stack, which a
+// pattern's recursion can exhaust), falling back to the interpreter, whose backtracking lives on
+// the heap under kRegexHeapLimitKib. Both honour the match limit.
+int Regex::match_at(std::string_view text, size_t start, pcre2_match_data* data) const {
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  if (compiled_->jit) {
+    const int rc =
+        pcre2_jit_match(compiled_->code, subject, text.size(), start, 0, data, compiled_->limits);
+    if (rc != PCRE2_ERROR_JIT_STACKLIMIT) return rc;
+  }
+  return pcre2_match(compiled_->code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, data,
+                     compiled_->limits);
 }
 
 std::vector<Span> Regex::matches(std::string_view text) const {
@@ -46,15 +85,11 @@ std::vector<Span> Regex::matches(std::string_view text) const {
   thread_local std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
       pcre2_match_data_create(1, nullptr), &pcre2_match_data_free);
   std::vector<Span> spans;
-  const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t start = 0;
   while (start <= text.size()) {
-    const int rc = compiled_->jit ? pcre2_jit_match(compiled_->code, subject, text.size(), start, 0,
-                                                    data.get(), nullptr)
-                                  : pcre2_match(compiled_->code, subject, text.size(), start,
-                                                PCRE2_NO_UTF_CHECK, data.get(), nullptr);
+    const int rc = match_at(text, start, data.get());
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) throw std::runtime_error("PCRE2 match failed with code " + std::to_string(rc));
+    if (rc < 0) fail_match(rc, text.size());
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data.get());
     const size_t begin = ovector[0], end = ovector[1];
     if (end > begin) {
@@ -66,6 +101,13 @@ std::vector<Span> Regex::matches(std::string_view text) const {
     }
   }
   return spans;
+}
+
+void Regex::fail_match(int code, size_t text_bytes) const {
+  PCRE2_UCHAR message[256];
+  pcre2_get_error_message(code, message, sizeof(message));
+  fail("{}: pattern '{}' gave up on a text of {} bytes: {} (limits: docs/robustness.md)",
+       compiled_->origin, compiled_->pattern, text_bytes, reinterpret_cast<const char*>(message));
 }
 
 std::string oniguruma_to_pcre2(const std::string& pattern) {

@@ -13,6 +13,20 @@
 namespace pride::text {
 namespace {
 
+// AddressSanitizer refuses dlopen with RTLD_DEEPBIND (google/sanitizers#611). A sanitizer build
+// (the fuzz harness, tests/fuzz/) links no LibTorch, so there is no second protobuf to keep apart.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepBind = 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr int kDeepBind = 0;
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+
 // The module's functions, resolved once per process.
 struct Module {
   void* (*open)(const char*, std::string*);
@@ -33,7 +47,7 @@ std::string module_path() {
 const Module& module() {
   static const Module loaded = [] {
     const std::string path = module_path();
-    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
     if (library == nullptr) fail("cannot load the SentencePiece module {}: {}", path, dlerror());
     const auto symbol = [&](const char* name) {
       void* address = dlsym(library, name);
@@ -55,32 +69,45 @@ class SentencePieceTokenizer final : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(const std::string& file) {
     std::string error;
-    processor_ = module().open(file.c_str(), &error);
+    processor_.reset(module().open(file.c_str(), &error));
     if (processor_ == nullptr) fail("{}: not a SentencePiece model: {}", file, error);
     int info[5];
     std::string proto;
-    module().info(processor_, info, &proto);
+    module().info(processor_.get(), info, &proto);
     vocab_size_ = info[0];
-    const auto id = [](int value) -> std::optional<TokenId> {
+    if (vocab_size_ < 1) fail("{}: a SentencePiece model without pieces", file);
+    // -1 means none; any other id must be a piece (libsentencepiece checks this, pride does not
+    // rely on it).
+    const auto id = [&](int value, const char* name) -> std::optional<TokenId> {
       if (value < 0) return std::nullopt;
+      if (value >= vocab_size_) {
+        fail("{}: {} {} is not below the model's {} pieces", file, name, value, vocab_size_);
+      }
       return value;
     };
-    special_ = {id(info[1]), id(info[2]), id(info[3]), id(info[4])};
+    special_ = {id(info[1], "bos_id"), id(info[2], "eos_id"), id(info[3], "pad_id"),
+                id(info[4], "unk_id")};
+    file_ = file;
     identity_ = fmt::format("sentencepiece:{:016x}", XXH3_64bits(proto.data(), proto.size()));
   }
-  ~SentencePieceTokenizer() override { module().close(processor_); }
 
   std::vector<TokenId> encode(std::string_view text, bool add_special) const override {
     const std::string repaired = repair_utf8(text);
     std::vector<int> pieces;
     std::string error;
-    if (!module().encode(processor_, &repaired, &pieces, &error)) {
-      fail("SentencePiece encode failed: {}", error);
+    if (!module().encode(processor_.get(), &repaired, &pieces, &error)) {
+      fail("{}: SentencePiece encode failed: {}", file_, error);
     }
     std::vector<TokenId> ids;
     ids.reserve(pieces.size() + 1);
     if (add_special && special_.bos) ids.push_back(*special_.bos);
-    ids.insert(ids.end(), pieces.begin(), pieces.end());
+    for (const int piece : pieces) {
+      if (piece < 0 || piece >= vocab_size_) {
+        fail("{}: SentencePiece gave id {}, not below the model's {} pieces", file_, piece,
+             vocab_size_);
+      }
+      ids.push_back(piece);
+    }
     return ids;
   }
 
@@ -92,8 +119,8 @@ class SentencePieceTokenizer final : public Tokenizer {
     }
     const std::vector<int> pieces(ids.begin(), ids.end());
     std::string text, error;
-    if (!module().decode(processor_, &pieces, &text, &error)) {
-      fail("SentencePiece decode failed: {}", error);
+    if (!module().decode(processor_.get(), &pieces, &text, &error)) {
+      fail("{}: SentencePiece decode failed: {}", file_, error);
     }
     return text;
   }
@@ -103,7 +130,9 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::string identity() const override { return identity_; }
 
  private:
-  void* processor_ = nullptr;
+  // Closed however the constructor ends.
+  std::unique_ptr<void, void (*)(void*)> processor_{nullptr, module().close};
+  std::string file_;
   int64_t vocab_size_ = 0;
   SpecialTokens special_;
   std::string identity_;

@@ -110,7 +110,7 @@ TEST_F(FormatTest, StrictReadingNamesFileLineAndField) {
   EXPECT_HAS(read_error(with(R"("privileged")", R"("audio":[[1,2],[3]],"privileged")")),
              "bad.jsonl:2: audio[1]: 1 values, but frame 0 has 2");
   EXPECT_HAS(read_error(with(R"("privileged")", R"("audio":[[1,"x"]],"privileged")")),
-             "bad.jsonl:2: audio[0][1]: expected a number");
+             "bad.jsonl:2: audio[0][1]: expected a number within float32 range");
   EXPECT_HAS(read_error(with(R"("privileged")", R"("visual":[],"privileged")")),
              "bad.jsonl:2: visual: expected [frames][dim]");
   EXPECT_HAS(

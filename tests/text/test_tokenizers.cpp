@@ -250,6 +250,112 @@ TEST_F(TokenizerTest, TokenizerConfigNamesTheSpecialTokens) {
   EXPECT_FALSE(tokenizer->special_tokens().pad);
 }
 
+// --- hostile files (issue 19): each an error naming the file and the field, never a crash -----
+
+TEST_F(TokenizerTest, HostileTokenIdsAreErrorsNamingTheToken) {
+  for (const json& id : {json(-1), json(4294967295u), json(int64_t{1} << 31), json(2000000000),
+                         json(uint64_t{1} << 63), json(1.5), json("7")}) {
+    json config = byte_level({}, json::array());
+    config["model"]["vocab"]["zz"] = id;
+    const std::string message = load_error(config);
+    EXPECT_NE(message.find("tokenizer.json: model.vocab: id of 'zz'"), std::string::npos)
+        << id << ": " << message;
+    config = byte_level({}, json::array());
+    config["added_tokens"] = {{{"id", id}, {"content", "<x>"}}};
+    EXPECT_NE(load_error(config).find("added_tokens[0]: id of added token '<x>'"),
+              std::string::npos)
+        << id << ": " << load_error(config);
+  }
+}
+
+TEST_F(TokenizerTest, PostProcessorIdsMustBeTokens) {
+  for (const json& id : {json(-1), json(100000), json(4294967296u), json(int64_t{1} << 40)}) {
+    json config = sentencepiece_style();
+    config["post_processor"]["special_tokens"]["<s>"]["ids"] = {id};
+    EXPECT_NE(load_error(config).find("post_processor.special_tokens.<s>.ids[0]"),
+              std::string::npos)
+        << load_error(config);
+  }
+  json config = sentencepiece_style();  // the suffix too
+  config["post_processor"]["single"].push_back({{"SpecialToken", {{"id", "</s>"}}}});
+  config["post_processor"]["special_tokens"]["</s>"] = {{"id", "</s>"}, {"ids", {300}}};
+  EXPECT_NE(load_error(config).find("special token '</s>': id 300 is not a token"),
+            std::string::npos);
+}
+
+TEST_F(TokenizerTest, TokenizerConfigSpecialsMustBeTokensOfTheRightType) {
+  write("tokenizer_config.json", R"({"eos_token": "<nope>"})");
+  EXPECT_NE(load_error(sentencepiece_style()).find("tokenizer_config.json: eos_token: '<nope>'"),
+            std::string::npos);
+  write("tokenizer_config.json", R"({"bos_token": 1})");
+  EXPECT_NE(load_error(sentencepiece_style()).find("bos_token: expected a token string"),
+            std::string::npos);
+  write("tokenizer_config.json", R"({"pad_token": {"content": 5}})");
+  EXPECT_NE(load_error(sentencepiece_style()).find("pad_token.content: expected a token string"),
+            std::string::npos);
+}
+
+TEST_F(TokenizerTest, WrongTypesNameTheKey) {
+  json config = sentencepiece_style();
+  config["model"]["dropout"] = "x";
+  EXPECT_NE(load_error(config).find("model.dropout: expected a number"), std::string::npos);
+  config = sentencepiece_style();
+  config["model"]["vocab"] = json::array();
+  EXPECT_NE(load_error(config).find("model.vocab: expected an object"), std::string::npos);
+}
+
+TEST_F(TokenizerTest, CatastrophicBacktrackingIsAnErrorNamingTheFile) {
+  json config = byte_level({}, json::array());
+  config["pre_tokenizer"] = {
+      {"type", "Split"}, {"pattern", {{"Regex", "(a+)+$"}}}, {"behavior", "Isolated"}};
+  const auto tokenizer = load(config);
+  const std::string text = std::string(40, 'a') + "b";  // 2^40 ways to fail without a limit
+  std::string message;
+  try {
+    tokenizer->encode(text, false);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("tokenizer.json: pre_tokenizer.pattern: pattern '(a+)+$' gave up"),
+            std::string::npos)
+      << message;
+  config["pre_tokenizer"]["pattern"]["Regex"] = "a\\Cb";  // \C could cut a character in two
+  EXPECT_NE(load_error(config).find("does not compile"), std::string::npos);
+}
+
+TEST_F(TokenizerTest, RunawayStagesAreErrors) {
+  // 40 Replace normalizers that each double the text would make 2^40 bytes.
+  json doubling = json::array();
+  for (int i = 0; i < 40; ++i) {
+    doubling.push_back({{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aa"}});
+  }
+  json config = byte_level({}, json::array());
+  config["normalizer"] = {{"type", "Sequence"}, {"normalizers", doubling}};
+  std::string message;
+  try {
+    load(config)->encode("aaaa", false);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("tokenizer.json: normalizer: turns a text of 4 bytes into"),
+            std::string::npos)
+      << message;
+  // One Replace with a huge content is refused before the result is built.
+  config["normalizer"] = {
+      {"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", std::string(100000, 'b')}};
+  EXPECT_THROW(load(config)->encode("aaaa", false), Error);
+}
+
+TEST_F(TokenizerTest, DeeplyNestedSequencesAreRefusedAtParseTime) {
+  json normalizer = {{"type", "NFC"}};
+  for (int i = 0; i < 1000; ++i) {  // 2000 levels of JSON: far over the 256 allowed
+    normalizer = {{"type", "Sequence"}, {"normalizers", json::array({std::move(normalizer)})}};
+  }
+  json config = byte_level({}, json::array());
+  config["normalizer"] = std::move(normalizer);
+  EXPECT_NE(load_error(config).find("nested"), std::string::npos);
+}
+
 TEST(RegexTest, WhiteSpaceIsUnicodeWhiteSpaceAsInOniguruma) {
   const Regex space(oniguruma_to_pcre2(R"(\s+|[^\s\p{L}]+)"), false);
   const auto spans = space.matches("a\u0085\u3000b!");  // NEL and the ideographic space
