@@ -41,9 +41,10 @@ CausalLMConfig parse_causal_lm_config(const nlohmann::json& config, const std::s
 // The parameters a model of `config` has (a tied LM head counted once).
 int64_t parameter_count(const CausalLMConfig& config);
 
-// Before anything is allocated: the safetensors headers in `dir` must hold at least as many values
-// as `config` implies, or config.json's sizes do not belong to these weights (num_hidden_layers
-// 10^9, say) and the pride::Error names config.json instead of allocating terabytes.
+// Before anything is allocated: a config whose parameters are far more than the values the
+// safetensors headers in `dir` hold (over twice, plus 2^20) does not belong to these weights
+// (num_hidden_layers 4000 over 2 layers' weights, say), and the pride::Error names config.json
+// instead of allocating what no weights fill. Smaller differences are the loader's to name.
 void check_weights_hold_config(const CausalLMConfig& config, const std::string& dir);
 
 // Hugging Face's "model." prefix: embeddings, decoder blocks and the final norm.

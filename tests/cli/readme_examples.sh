@@ -16,6 +16,13 @@ cp "$REPO/tests/data/dialogue/meld.csv" train_sent_emo.csv  # MELD's file name, 
 /usr/bin/python3 "$REPO/tests/cli/lib/hf_reference.py" make-tokenizer runs/teach-example/teacher \
   --merges "e r,t h" --special-config
 /usr/bin/python3 "$REPO/tests/cli/lib/hf_reference.py" make runs/teach-example/teacher llama --vocab 259
+# ... with a ChatML chat template in its tokenizer_config.json, for `pride chat render`.
+/usr/bin/python3 -c 'import json, sys
+path = sys.argv[1] + "/tokenizer_config.json"
+config = json.load(open(path))
+config["chat_template"] = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+                           "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+json.dump(config, open(path, "w"))' runs/teach-example/teacher
 "$PRIDE" data convert --from empathetic-dialogues --out runs/teach-example/ed.jsonl \
   --in "$REPO/tests/data/dialogue/empathetic_dialogues.csv" >/dev/null
 
@@ -25,7 +32,8 @@ mapfile -t lines < <(awk '/^## Using it/{on=1} on&&/^```sh/{inside=1; next} insi
 check "the README has its examples" test "${#lines[@]}" -ge 9
 ordered=()
 for pattern in "pride-launch -n 4" "--resume auto" "pride eval" "pride generate" "ckpt inspect" \
-  "ckpt export" "data synth" "data inspect" "data convert" "teach --config" "pride shard" "train.max_steps=1000"; do
+  "ckpt export" "data synth" "data inspect" "data convert" "teach --config" "chat render" "pride shard" \
+  "train.max_steps=1000"; do
   for line in "${lines[@]}"; do
     [[ $line == *"$pattern"* ]] && ordered+=("$line")
   done
