@@ -271,44 +271,35 @@ torch::Tensor MpiCommunicator::all_gather(const torch::Tensor& local) {
 
 void MpiCommunicator::reduce_scatter(const torch::Tensor& input, torch::Tensor& output,
                                      bool average) {
-  const SlicedCall call =
-      open_sliced_call("reduce_scatter", input, output, input, output, world_size());
-  const std::string& description = call.description;
-  const MPI_Datatype type = call.type;
-  const int count = call.slice_count;
-  torch::Tensor send = call.send, receive = call.receive;
+  SlicedCall call = open_sliced_call("reduce_scatter", input, output, input, output, world_size());
   start(
-      description, {send, receive},
+      call.description, {call.send, call.receive},
       [&](MPI_Request* request) {
-        return MPI_Ireduce_scatter_block(send.data_ptr(), receive.data_ptr(), count, type, MPI_SUM,
-                                         comm_, request);
+        return MPI_Ireduce_scatter_block(call.send.data_ptr(), call.receive.data_ptr(),
+                                         call.slice_count, call.type, MPI_SUM, comm_, request);
       },
       [&] {
-        if (average) divide_for_average(receive, world_size());
-        copy_back(output, receive);
+        if (average) divide_for_average(call.receive, world_size());
+        copy_back(output, call.receive);
       })
       ->wait();
 }
 
 void MpiCommunicator::all_gather_into(const torch::Tensor& local, torch::Tensor& output) {
-  const SlicedCall call =
-      open_sliced_call("all_gather_into", local, output, output, local, world_size());
-  const std::string& description = call.description;
-  const MPI_Datatype type = call.type;
-  const int count = call.slice_count;
-  torch::Tensor send = call.send, receive = call.receive;
+  SlicedCall call = open_sliced_call("all_gather_into", local, output, output, local, world_size());
   // `local` may be this rank's own slice of `output` (ZeRO-1 gathers parameters in place); MPI
   // forbids aliased buffers and says so with MPI_IN_PLACE.
-  const auto* own_slot = static_cast<const char*>(receive.data_ptr()) +
+  const auto* own_slot = static_cast<const char*>(call.receive.data_ptr()) +
                          rank() * local.numel() * static_cast<int64_t>(local.element_size());
-  const bool in_place = send.data_ptr() == own_slot;
+  const bool in_place = call.send.data_ptr() == own_slot;
   start(
-      description, {send, receive},
+      call.description, {call.send, call.receive},
       [&](MPI_Request* request) {
-        return MPI_Iallgather(in_place ? MPI_IN_PLACE : send.data_ptr(), count, type,
-                              receive.data_ptr(), count, type, comm_, request);
+        return MPI_Iallgather(in_place ? MPI_IN_PLACE : call.send.data_ptr(), call.slice_count,
+                              call.type, call.receive.data_ptr(), call.slice_count, call.type,
+                              comm_, request);
       },
-      [&] { copy_back(output, receive); })
+      [&] { copy_back(output, call.receive); })
       ->wait();
 }
 
