@@ -31,7 +31,7 @@ EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& c
 
   // [ce_sum, rkl_sum, emotion_correct, samples, tokens] in float64 for exact counts.
   auto sums = torch::zeros({5}, torch::kFloat64);
-  const auto batch_size = static_cast<size_t>(config.train.micro_batch_size);
+  const auto batch_size = static_cast<size_t>(micro_batch_or_default(config.train));
   for (size_t begin = 0; begin < mine.size(); begin += batch_size) {
     std::vector<Sample> samples;
     for (size_t i = begin; i < std::min(mine.size(), begin + batch_size); ++i) {
