@@ -37,10 +37,14 @@ void check_ranges(const TensorRecord& tensor, const Manifest& manifest, const st
   int64_t expected_begin = 0;
   for (size_t i = 0; i < tensor.ranges.size(); ++i) {
     const ShardRange& range = tensor.ranges[i];
-    const int64_t end_byte = range.byte_offset + (range.end - range.begin) * item;
-    if (range.shard != static_cast<int>(i) || range.begin != expected_begin ||
-        range.end < range.begin || range.byte_offset < kShardHeaderBytes ||
-        end_byte > manifest.shards[i].digest.bytes) {
+    // In checked arithmetic: a hostile byte_offset near 2^63 must not wrap into the shard.
+    int64_t elements = 0, span_bytes = 0, end_byte = 0;
+    const bool overflows = range.end < range.begin ||
+                           __builtin_sub_overflow(range.end, range.begin, &elements) ||
+                           __builtin_mul_overflow(elements, item, &span_bytes) ||
+                           __builtin_add_overflow(range.byte_offset, span_bytes, &end_byte);
+    if (overflows || range.shard != static_cast<int>(i) || range.begin != expected_begin ||
+        range.byte_offset < kShardHeaderBytes || end_byte > manifest.shards[i].digest.bytes) {
       fail("{}: tensor '{}' has an invalid range for shard {} ([{}, {}) at byte {})", path,
            tensor.name, i, range.begin, range.end, range.byte_offset);
     }
@@ -93,6 +97,7 @@ Manifest manifest_from_json(const json& in, const std::string& path) {
   manifest.world_size = in.at("world_size").get<int>();
   manifest.config_yaml = in.at("config_yaml").get<std::string>();
   manifest.extra = in.at("extra");
+  if (!manifest.extra.is_object()) fail("{}: \"extra\" must be an object", path);
   for (const json& param : in.at("params")) {
     manifest.params.push_back({param.at("name").get<std::string>(),
                                param.at("shape").get<std::vector<int64_t>>(),

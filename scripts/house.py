@@ -9,7 +9,7 @@ import pathlib
 import re
 import sys
 
-FLOORS = ["util", "io", "text", "config", "data", "dialogue", "sharding", "distributed",
+FLOORS = ["util", "io", "text", "chat", "config", "data", "dialogue", "sharding", "distributed",
           "checkpoints", "models", "eval", "training", "teacher", "cli"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/', re.M)
 PARSER = re.compile(r'^\s*#\s*include\s+<CLI/', re.M)

@@ -56,5 +56,6 @@ void add_bench_commands(CLI::App& app, CommandTable& table);  // bench allreduce
 void add_score_command(CLI::App& app, CommandTable& table);
 void add_tokenize_command(CLI::App& app, CommandTable& table);
 void add_generate_command(CLI::App& app, CommandTable& table);
+void add_chat_commands(CLI::App& app, CommandTable& table);  // chat render
 
 }  // namespace pride::cli

@@ -24,8 +24,9 @@ void add_generate_command(CLI::App& app, CommandTable& table) {
                       "with --checkpoint: prompts are this HDF5 data set's contexts and frames");
   command->add_option("--samples", args->samples, "with --data: the first N samples (0: all)")
       ->capture_default_str();
-  command->add_option("--tokenizer", args->tokenizer, "tokenizer.json, .model or directory");
-  command->add_option("--prompt", args->prompt, "one prompt text (needs --tokenizer)");
+  command->add_option("--tokenizer", args->tokenizer,
+                      "tokenizer.json, .model or directory (default: the model directory's own)");
+  command->add_option("--prompt", args->prompt, "one prompt text (needs a tokenizer)");
   command->add_option("--prompt-ids", args->prompt_ids, "one prompt as a JSON array of ids");
   command->add_option("--in", args->in_file,
                       "JSONL prompts: {\"prompt\": TEXT} or {\"prompt_ids\": [...]} per line");

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "io/json_file.h"
 #include "util/error.h"
 
 namespace pride {
@@ -182,12 +183,7 @@ TextMetrics score_jsonl(const std::string& path) {
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string context = fmt::format("{}:{}", path, number);
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      fail("{}: not valid JSON: {}", context, e.what());
-    }
+    const nlohmann::json record = parse_json(line, context);
     if (!record.is_object() || !record.contains("hypothesis") || !record.contains("reference")) {
       fail("{}: each line must be an object with \"hypothesis\" and \"reference\"", context);
     }

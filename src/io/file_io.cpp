@@ -33,7 +33,7 @@ class FileDescriptor {
  public:
   FileDescriptor(const std::string& path, int flags) : path_(path) {
     fd_ = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail("cannot open {}: {}", path, std::strerror(errno));
+    if (fd_ < 0) fail("{}: cannot open ({})", path, std::strerror(errno));
   }
   ~FileDescriptor() {
     if (fd_ >= 0) ::close(fd_);
@@ -160,7 +160,7 @@ std::string read_text_file(const std::string& path) {
 int64_t file_size(const std::string& path) {
   std::error_code error;
   const auto size = fs::file_size(path, error);
-  if (error) fail("cannot open {}: {}", path, fs::exists(path) ? "unreadable" : "missing");
+  if (error) fail("{}: cannot open ({})", path, fs::exists(path) ? "unreadable" : "missing");
   return static_cast<int64_t>(size);
 }
 

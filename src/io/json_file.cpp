@@ -30,22 +30,35 @@ int json_nesting_depth(std::string_view text) {
   return deepest;
 }
 
-}  // namespace
-
-nlohmann::json parse_json(std::string_view text, const std::string& source) {
+template <typename Json>
+Json parse_limited(std::string_view text, const std::string& source) {
   if (const int depth = json_nesting_depth(text); depth > kMaxJsonDepth) {
     fail("{}: not valid JSON: nested {} levels deep, more than the {} allowed", source, depth,
          kMaxJsonDepth);
   }
   try {
-    return nlohmann::json::parse(text);
+    return Json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not valid JSON: {}", source, e.what());
   }
 }
 
+}  // namespace
+
+nlohmann::json parse_json(std::string_view text, const std::string& source) {
+  return parse_limited<nlohmann::json>(text, source);
+}
+
 nlohmann::json read_json_file(const std::string& path) {
   return parse_json(read_text_file(path), path);
+}
+
+nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::string& source) {
+  return parse_limited<nlohmann::ordered_json>(text, source);
+}
+
+nlohmann::ordered_json read_ordered_json_file(const std::string& path) {
+  return parse_ordered_json(read_text_file(path), path);
 }
 
 }  // namespace pride

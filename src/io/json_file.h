@@ -21,4 +21,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& source);
 // The parsed contents of `path`, as parse_json.
 nlohmann::json read_json_file(const std::string& path);
 
+// The same, keeping the keys in the file's order (what a chat template's tojson must print).
+nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::string& source);
+nlohmann::ordered_json read_ordered_json_file(const std::string& path);
+
 }  // namespace pride

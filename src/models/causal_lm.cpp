@@ -8,10 +8,10 @@
 #include <map>
 #include <set>
 
-#include "io/file_io.h"
 #include "checkpoints/safetensors.h"
-#include "util/error.h"
+#include "io/file_io.h"
 #include "io/json_file.h"
+#include "util/error.h"
 
 namespace pride {
 namespace {
@@ -24,6 +24,12 @@ constexpr char kSingleFile[] = "model.safetensors";
 constexpr char kIndexFile[] = "model.safetensors.index.json";
 const std::set<std::string> kModelTypes = {"llama", "mistral", "qwen2", "qwen3"};
 
+// Bounds on config.json's sizes, far above any published model's (vocabularies reach 2^18, widths
+// 2^15, layers 2^7), so that every product of them fits in 64 bits.
+constexpr int64_t kMaxConfigSize = int64_t{1} << 24;  // vocab_size, widths
+constexpr int64_t kMaxLayers = 4096;
+constexpr int64_t kMaxHeads = 4096;
+
 // Typed access to a JSON object's fields; every error names the file and the field.
 class Fields {
  public:
@@ -35,15 +41,20 @@ class Fields {
     if (!has(key)) fail("{}: missing \"{}{}\"", path_, prefix_, key);
     return object_[key];
   }
-  int64_t positive(const char* key) const {
+  // A positive integer of at most `most`: the bound keeps a hostile or mistyped config.json from
+  // sizing tensors (and products of sizes) beyond anything real.
+  int64_t positive(const char* key, int64_t most = kMaxConfigSize) const {
     const json& value = at(key);
-    if (!value.is_number_integer() || value.get<int64_t>() <= 0) {
-      fail("{}: \"{}{}\" must be a positive integer, got {}", path_, prefix_, key, value.dump());
+    const bool in_range = value.is_number_unsigned() || value.is_number_integer();
+    if (!in_range || value.get<int64_t>() <= 0 || value.get<int64_t>() > most ||
+        (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(most))) {
+      fail("{}: \"{}{}\" must be a positive integer of at most {}, got {}", path_, prefix_, key,
+           most, value.dump());
     }
     return value.get<int64_t>();
   }
-  int64_t positive_or(const char* key, int64_t fallback) const {
-    return has(key) ? positive(key) : fallback;
+  int64_t positive_or(const char* key, int64_t fallback, int64_t most = kMaxConfigSize) const {
+    return has(key) ? positive(key, most) : fallback;
   }
   double number_or(const char* key, double fallback) const {
     if (!has(key)) return fallback;
@@ -111,12 +122,20 @@ int64_t parse_sliding_window(const Fields& config, const json& raw, const std::s
   return 0;
 }
 
-std::vector<int64_t> parse_eos(const Fields& config, const json& raw) {
+// eos_token_id: an id or a list of ids, each a token of the vocabulary.
+std::vector<int64_t> parse_eos(const Fields& config, const json& raw, int64_t vocab_size) {
   if (!config.has("eos_token_id")) return {};
   const json& eos = raw["eos_token_id"];
   std::vector<int64_t> ids;
   for (const json& id : eos.is_array() ? eos : json::array({eos})) {
     if (!id.is_number_integer()) config.unsupported("eos_token_id", "an id or a list of ids");
+    const bool in_vocabulary = id.is_number_unsigned()
+                                   ? id.get<uint64_t>() < uint64_t(vocab_size)
+                                   : id.get<int64_t>() >= 0 && id.get<int64_t>() < vocab_size;
+    if (!in_vocabulary) {
+      config.unsupported("eos_token_id",
+                         fmt::format("ids must be tokens of the vocabulary, [0, {})", vocab_size));
+    }
     ids.push_back(id.get<int64_t>());
   }
   return ids;
@@ -136,16 +155,17 @@ CausalLMConfig parse_causal_lm_config(const json& raw, const std::string& path) 
   c.vocab_size = config.positive("vocab_size");
   c.hidden_size = config.positive("hidden_size");
   c.intermediate_size = config.positive("intermediate_size");
-  c.num_hidden_layers = config.positive("num_hidden_layers");
-  c.num_attention_heads = config.positive("num_attention_heads");
-  c.num_key_value_heads = config.positive_or("num_key_value_heads", c.num_attention_heads);
+  c.num_hidden_layers = config.positive("num_hidden_layers", kMaxLayers);
+  c.num_attention_heads = config.positive("num_attention_heads", kMaxHeads);
+  c.num_key_value_heads =
+      config.positive_or("num_key_value_heads", c.num_attention_heads, c.num_attention_heads);
   // Qwen3's config class defaults head_dim to 128; the others to hidden_size / heads.
   c.head_dim = config.positive_or("head_dim", c.model_type == "qwen3" ? 128 : 0);
   c.rms_norm_eps = config.number_or("rms_norm_eps", 1e-6);
   c.rope = parse_rope(config, path);
   c.tie_word_embeddings = config.flag_or("tie_word_embeddings", false);
   c.sliding_window = parse_sliding_window(config, raw, c.model_type);
-  c.eos_token_ids = parse_eos(config, raw);
+  c.eos_token_ids = parse_eos(config, raw, c.vocab_size);
   if (config.text_or("hidden_act", "silu") != "silu") config.unsupported("hidden_act", "silu only");
   if (config.flag_or("mlp_bias", false)) config.unsupported("mlp_bias", "bias-free MLPs only");
   if (config.number_or("partial_rotary_factor", 1.0) != 1.0) {
@@ -159,6 +179,17 @@ CausalLMConfig parse_causal_lm_config(const json& raw, const std::string& path) 
   }
   c.qk_norm = c.model_type == "qwen3";
   return c;
+}
+
+int64_t parameter_count(const CausalLMConfig& c) {
+  const int64_t h = c.hidden_size, head = c.attention_head_dim();
+  const int64_t q = c.num_attention_heads * head, kv = c.num_key_value_heads * head;
+  int64_t block = h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size + 2 * h;
+  if (c.qkv_bias) block += q + 2 * kv;
+  if (c.o_bias) block += h;
+  if (c.qk_norm) block += 2 * head;
+  const int64_t embeddings = c.vocab_size * h;
+  return embeddings + c.num_hidden_layers * block + h + (c.tie_word_embeddings ? 0 : embeddings);
 }
 
 int64_t CausalLMConfig::attention_head_dim() const {
@@ -268,13 +299,47 @@ bool ignorable(const std::string& name, const CausalLMConfig& config) {
 
 }  // namespace
 
+void check_weights_hold_config(const CausalLMConfig& config, const std::string& dir) {
+  std::set<std::string> shards;
+  for (const auto& [name, file] : weight_files(dir)) shards.insert(file);
+  // Two tensors every model has, whose shapes name the mismatched key in the loader's own words.
+  const int64_t h = config.hidden_size;
+  const std::map<std::string, std::vector<int64_t>> telltales = {
+      {"model.embed_tokens.weight", {config.vocab_size, h}},
+      {"model.layers.0.mlp.gate_proj.weight", {config.intermediate_size, h}}};
+  int64_t stored = 0;
+  for (const std::string& shard : shards) {
+    const SafetensorsFile file((fs::path(dir) / shard).string());
+    for (const SafetensorsEntry& entry : file.entries()) {
+      const auto telltale = telltales.find(entry.name);
+      if (telltale != telltales.end() && entry.shape != telltale->second) {
+        fail("{}: tensor '{}' has shape [{}], the model expects [{}]", file.path(), entry.name,
+             fmt::join(entry.shape, ", "), fmt::join(telltale->second, ", "));
+      }
+      int64_t values = 1;
+      for (int64_t dim : entry.shape) values *= dim;
+      stored += values;
+    }
+  }
+  const int64_t implied = parameter_count(config);
+  if (implied > stored) {
+    fail(
+        "{}: implies {} parameters but the weights beside it hold {} values: vocab_size, "
+        "hidden_size, intermediate_size, num_hidden_layers or the head counts do not belong to "
+        "these weights",
+        (fs::path(dir) / kConfigFile).string(), implied, stored);
+  }
+}
+
 CausalLM load_causal_lm(const std::string& dir_name, torch::ScalarType dtype,
                         torch::Device device) {
   const fs::path dir(dir_name);
   const fs::path config_path = dir / kConfigFile;
   if (!fs::exists(config_path)) fail("{}: no {}", dir_name, kConfigFile);
-  CausalLM model(
-      parse_causal_lm_config(read_json_file(config_path.string()), config_path.string()));
+  const CausalLMConfig config =
+      parse_causal_lm_config(read_json_file(config_path.string()), config_path.string());
+  check_weights_hold_config(config, dir_name);
+  CausalLM model(config);
   model->to(device, dtype);
   std::map<std::string, torch::Tensor> params;
   for (const auto& item : model->named_parameters()) params[item.key()] = item.value();

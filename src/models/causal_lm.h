@@ -38,6 +38,14 @@ struct CausalLMConfig {
 // Qwen, another activation).
 CausalLMConfig parse_causal_lm_config(const nlohmann::json& config, const std::string& path);
 
+// The parameters a model of `config` has (a tied LM head counted once).
+int64_t parameter_count(const CausalLMConfig& config);
+
+// Before anything is allocated: the safetensors headers in `dir` must hold at least as many values
+// as `config` implies, or config.json's sizes do not belong to these weights (num_hidden_layers
+// 10^9, say) and the pride::Error names config.json instead of allocating terabytes.
+void check_weights_hold_config(const CausalLMConfig& config, const std::string& dir);
+
 // Hugging Face's "model." prefix: embeddings, decoder blocks and the final norm.
 struct CausalLMBodyImpl : torch::nn::Module {
   explicit CausalLMBodyImpl(const CausalLMConfig& config);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -194,9 +195,19 @@ void write_generations(const GenerateJob& args, size_t count, const std::optiona
   }
 }
 
+// The model directory's own tokenizer, as AutoTokenizer.from_pretrained(DIR) would take it.
+bool holds_tokenizer(const std::string& dir) {
+  return std::filesystem::is_regular_file(std::filesystem::path(dir) / "tokenizer.json") ||
+         std::filesystem::is_regular_file(std::filesystem::path(dir) / "tokenizer.model");
+}
+
 void run_hf_generate(const GenerateJob& args) {
   std::optional<TextCodec> codec;
-  if (!args.tokenizer.empty()) codec = load_codec(args.tokenizer);
+  if (!args.tokenizer.empty()) {
+    codec = load_codec(args.tokenizer);
+  } else if (holds_tokenizer(args.model_dir)) {
+    codec = load_codec(args.model_dir);
+  }
   const auto prompts = read_prompts(args, codec);
   CausalLM model = load_causal_lm(args.model_dir, dtype_of(args.dtype));
   if (!args.dump_logits.empty()) return dump_logits(*model, prompts, args.dump_logits);

@@ -160,17 +160,34 @@ LoadedStudent load_from_checkpoint(const fs::path& dir, const torch::Device& dev
   return out;
 }
 
+// A relative path read from `card_path` that stays inside the card's directory: no "..", not
+// absolute (`what` names the key in the error).
+fs::path inside_card_dir(const std::string& relative, const std::string& card_path,
+                         const char* what) {
+  const fs::path path = fs::path(relative).lexically_normal();
+  if (relative.empty() || path.is_absolute() || *path.begin() == "..") {
+    fail("{}: \"{}\" is '{}', which is not a path inside the card's directory", card_path, what,
+         relative);
+  }
+  return path;
+}
+
 LoadedStudent load_from_export(const fs::path& dir, const torch::Device& device) {
   const std::string card_path = (dir / kCardFile).string();
   const json card = read_json_file(card_path);
   LoadedStudent out{StudentSpec::from_json(card, card_path), Student{nullptr}, 0, ""};
   if (!out.spec.tokenizer.empty() && fs::path(out.spec.tokenizer).is_relative()) {
-    out.spec.tokenizer = (dir / out.spec.tokenizer).string();
+    out.spec.tokenizer =
+        (dir / inside_card_dir(out.spec.tokenizer, card_path, "tokenizer")).string();
   }
   if (!card.contains("weights") || !card["weights"].is_string()) {
     fail("{}: needs \"weights\", the safetensors file's name", card_path);
   }
-  out.path = (dir / card["weights"].get<std::string>()).string();
+  out.path =
+      (dir / inside_card_dir(card["weights"].get<std::string>(), card_path, "weights")).string();
+  if (card.contains("step") && !card["step"].is_number_integer()) {
+    fail("{}: \"step\" must be an integer, got {}", card_path, card["step"].dump());
+  }
   out.step = card.value("step", int64_t{0});
   out.model = make_student(out.spec, torch::kCPU, /*load_pretrained=*/false);
   const SafetensorsFile file(out.path);
@@ -304,6 +321,7 @@ StudentSpec student_spec(const ModelConfig& model, int64_t seed, const DatasetIn
   if (!fs::exists(path)) fail("model.init_from: {} holds no config.json", dir);
   spec.pretrained = read_json_file(path);
   const CausalLMConfig c = parse_causal_lm_config(spec.pretrained, path);
+  check_weights_hold_config(c, dir);
   adopt_shape(spec.model, c, path);
   if (info.vocab_size != c.vocab_size) {
     fail(

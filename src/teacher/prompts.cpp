@@ -109,24 +109,39 @@ std::map<std::string, std::string> PromptBuilder::values(const dialogue::Dialogu
           {"response", sample.response.text}};
 }
 
+Ids PromptBuilder::context_ids(const dialogue::DialogueText& sample, int64_t first_turn) const {
+  const std::string context = render_template(
+      config_.context_template,
+      {{"dialogue", dialogue_text(sample, first_turn)}, {"speaker", sample.response.speaker}},
+      "teach.context_template");
+  return as_ids(tokenizer_.encode(context, /*add_special=*/true));
+}
+
 SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& sample) const {
   SamplePrompts prompts;
-  // Drop the oldest turns until the context fits; when the last turn alone is too long, keep
-  // its last tokens.
+  // Drop the fewest oldest turns that make the context fit; when the last turn alone is too long,
+  // keep its last tokens. Dropping turns only shortens the context, so the fewest are found by
+  // bisection: O(log turns) encodings of the context, not one per dropped turn (quadratic in a
+  // long dialogue).
   const int64_t last_start = std::max<int64_t>(0, static_cast<int64_t>(sample.context.size()) - 1);
   const auto budget = static_cast<size_t>(config_.max_context_tokens);
-  for (prompts.first_turn = 0;; ++prompts.first_turn) {
-    const std::string context =
-        render_template(config_.context_template,
-                        {{"dialogue", dialogue_text(sample, prompts.first_turn)},
-                         {"speaker", sample.response.speaker}},
-                        "teach.context_template");
-    prompts.context = as_ids(tokenizer_.encode(context, /*add_special=*/true));
-    if (prompts.context.size() <= budget) break;
-    if (prompts.first_turn == last_start) {
-      prompts.context.erase(prompts.context.begin(), prompts.context.end() - budget);
-      break;
+  prompts.first_turn = 0;
+  prompts.context = context_ids(sample, 0);
+  if (prompts.context.size() > budget && last_start > 0) {
+    int64_t low = 1, high = last_start;  // turns before `low` are too long; `high` is the answer
+    while (low < high) {                 // when none fits
+      const int64_t middle = low + (high - low) / 2;
+      if (context_ids(sample, middle).size() <= budget) {
+        high = middle;
+      } else {
+        low = middle + 1;
+      }
     }
+    prompts.first_turn = low;
+    prompts.context = context_ids(sample, low);
+  }
+  if (prompts.context.size() > budget) {
+    prompts.context.erase(prompts.context.begin(), prompts.context.end() - budget);
   }
 
   prompts.response =

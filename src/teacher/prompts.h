@@ -52,6 +52,8 @@ class PromptBuilder {
   std::map<std::string, std::string> values(const dialogue::DialogueText& sample,
                                             int64_t first_turn) const;
   std::string dialogue_text(const dialogue::DialogueText& sample, int64_t first_turn) const;
+  // The student's context from turn `first_turn` on, rendered and encoded (BOS included).
+  Ids context_ids(const dialogue::DialogueText& sample, int64_t first_turn) const;
 
   const TeachConfig& config_;
   const text::Tokenizer& tokenizer_;

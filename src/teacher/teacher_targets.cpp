@@ -35,6 +35,14 @@ std::vector<TeacherTargets> score_responses(CausalLM& model,
   torch::Tensor valid = torch::zeros({rows, longest}, torch::kBool);
   std::vector<int64_t> scored;
   for (int64_t b = 0; b < rows; ++b) {
+    if (prompts[b].empty()) {
+      fail(
+          "teach: sample {}: the teacher's prompt is empty, so no position predicts the first "
+          "response token (a first utterance with a context template of '{{dialogue}}' alone and "
+          "a tokenizer that adds no BOS): give teach.context_template (or score_template) some "
+          "text of its own",
+          sample_names.at(b));
+    }
     std::vector<int64_t> sequence(prompts[b].begin(), prompts[b].end());
     sequence.insert(sequence.end(), responses[b].begin(), responses[b].end());
     const auto length = static_cast<int64_t>(sequence.size());

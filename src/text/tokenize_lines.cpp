@@ -7,6 +7,7 @@
 
 #include <iostream>
 
+#include "io/json_file.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
 
@@ -14,8 +15,14 @@ namespace pride::text {
 namespace {
 
 std::vector<TokenId> parse_ids(const std::string& line, size_t line_number, int64_t vocab_size) {
-  const nlohmann::json array = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!array.is_array()) fail("standard input line {}: not a JSON array of token ids", line_number);
+  // Not valid JSON is said like any other non-array; deep nesting stops at parse_json's limit.
+  const std::string where = fmt::format("standard input line {}", line_number);
+  nlohmann::json array;
+  try {
+    array = parse_json(line, where);
+  } catch (const Error&) {
+  }
+  if (!array.is_array()) fail("{}: not a JSON array of token ids", where);
   std::vector<TokenId> ids;
   ids.reserve(array.size());
   for (const auto& value : array) {

@@ -19,8 +19,10 @@ std::vector<std::string> lines_up_to(const std::string& path, int64_t last_step)
   std::vector<std::string> kept;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
-    auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (record.is_object() && record.value("step", int64_t{-1}) <= last_step) kept.push_back(line);
+    const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!record.is_object() || !record.contains("step")) continue;
+    const auto& step = record["step"];
+    if (step.is_number_integer() && step.get<int64_t>() <= last_step) kept.push_back(line);
   }
   return kept;
 }

@@ -60,6 +60,27 @@ check "truncated safetensors is named" expect_error "model.safetensors: truncate
 reset_bad
 sed -i 's/"hidden_size": 64/"hidden_size": 128/' "$bad/config.json"
 check "a wrong shape names the tensor" expect_error "has shape [101, 64], the model expects [101, 128]" generate --model "$bad" "${ids[@]}"
+# Sizes that do not belong to the weights are refused from the headers, before any allocation
+# (10^9 layers used to build layers until killed; 2^40 widths ended in a LibTorch stack trace).
+set_config() {  # set_config KEY JSON-VALUE: one key of $bad/config.json
+  /usr/bin/python3 -c 'import json, sys
+c = json.load(open(sys.argv[1])); c[sys.argv[2]] = json.loads(sys.argv[3])
+json.dump(c, open(sys.argv[1], "w"))' "$bad/config.json" "$1" "$2"
+}
+reset_bad
+set_config num_hidden_layers 4000
+check "4000 layers over 2 layers' weights are refused from the headers" \
+  expect_error "config.json: implies" generate --model "$bad" "${ids[@]}"
+for key in num_hidden_layers hidden_size intermediate_size vocab_size; do
+  reset_bad
+  set_config "$key" 1000000000000
+  check "$key 10^12 is named" expect_error "\"$key\" must be a positive integer of at most" generate --model "$bad" "${ids[@]}"
+done
+for eos in 4294967296 '[2, 101]' -1; do
+  reset_bad
+  set_config eos_token_id "$eos"
+  check "eos_token_id $eos is named" expect_error '"eos_token_id"' generate --model "$bad" "${ids[@]}"
+done
 rm -rf "$bad" && cp -r "$WORK/mistral_sharded" "$bad" && rm "$bad/model-00002-of-00003.safetensors"
 check "a missing shard is named" expect_error "model-00002-of-00003.safetensors: cannot open" generate --model "$bad" "${ids[@]}"
 check "an out-of-range prompt id is named" expect_error "token id 500 outside [0, 101)" \
@@ -86,3 +107,8 @@ print(sorted(r), len(r['ids']))
 assert r['text'] == text.rstrip('\n'), (r['text'], text)
 assert 1 <= len(r['ids']) <= 6
 "
+# A model directory that holds its tokenizer needs no --tokenizer (AutoTokenizer.from_pretrained(DIR)).
+cp "$WORK/tok/tokenizer.json" "$WORK/byte_llama/"
+"$PRIDE" generate --model "$WORK/byte_llama" --prompt "hello there" --max-new-tokens 6 \
+  --out "$WORK/text_out_own.jsonl" >/dev/null
+check "the model directory's own tokenizer is the default" cmp "$WORK/text_out.jsonl" "$WORK/text_out_own.jsonl"

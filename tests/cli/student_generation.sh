@@ -101,6 +101,15 @@ check "generate from the export directory alone: the same responses" \
 "$PRIDE" generate --checkpoint "$WORK/export" --prompt-ids '[1, 40, 41, 42]' --max-new-tokens 5 \
   >"$WORK/ids.jsonl"
 check "a prompt of ids without a data set" grep -q '"ids":\[' "$WORK/ids.jsonl"
+# Paths in student.json stay inside its directory; wrong types are named.
+for edit in 'c["weights"] = "../../x.safetensors"' 'c["weights"] = "/etc/passwd"' \
+  'c["tokenizer"] = "../tokenizer"' 'c["step"] = "x"'; do
+  rm -rf "$WORK/hostile" && cp -r "$WORK/export" "$WORK/hostile"
+  /usr/bin/python3 -c "import json, sys
+c = json.load(open(sys.argv[1])); $edit; json.dump(c, open(sys.argv[1], 'w'))" "$WORK/hostile/student.json"
+  check "student.json: $edit is refused" expect_error "student.json: \"" \
+    generate --checkpoint "$WORK/hostile" --prompt-ids '[1, 40]' --max-new-tokens 2
+done
 
 code=0
 "$PRIDE" generate --checkpoint "$WORK/run" --prompt-ids '[1]' 2>"$WORK/err.txt" || code=$?

@@ -10,6 +10,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <limits>
+
 #include "checkpoints/checkpoint.h"
 #include "checkpoints/protocol.h"
 #include "support.h"
@@ -272,6 +275,46 @@ TEST_F(CheckpointFormatTest, LatestNamingAMissingCheckpointFallsBack) {
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(resume_path(dir_), dir_ + "/step_00000001");
   ::testing::internal::GetCapturedStderr();
+}
+
+// A manifest edited by hand or by an attacker: values that would overflow or mistype are errors
+// naming the manifest, never a read outside a shard or an exception of another kind.
+TEST_F(CheckpointFormatTest, HostileManifestValuesAreErrorsNamingTheManifest) {
+  const std::string path = save(4);
+  const std::string manifest_path = path + "/manifest.json";
+  const auto original = nlohmann::json::parse(read_file(manifest_path));
+  const auto expect_rejected = [&](const std::function<void(nlohmann::json&)>& edit,
+                                   const std::string& expected) {
+    nlohmann::json hostile = original;
+    edit(hostile);
+    std::ofstream(manifest_path) << hostile.dump();
+    const std::string message = error_of([&] { read_manifest(manifest_path); });
+    EXPECT_NE(message.find("manifest.json"), std::string::npos) << message;
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  };
+  expect_rejected(
+      [](nlohmann::json& m) {
+        m["tensors"][0]["ranges"][0]["byte_offset"] = int64_t{0x7ffffffffffffff0};
+      },
+      "invalid range");
+  expect_rejected(
+      [](nlohmann::json& m) {
+        m["tensors"][0]["ranges"][0]["begin"] = std::numeric_limits<int64_t>::min();
+      },
+      "invalid range");
+  expect_rejected([](nlohmann::json& m) { m["extra"] = nullptr; }, "\"extra\" must be an object");
+  expect_rejected([](nlohmann::json& m) { m["step"] = "x"; }, "malformed manifest");
+}
+
+TEST_F(CheckpointFormatTest, LatestNamingADirectoryOutsideItsRootIsAnError) {
+  save(1);
+  for (const char* name : {"../elsewhere", "/tmp", "a/b", ""}) {
+    std::ofstream(dir_ + "/latest") << name << "\n";
+    const std::string message = error_of([&] { read_latest(dir_); });
+    EXPECT_NE(message.find("latest: names"), std::string::npos) << name << ": " << message;
+  }
+  std::ofstream(dir_ + "/latest") << "step_00000001\n";
+  EXPECT_EQ(read_latest(dir_), dir_ + "/step_00000001");
 }
 
 TEST_F(CheckpointFormatTest, RetentionKeepsNewestAndMilestones) {
