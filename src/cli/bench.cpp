@@ -27,12 +27,12 @@ void add_bench_commands(CLI::App& app, CommandTable& table) {
   // One process with torch's default threads, as the Python reference step runs.
   auto config_args = std::make_shared<ConfigArgs>();
   auto step_options = std::make_shared<StepBenchOptions>();
-  CLI::App* step = table.add(
-      *bench, "step", "one training step's time and operator count (vs reference_step.py)",
-      Runs::kInThisProcess, [config_args, step_options](const WorldInfo&) {
-        run_step_benchmark(config_args->load(), *step_options, std::cout);
-        return 0;
-      });
+  CLI::App* step = table.add(*bench, "step",
+                             "one training step's time and operator count (vs reference_step.py)",
+                             Runs::kInThisProcess, [config_args, step_options](const WorldInfo&) {
+                               run_step_benchmark(config_args->load(), *step_options, std::cout);
+                               return 0;
+                             });
   config_args->add_to(step);
   step->add_flag("--ops", step_options->op_table,
                  "print the counted step's operators one by one, by phase");

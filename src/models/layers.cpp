@@ -4,9 +4,14 @@
 #include "models/layers.h"
 
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <map>
+#include <numeric>
+#include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "util/error.h"
 #include "util/torch_compat.h"
@@ -15,17 +20,115 @@ namespace pride {
 namespace {
 
 // Attention scores and norms run in fp32 (or fp64 when the model is double, for tests).
-torch::ScalarType accumulate_type(const torch::Tensor& x) {
+[[maybe_unused]] torch::ScalarType accumulate_type(const torch::Tensor& x) {
   return x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
 }
 
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  auto halves = x.chunk(2, -1);
-  return torch::cat({-halves[1], halves[0]}, -1);
+// x * cos + rotate_half(x) * sin, where rotate_half(x) = [-x2, x1]: rolling x by half its width
+// gives [x2, x1], and the sign sits in the table (sin_signed = [-sin, sin]), so the rotation is
+// four operators instead of seven, with the same values (a negation is exact).
+torch::Tensor apply_rotary(const torch::Tensor& x, const Rotary& rotary) {
+  return x * rotary.cos + x.roll(x.size(-1) / 2, -1) * rotary.sin_signed;
 }
 
-torch::Tensor apply_rotary(const torch::Tensor& x, const Rotary& rotary) {
-  return x * rotary.cos + rotate_half(x) * rotary.sin;
+// x in `type`, without dispatching an operator when it already is.
+torch::Tensor as_type(const torch::Tensor& x, torch::ScalarType type) {
+  return x.scalar_type() == type ? x : x.to(type);
+}
+
+#if !PRIDE_TORCH_HAS_RMS_NORM
+// RMSNorm with its gradient written out (LibTorch before 2.4, which has no at::rms_norm): autograd
+// through the composite formula records about fifteen operators per call in backward, this about
+// eight. In the accumulate type; the output rounds to x's type before the weight multiplies it, as
+// the composite did.
+struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, double eps) {
+    const auto wide = as_type(x, accumulate_type(x));
+    const auto rstd = torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true).add_(eps));
+    const auto normed = as_type(wide * rstd, x.scalar_type());
+    ctx->save_for_backward({normed, rstd, weight});
+    return normed * weight;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &normed = saved[0], &rstd = saved[1], &weight = saved[2];
+    const auto& grad = grads[0];
+    auto grad_weight = (grad * normed).reshape({-1, weight.size(0)}).sum(0);
+    const auto wide_type = rstd.scalar_type();
+    const auto grad_normed = as_type(grad * weight, wide_type);
+    const auto x_hat = as_type(normed, wide_type);
+    // d/dx of x * rstd(x): rstd * (g - x_hat * mean(g * x_hat)).
+    auto grad_x = (grad_normed - x_hat * (grad_normed * x_hat).mean(-1, /*keepdim=*/true)) * rstd;
+    return {as_type(grad_x, normed.scalar_type()), as_type(grad_weight, weight.scalar_type()),
+            torch::Tensor()};
+  }
+};
+#endif
+
+// One or more concatenated tensors as one (no copy for a single one).
+torch::Tensor joined(at::TensorList parts) {
+  if (parts.empty()) return {};
+  return parts.size() == 1 ? parts[0] : torch::cat(parts);
+}
+
+// y = x W^T + b for the weights (and biases) of one or more linear layers that read the same x,
+// stacked: one GEMM instead of one per layer, and the gradient written out. Autograd through
+// aten::linear records about ten operators per layer in backward (the matmul's reshapes and
+// transposes); this records two products and a split for the whole stack. Under autocast the
+// products run in the type aten::linear chose; gradients return in the inputs' types.
+struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               at::TensorList weights, at::TensorList biases) {
+    const auto weight = joined(weights);
+    auto y = at::linear(x, weight, joined(biases));  // one operator (the frontend's is two)
+    const auto type = y.scalar_type();
+    ctx->save_for_backward({as_type(x, type), as_type(weight, type)});
+    std::vector<int64_t> rows;
+    for (const auto& w : weights) rows.push_back(w.size(0));
+    ctx->saved_data["rows"] = rows;
+    ctx->saved_data["biases"] = static_cast<int64_t>(biases.size());
+    ctx->saved_data["x_type"] = static_cast<int64_t>(x.scalar_type());
+    ctx->saved_data["weight_type"] = static_cast<int64_t>(weights[0].scalar_type());
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &weight = saved[1];
+    const auto grad = as_type(grads[0], x.scalar_type());
+    const auto rows = ctx->saved_data["rows"].toIntVector();
+    const auto weight_type = static_cast<torch::ScalarType>(ctx->saved_data["weight_type"].toInt());
+    const auto x_type = static_cast<torch::ScalarType>(ctx->saved_data["x_type"].toInt());
+    std::vector<int64_t> leading(x.dim() - 1);
+    std::iota(leading.begin(), leading.end(), 0);
+    torch::autograd::variable_list out{as_type(torch::matmul(grad, weight), x_type)};
+    auto split = [&](const torch::Tensor& whole) {
+      if (rows.size() == 1) return out.push_back(as_type(whole, weight_type));
+      for (auto& part : as_type(whole, weight_type).split_with_sizes(rows)) out.push_back(part);
+    };
+    split(torch::tensordot(grad, x, leading, leading));  // [out, in]
+    if (ctx->saved_data["biases"].toInt() > 0) split(grad.sum(leading));
+    return out;
+  }
+};
+
+// The stacked layers' output (see StackedLinearFunction); the layers keep their own parameters
+// (names, initialisation, checkpoint and Hugging Face layouts).
+torch::Tensor stacked_linear(const torch::Tensor& x,
+                             std::initializer_list<const torch::nn::Linear*> layers) {
+  std::vector<torch::Tensor> weights, biases;
+  for (const auto* layer : layers) {
+    weights.push_back((*layer)->weight);
+    if ((*layer)->bias.defined()) biases.push_back((*layer)->bias);
+  }
+  if (!biases.empty() && biases.size() != weights.size()) {
+    fail("stacked linear layers must all have biases or none");
+  }
+  return StackedLinearFunction::apply(x, at::TensorList(weights), at::TensorList(biases));
 }
 
 // theta^(-2i/head_dim) for i < head_dim/2, in fp64; with Llama 3 scaling, wavelengths beyond the
@@ -46,9 +149,12 @@ torch::Tensor inverse_frequencies(int64_t head_dim, const RopeConfig& rope, torc
   return torch::where(medium, blended, scaled);
 }
 
+// The tables repeat each frequency's value over the two halves of a head.
 Rotary tables_from(const torch::Tensor& freqs, const torch::Tensor& like) {
-  auto angles = torch::cat({freqs, freqs}, -1);
-  return {angles.cos().to(like.scalar_type()), angles.sin().to(like.scalar_type())};
+  const auto type = like.scalar_type();
+  auto cos = freqs.cos(), sin = freqs.sin();
+  return {torch::cat({cos, cos}, -1).to(type), torch::cat({sin, sin}, -1).to(type),
+          torch::cat({-sin, sin}, -1).to(type)};
 }
 
 // Writes this call's keys/values [B, kv, T, hd] after the cached ones; returns all of them.
@@ -71,6 +177,10 @@ std::pair<torch::Tensor, torch::Tensor> append_to_cache(KVCache& cache, const to
 
 }  // namespace
 
+torch::Tensor apply_linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
+  return stacked_linear(x, {&layer});
+}
+
 torch::nn::Linear init_linear(int64_t in, int64_t out, bool bias) {
   torch::nn::Linear layer(torch::nn::LinearOptions(in, out).bias(bias));
   torch::NoGradGuard no_grad;
@@ -84,9 +194,12 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  auto wide = x.to(accumulate_type(x));
-  auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  return normed.to(x.scalar_type()) * weight_;
+#if PRIDE_TORCH_HAS_RMS_NORM
+  // One ATen operator (one fused kernel on CUDA from LibTorch 2.8, with its own backward).
+  return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
+#else
+  return RmsNormFunction::apply(x, weight_, eps_);
+#endif
 }
 
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like) {
@@ -100,7 +213,8 @@ Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const 
                         const torch::Tensor& like) {
   auto inv_freq = inverse_frequencies(head_dim, rope, like.device());
   auto rotary = tables_from(positions.to(torch::kDouble).unsqueeze(-1) * inv_freq, like);
-  return {rotary.cos.unsqueeze(1), rotary.sin.unsqueeze(1)};  // [B, 1, T, head_dim]
+  return {rotary.cos.unsqueeze(1), rotary.sin.unsqueeze(1),
+          rotary.sin_signed.unsqueeze(1)};  // [B, 1, T, head_dim]
 }
 
 AttentionImpl::AttentionImpl(const AttentionShape& s)
@@ -124,10 +238,6 @@ AttentionImpl::AttentionImpl(const AttentionShape& s)
   }
 }
 
-torch::Tensor AttentionImpl::split_heads(const torch::Tensor& x, int64_t heads) const {
-  return x.view({x.size(0), x.size(1), heads, head_dim_}).transpose(1, 2);
-}
-
 // [B, kv, S, hd] -> [B, heads, S, hd]: kv head j serves query heads j*rep .. (j+1)*rep-1.
 torch::Tensor AttentionImpl::repeat_kv(const torch::Tensor& x) const {
   const int64_t rep = n_heads_ / n_kv_heads_;
@@ -137,25 +247,72 @@ torch::Tensor AttentionImpl::repeat_kv(const torch::Tensor& x) const {
       .reshape({x.size(0), n_heads_, x.size(2), head_dim_});
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& memory,
-                                     const AttentionMask& mask, const Rotary* rotary,
-                                     KVCache* cache) {
-  auto q = q_proj(x).view({x.size(0), x.size(1), n_heads_, head_dim_});
-  auto k = k_proj(memory).view({memory.size(0), memory.size(1), n_kv_heads_, head_dim_});
-  if (!q_norm.is_empty()) {
+// Queries, keys and values [B, heads, T, head_dim], rotated when rotary tables are given. Self-
+// attention projects q, k and v in one product and rotates q and k together; attention over
+// another sequence projects k and v in one.
+AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, const torch::Tensor& memory,
+                                            const Rotary* rotary) {
+  const int64_t qk_heads = n_heads_ + n_kv_heads_;
+  const bool normed = !q_norm.is_empty();
+  torch::Tensor q, k, v, qk;  // qk: q and k side by side, [B, T, heads + kv heads, head_dim]
+  if (x.is_same(memory)) {
+    auto qkv = stacked_linear(x, {&q_proj, &k_proj, &v_proj})
+                   .view({x.size(0), x.size(1), qk_heads + n_kv_heads_, head_dim_});
+    // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
+    // would write its gradient into a zeroed tensor of the whole size.
+    if (rotary != nullptr && !normed) {
+      auto parts = qkv.split_with_sizes({qk_heads, n_kv_heads_}, 2);
+      qk = parts[0];
+      v = parts[1];
+    } else {
+      auto parts = qkv.split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 2);
+      q = parts[0];
+      k = parts[1];
+      v = parts[2];
+    }
+  } else {
+    q = stacked_linear(x, {&q_proj}).view({x.size(0), x.size(1), n_heads_, head_dim_});
+    auto kv = stacked_linear(memory, {&k_proj, &v_proj})
+                  .view({memory.size(0), memory.size(1), 2 * n_kv_heads_, head_dim_});
+    auto parts = kv.chunk(2, 2);
+    k = parts[0];
+    v = parts[1];
+  }
+  if (normed) {
     q = q_norm(q);
     k = k_norm(k);
   }
-  q = q.transpose(1, 2);
-  k = k.transpose(1, 2);
-  auto v = split_heads(v_proj(memory), n_kv_heads_);
-  if (rotary != nullptr) {
-    q = apply_rotary(q, *rotary);
-    k = apply_rotary(k, *rotary);
-  }
+  v = v.transpose(1, 2);
+  if (rotary == nullptr) return {q.transpose(1, 2), k.transpose(1, 2), v};
+  if (!qk.defined()) qk = torch::cat({q, k}, 2);
+  qk = apply_rotary(qk.transpose(1, 2), *rotary);  // q and k in one rotation
+  auto parts = qk.split_with_sizes({n_heads_, n_kv_heads_}, 1);
+  return {parts[0], parts[1], v};
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& memory,
+                                     const AttentionMask& mask, const Rotary* rotary,
+                                     KVCache* cache) {
+  auto [q, k, v] = project(x, memory, rotary);
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
   auto out = scaled_dot_product(q, repeat_kv(k), repeat_kv(v), mask);
-  return o_proj(out.transpose(1, 2).reshape({x.size(0), x.size(1), n_heads_ * head_dim_}));
+  return stacked_linear(out.transpose(1, 2).reshape({x.size(0), x.size(1), n_heads_ * head_dim_}),
+                        {&o_proj});
+}
+
+AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
+  AttentionMask ready = *this;
+  if (!allowed.defined()) return ready;
+  // A finite floor instead of -inf keeps rows without any admissible key NaN-free (half the
+  // lowest value, so that adding a score cannot overflow); those rows are zeroed after.
+  const double floor = scores_type == torch::kHalf     ? -32752.0
+                       : scores_type == torch::kDouble ? std::numeric_limits<double>::lowest() / 2
+                                                       : std::numeric_limits<float>::lowest() / 2;
+  const auto refused = allowed.logical_not();
+  ready.additive = torch::zeros(allowed.sizes(), allowed.options().dtype(scores_type))
+                       .masked_fill(refused, floor);
+  ready.no_key = refused.all(-1, /*keepdim=*/true);
+  return ready;
 }
 
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
@@ -163,16 +320,10 @@ torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
   if (!mask.allowed.defined()) {
     return compat::scaled_dot_product_attention(q, k, v, {}, mask.causal && q.size(2) > 1);
   }
-  // A finite floor instead of -inf keeps rows without any admissible key NaN-free (half the
-  // lowest value, so that adding a score cannot overflow); those rows are zeroed after.
-  const double floor = q.scalar_type() == torch::kHalf ? -32752.0
-                       : q.scalar_type() == torch::kDouble
-                           ? std::numeric_limits<double>::lowest() / 2
-                           : std::numeric_limits<float>::lowest() / 2;
-  auto additive = torch::zeros(mask.allowed.sizes(), q.options())
-                      .masked_fill(mask.allowed.logical_not(), floor);
-  auto out = compat::scaled_dot_product_attention(q, k, v, additive, /*causal=*/false);
-  return torch::where(mask.allowed.any(-1, /*keepdim=*/true), out, torch::zeros({}, out.options()));
+  const bool ready = mask.additive.defined() && mask.additive.scalar_type() == q.scalar_type();
+  const AttentionMask prepared = ready ? mask : mask.prepared(q.scalar_type());
+  auto out = compat::scaled_dot_product_attention(q, k, v, prepared.additive, /*causal=*/false);
+  return out.masked_fill(prepared.no_key, 0.0);
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
@@ -182,7 +333,8 @@ SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  auto gate_up = stacked_linear(x, {&gate_proj, &up_proj}).chunk(2, -1);
+  return stacked_linear(torch::silu(gate_up[0]) * gate_up[1], {&down_proj});
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const BlockShape& s) {

@@ -63,7 +63,7 @@ class BenchStep {
         info_(bench_info(config)),
         student_(seeded_student(config, info_)),
         batch_(synthetic_batch(info_, {micro_batch_or_default(config.train), kContextLen,
-                                        kResponseLen, kAudioFrames, kVisualFrames})),
+                                       kResponseLen, kAudioFrames, kVisualFrames})),
         pi_{true, torch::arange(batch_.size()) % 2 == 0},  // real PI on the even rows
         flat_(*student_),
         adamw_(flat_, AdamWOptions{config.train.beta1, config.train.beta2, 1e-8,

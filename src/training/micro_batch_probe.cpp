@@ -25,7 +25,8 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 double free_device_bytes() {
   c10::cuda::CUDACachingAllocator::emptyCache();
   size_t free = 0, total = 0;
-  if (cudaMemGetInfo(&free, &total) != cudaSuccess) fail("micro-batch probe: cudaMemGetInfo failed");
+  if (cudaMemGetInfo(&free, &total) != cudaSuccess)
+    fail("micro-batch probe: cudaMemGetInfo failed");
   return static_cast<double>(free);
 }
 
@@ -87,9 +88,8 @@ MicroBatchChoice probe_cuda(const Config& config, Student& model, const DatasetI
   return {chosen, fmt::format("train.micro_batch_size auto: {} (probe of {}-token rows: 2 rows "
                               "{:.2f} GiB, {:.2f} GiB a row, {} rows {:.2f} GiB of the {:.1f} GiB "
                               "allowed, {:.0f}% of what was free)",
-                              chosen, config.model.max_seq_len, *two / kGiB, per_row / kGiB,
-                              chosen, used.value_or(0) / kGiB, budget / kGiB,
-                              100 * kProbeMemoryShare)};
+                              chosen, config.model.max_seq_len, *two / kGiB, per_row / kGiB, chosen,
+                              used.value_or(0) / kGiB, budget / kGiB, 100 * kProbeMemoryShare)};
 }
 #endif
 

@@ -34,9 +34,14 @@ thread_local int t_operator_depth = 0;
 thread_local int t_backward_depth = 0;
 
 bool is_host_sync(const at::RecordFunction& fn) {
-  static const char* const kReadBacks[] = {
-      "aten::_local_scalar_dense", "aten::equal",  "aten::nonzero", "aten::masked_select",
-      "aten::_unique",             "aten::_unique2", "aten::unique_dim", "aten::unique_consecutive"};
+  static const char* const kReadBacks[] = {"aten::_local_scalar_dense",
+                                           "aten::equal",
+                                           "aten::nonzero",
+                                           "aten::masked_select",
+                                           "aten::_unique",
+                                           "aten::_unique2",
+                                           "aten::unique_dim",
+                                           "aten::unique_consecutive"};
   const char* name = fn.name();
   for (const char* sync : kReadBacks) {
     if (std::strcmp(name, sync) == 0) return true;
@@ -109,9 +114,13 @@ const char* op_phase_name(OpPhase phase) {
   return kNames[static_cast<int>(phase)];
 }
 
-int64_t OpCounts::total_ops() const { return sum_of(ops); }
+int64_t OpCounts::total_ops() const {
+  return sum_of(ops);
+}
 
-int64_t OpCounts::total_host_syncs() const { return sum_of(host_syncs); }
+int64_t OpCounts::total_host_syncs() const {
+  return sum_of(host_syncs);
+}
 
 nlohmann::json OpCounts::summary() const {
   nlohmann::json by_phase = nlohmann::json::object(), syncs = nlohmann::json::object();
@@ -121,7 +130,7 @@ nlohmann::json OpCounts::summary() const {
   }
   by_phase["total"] = total_ops();
   syncs["total"] = total_host_syncs();
-  return {{"ops", by_phase}, {"host_syncs", syncs}};
+  return {{"ops", by_phase}, {"host_syncs", syncs}, {"host_sync_operators", sync_operators}};
 }
 
 std::string OpCounts::table(size_t limit) const {
@@ -159,7 +168,9 @@ OpCounter::OpCounter() {
   running_ = true;
 }
 
-OpCounter::~OpCounter() { stop(); }
+OpCounter::~OpCounter() {
+  stop();
+}
 
 OpCounts OpCounter::stop() {
   if (!running_) return {};
@@ -177,6 +188,8 @@ OpCounts OpCounter::stop() {
 OpPhaseScope::OpPhaseScope(OpPhase phase)
     : previous_(static_cast<OpPhase>(g_phase.exchange(static_cast<int>(phase)))) {}
 
-OpPhaseScope::~OpPhaseScope() { g_phase.store(static_cast<int>(previous_)); }
+OpPhaseScope::~OpPhaseScope() {
+  g_phase.store(static_cast<int>(previous_));
+}
 
 }  // namespace pride

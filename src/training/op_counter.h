@@ -43,7 +43,7 @@ struct OpCounts {
 
   int64_t total_ops() const;
   int64_t total_host_syncs() const;
-  // {"forward": n, ..., "total": n} for ops and host_syncs.
+  // {"forward": n, ..., "total": n} for ops and host_syncs, and host_sync_operators {name: n}.
   nlohmann::json summary() const;
   // The `limit` most frequent operators, one line each: name, per-phase counts, total.
   std::string table(size_t limit) const;

@@ -34,7 +34,8 @@ Batch synthetic_batch(const DatasetInfo& info, const SyntheticShape& shape) {
   auto next = torch::roll(batch.tokens, -1, 1);
   batch.targets = torch::where(batch.response_mask, next, torch::full_like(next, info.pad_id));
   batch.emotion = torch::randint(0, info.num_emotions, {rows}, torch::kInt64);
-  auto ids = (batch.targets.unsqueeze(-1) + torch::arange(info.topk, torch::kInt64)) % info.vocab_size;
+  auto ids =
+      (batch.targets.unsqueeze(-1) + torch::arange(info.topk, torch::kInt64)) % info.vocab_size;
   auto on_response = batch.response_mask.unsqueeze(-1);
   batch.topk_ids = ids * on_response;
   auto logprobs =
@@ -66,15 +67,15 @@ torch::Tensor single_process_loss(Student& student, const Batch& batch, const Pi
   const auto out = student->forward(batch, pi);
   const double tokens = double(batch.response_tokens), samples = double(batch.size());
   const auto& loss = config.loss;
-  auto ce = cross_entropy_sum(out.logits, batch.targets, batch.response_mask);
-  auto rkl = reverse_kl_sum(out.logits, batch.topk_ids, batch.topk_logprobs, batch.response_mask,
-                            loss.rkl_temperature, loss.rkl_tail_bucket);
+  auto [ce, rkl] = token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs,
+                                   batch.response_mask, loss.rkl_temperature, loss.rkl_tail_bucket);
   // MMD^2 needs two rows; a one-row probe leaves it out (its memory is a [B, B] matrix).
-  auto mmd = batch.size() >= 2 ? mmd2_unbiased(out.features, batch.teacher_hidden,
-                                               loss.mmd_bandwidths)
-                               : torch::zeros({}, ce.options());
+  auto mmd = batch.size() >= 2
+                 ? mmd2_unbiased(out.features, batch.teacher_hidden, loss.mmd_bandwidths)
+                 : torch::zeros({}, ce.options());
   auto emotion = emotion_ce_sum(out.emotion_logits, batch.emotion);
-  auto align = out.pi_align.defined() ? out.pi_align.sum() / samples : torch::zeros({}, ce.options());
+  auto align =
+      out.pi_align.defined() ? out.pi_align.sum() / samples : torch::zeros({}, ce.options());
   return weighted_loss<torch::Tensor>(config,
                                       {ce / tokens, rkl / tokens, mmd, emotion / samples, align});
 }

@@ -17,7 +17,7 @@ namespace pride {
 struct SyntheticShape {
   int64_t rows = 1;
   int64_t context = 16, response = 11;  // tokens per row: context, then response (no padding)
-  int64_t audio_frames = 8, visual_frames = 4;      // when the data set has that modality
+  int64_t audio_frames = 8, visual_frames = 4;         // when the data set has that modality
   std::vector<int64_t> privileged_tokens = {6, 4, 4};  // per privileged source, cycled
 };
 

@@ -24,15 +24,15 @@
 #include "checkpoints/checkpoint.h"
 #include "data/batch.h"
 #include "data/reader.h"
+#include "eval/evaluator.h"
+#include "eval/generation_eval.h"
+#include "models/flat_state.h"
+#include "models/losses.h"
 #include "models/student.h"
 #include "models/student_init.h"
 #include "sharding/sampler.h"
 #include "training/distributed_adamw.h"
-#include "eval/evaluator.h"
-#include "models/flat_state.h"
-#include "eval/generation_eval.h"
 #include "training/global_mmd.h"
-#include "models/losses.h"
 #include "training/metrics.h"
 #include "training/mfu.h"
 #include "training/micro_batch_probe.h"
@@ -85,7 +85,8 @@ DistributedAdamWOptions optimizer_options(const Config& config) {
 
 // Seeded with run.seed; model.init_from and model.freeze applied (models/student_init.h).
 Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
-  Student student = make_student(student_spec(config.model, config.run.seed, info), device, /*load_pretrained=*/true);
+  Student student = make_student(student_spec(config.model, config.run.seed, info), device,
+                                 /*load_pretrained=*/true);
   student->set_activation_checkpointing(config.train.activation_checkpointing);
   return student;
 }
@@ -293,9 +294,9 @@ class Trainer {
       out = model_->forward(batch, usage);
     }
     const auto& mask = batch.response_mask;
-    const auto ce = cross_entropy_sum(out.logits, batch.targets, mask);
-    const auto rkl = reverse_kl_sum(out.logits, batch.topk_ids, batch.topk_logprobs, mask,
-                                    w.rkl_temperature, w.rkl_tail_bucket);
+    const auto [ce, rkl] =
+        token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
+                        w.rkl_temperature, w.rkl_tail_bucket);
     const auto emotion = emotion_ce_sum(out.emotion_logits.to(torch::kFloat), batch.emotion);
     const auto align = out.pi_align.defined() ? out.pi_align.to(torch::kFloat).sum()
                                               : torch::zeros({}, ce.options());
@@ -425,7 +426,8 @@ class Trainer {
     const SaveOptions options{config_.checkpoint.keep, config_.checkpoint.keep_every};
     auto state = snapshot_trainer(step, config_, plan_, flat_, optimizer_, counters_);
     // What `pride generate --checkpoint` and `pride ckpt export` need to rebuild the student.
-    state.extra["student"] = student_spec(config_.model, config_.run.seed, train_data_.info()).to_json();
+    state.extra["student"] =
+        student_spec(config_.model, config_.run.seed, train_data_.info()).to_json();
     if (!config_.checkpoint.async) {
       save_checkpoint(checkpoint_root(config_), state, comm_, options);
       return;
@@ -457,7 +459,7 @@ class Trainer {
   DialogueDataset train_data_, eval_data_;
   Student model_;
   FlatParameters flat_;
-  DistributedAdamW optimizer_;  // gradient averaging over ranks, clipping and AdamW
+  DistributedAdamW optimizer_;    // gradient averaging over ranks, clipping and AdamW
   MicroBatchChoice micro_batch_;  // train.micro_batch_size, probed when "auto"
   GlobalBatchPlan plan_;
   std::unique_ptr<AsyncCheckpointer> async_;
