@@ -7,7 +7,6 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
-#include <numeric>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -20,7 +19,7 @@ namespace pride {
 namespace {
 
 // Attention scores and norms run in fp32 (or fp64 when the model is double, for tests).
-[[maybe_unused]] torch::ScalarType accumulate_type(const torch::Tensor& x) {
+torch::ScalarType accumulate_type(const torch::Tensor& x) {
   return x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
 }
 
@@ -36,38 +35,6 @@ torch::Tensor as_type(const torch::Tensor& x, torch::ScalarType type) {
   return x.scalar_type() == type ? x : x.to(type);
 }
 
-#if !PRIDE_TORCH_HAS_RMS_NORM
-// RMSNorm with its gradient written out (LibTorch before 2.4, which has no at::rms_norm): autograd
-// through the composite formula records about fifteen operators per call in backward, this about
-// eight. In the accumulate type; the output rounds to x's type before the weight multiplies it, as
-// the composite did.
-struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& weight, double eps) {
-    const auto wide = as_type(x, accumulate_type(x));
-    const auto rstd = torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true).add_(eps));
-    const auto normed = as_type(wide * rstd, x.scalar_type());
-    ctx->save_for_backward({normed, rstd, weight});
-    return normed * weight;
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const auto &normed = saved[0], &rstd = saved[1], &weight = saved[2];
-    const auto& grad = grads[0];
-    auto grad_weight = (grad * normed).reshape({-1, weight.size(0)}).sum(0);
-    const auto wide_type = rstd.scalar_type();
-    const auto grad_normed = as_type(grad * weight, wide_type);
-    const auto x_hat = as_type(normed, wide_type);
-    // d/dx of x * rstd(x): rstd * (g - x_hat * mean(g * x_hat)).
-    auto grad_x = (grad_normed - x_hat * (grad_normed * x_hat).mean(-1, /*keepdim=*/true)) * rstd;
-    return {as_type(grad_x, normed.scalar_type()), as_type(grad_weight, weight.scalar_type()),
-            torch::Tensor()};
-  }
-};
-#endif
-
 // One or more concatenated tensors as one (no copy for a single one).
 torch::Tensor joined(at::TensorList parts) {
   if (parts.empty()) return {};
@@ -77,8 +44,8 @@ torch::Tensor joined(at::TensorList parts) {
 // y = x W^T + b for the weights (and biases) of one or more linear layers that read the same x,
 // stacked: one GEMM instead of one per layer, and the gradient written out. Autograd through
 // aten::linear records about ten operators per layer in backward (the matmul's reshapes and
-// transposes); this records two products and a split for the whole stack. Under autocast the
-// products run in the type aten::linear chose; gradients return in the inputs' types.
+// transposes); this records two products, three views and a split for the whole stack. Under
+// autocast the products run in the type aten::linear chose; gradients return in the inputs' types.
 struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                at::TensorList weights, at::TensorList biases) {
@@ -103,15 +70,16 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     const auto rows = ctx->saved_data["rows"].toIntVector();
     const auto weight_type = static_cast<torch::ScalarType>(ctx->saved_data["weight_type"].toInt());
     const auto x_type = static_cast<torch::ScalarType>(ctx->saved_data["x_type"].toInt());
-    std::vector<int64_t> leading(x.dim() - 1);
-    std::iota(leading.begin(), leading.end(), 0);
     torch::autograd::variable_list out{as_type(torch::matmul(grad, weight), x_type)};
     auto split = [&](const torch::Tensor& whole) {
       if (rows.size() == 1) return out.push_back(as_type(whole, weight_type));
       for (auto& part : as_type(whole, weight_type).split_with_sizes(rows)) out.push_back(part);
     };
-    split(torch::tensordot(grad, x, leading, leading));  // [out, in]
-    if (ctx->saved_data["biases"].toInt() > 0) split(grad.sum(leading));
+    // grad^T x over all rows, as autograd's mm backward computes it (the transposed operand as a
+    // view): the same rounding as the layers' own backward, which a permuted copy would not give.
+    const auto rows_grad = grad.reshape({-1, grad.size(-1)});
+    split(rows_grad.t().mm(x.reshape({-1, x.size(-1)})));  // [out, in]
+    if (ctx->saved_data["biases"].toInt() > 0) split(rows_grad.sum(0));
     return out;
   }
 };
@@ -157,6 +125,63 @@ Rotary tables_from(const torch::Tensor& freqs, const torch::Tensor& like) {
           torch::cat({-sin, sin}, -1).to(type)};
 }
 
+// LibTorch before 2.0 has no fused attention: softmax(q k^T / sqrt(d) + mask) v is math, and
+// autograd through it records about 25 operators per call in backward (each 4-D matmul's
+// reshapes, expands and transposes). This is the same math (compat's, with the same types) with
+// its gradient written out: nine operators. q [B, H, Tq, d]; k, v [B, H, Tk, d].
+struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
+                               const torch::Tensor& k, const torch::Tensor& v,
+                               const c10::optional<torch::Tensor>& additive_mask, bool causal) {
+    const auto wide = accumulate_type(q);
+    const auto wide_q = as_type(q, wide), wide_k = as_type(k, wide);
+    auto scores = torch::matmul(wide_q, wide_k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
+    if (additive_mask) scores = scores + as_type(*additive_mask, wide);
+    if (causal) {
+      scores.masked_fill_(compat::causal_future_mask(q.size(-2), q.device()),
+                          -std::numeric_limits<double>::infinity());
+    }
+    auto probs = torch::softmax(scores, -1);
+    ctx->save_for_backward({wide_q, wide_k, v, probs});
+    ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
+    ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
+    return torch::matmul(as_type(probs, v.scalar_type()), v);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
+    const auto& grad = grads[0];
+    auto grad_v = torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad);
+    auto grad_probs = as_type(torch::matmul(grad, v.transpose(-2, -1)), probs.scalar_type());
+    auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type()) /
+                       std::sqrt(double(q.size(-1)));
+    auto grad_q = torch::matmul(grad_scores, k);
+    auto grad_k = torch::matmul(grad_scores.transpose(-2, -1), q);
+    auto type_of = [&](const char* key) {
+      return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
+    };
+    return {as_type(grad_q, type_of("q_type")), as_type(grad_k, type_of("k_type")), grad_v,
+            torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// compat::scaled_dot_product_attention, with the written-out gradient where LibTorch has no
+// fused attention (outside autocast).
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& additive_mask, bool causal) {
+  // Under autocast the products' types are autocast's (bf16) while the saved operands are not:
+  // there the composite, whose backward autograd types.
+  if (compat::kHasFusedAttention || compat::AutocastGuard::is_enabled(q.device().type())) {
+    return compat::scaled_dot_product_attention(q, k, v, additive_mask, causal);
+  }
+  // An optional, not an undefined tensor: autograd asks every tensor input for its device.
+  const auto mask =
+      additive_mask.defined() ? c10::optional<torch::Tensor>(additive_mask) : c10::nullopt;
+  return MathAttentionFunction::apply(q, k, v, mask, causal);
+}
+
 // Writes this call's keys/values [B, kv, T, hd] after the cached ones; returns all of them.
 std::pair<torch::Tensor, torch::Tensor> append_to_cache(KVCache& cache, const torch::Tensor& k,
                                                         const torch::Tensor& v) {
@@ -198,7 +223,11 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   // One ATen operator (one fused kernel on CUDA from LibTorch 2.8, with its own backward).
   return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
 #else
-  return RmsNormFunction::apply(x, weight_, eps_);
+  // Composite on 1.13. A written-out gradient takes half the backward operators, but its rounding
+  // moved tests/cli/equivalence.sh's worst response-feature split past 1e-5 (1.04e-5).
+  const auto wide = as_type(x, accumulate_type(x));
+  auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return as_type(normed, x.scalar_type()) * weight_;
 #endif
 }
 
@@ -318,11 +347,11 @@ AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask) {
   if (!mask.allowed.defined()) {
-    return compat::scaled_dot_product_attention(q, k, v, {}, mask.causal && q.size(2) > 1);
+    return attention(q, k, v, {}, mask.causal && q.size(2) > 1);
   }
   const bool ready = mask.additive.defined() && mask.additive.scalar_type() == q.scalar_type();
   const AttentionMask prepared = ready ? mask : mask.prepared(q.scalar_type());
-  auto out = compat::scaled_dot_product_attention(q, k, v, prepared.additive, /*causal=*/false);
+  auto out = attention(q, k, v, prepared.additive, /*causal=*/false);
   return out.masked_fill(prepared.no_key, 0.0);
 }
 

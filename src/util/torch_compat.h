@@ -2,7 +2,7 @@
 //
 // Autocast: 1.13 has per-device setters (set_enabled for CUDA, set_cpu_enabled), 2.4+ takes the
 // device type as an argument and deprecates the old names.
-// RMSNorm: 2.4+ has at::rms_norm; before it, models/layers.cpp writes the gradient out.
+// RMSNorm: 2.4+ has at::rms_norm; before it, models/layers.cpp writes the formula out.
 // Scaled-dot-product attention: 2.x has at::scaled_dot_product_attention (fused kernels on CPU
 // and CUDA). 1.13 has only the private at::_scaled_dot_product_attention, whose signature changed
 // in 2.0 and which is the same composite math on the CPU, so 1.13 uses the math written out here.
