@@ -6,8 +6,9 @@ Also a module: scripts/bench/pytorch_peer.py imports its student and losses for 
 A line-by-line mirror of the C++ student (src/models/layers.cpp, src/models/student.cpp), its loss
 terms (src/training/losses.cpp) and the benchmark step (src/training/bench_step.cpp): the same
 modules, registered in the same order under the same parameter names, the same input checks, the
-same synthetic batch and the same AdamW. Seeded like the C++ side, it builds bit-identical initial
-weights and batch, so "final_loss" should agree with the C++ line to float precision: a check that
+same synthetic batch, the same global-norm clip and AdamW (decay on matrices only). Seeded like
+the C++ side, it builds bit-identical initial weights and batch, so "final_loss" should agree with
+the C++ line to float precision (the two AdamW implementations round differently): a check that
 both time the same computation.
 
 Threads: torch's default unless OMP_NUM_THREADS is set, as on the C++ side; both sides load the same
@@ -41,7 +42,7 @@ DEFAULTS = {
               "norm_eps": 1e-5, "feature_source": "pi_slots"},
     "pi": {"align_weight": 1.0},
     "train": {"global_batch_size": 16, "micro_batch_size": 16, "lr": 3e-3, "weight_decay": 0.01,
-              "beta1": 0.9, "beta2": 0.95},
+              "beta1": 0.9, "beta2": 0.95, "grad_clip": 1.0},
     "loss": {"ce_weight": 1.0, "rkl_weight": 1.0, "mmd_weight": 1.0, "emotion_weight": 0.5,
              "rkl_temperature": 1.0, "rkl_tail_bucket": True,
              "mmd_bandwidths": [0.25, 0.5, 1.0, 2.0, 4.0]},
@@ -552,9 +553,13 @@ def main():
     batch = bench_batch(info, config["train"]["micro_batch_size"])
     real_pi_rows = torch.arange(batch["tokens"].size(0)) % 2 == 0  # real PI on the even rows
     train = config["train"]
-    optimizer = torch.optim.AdamW(student.parameters(), lr=train["lr"],
-                                  betas=(train["beta1"], train["beta2"]),
-                                  weight_decay=train["weight_decay"])
+    # pride's FlatAdamW: weight decay on the matrices only, every parameter in one update; here
+    # PyTorch's multi-tensor (foreach) AdamW, its nearest built-in.
+    params = list(student.parameters())
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": train["weight_decay"]},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=train["lr"], betas=(train["beta1"], train["beta2"]),
+                                  eps=1e-8, foreach=True)
 
     step_ms, cpu_ms, last_loss = [], [], 0.0
     for i in range(args.warmup + args.iters):
@@ -562,6 +567,8 @@ def main():
         optimizer.zero_grad()
         loss = training_loss(student, batch, real_pi_rows, config)
         loss.backward()
+        if train["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(params, train["grad_clip"])
         optimizer.step()
         last_loss = loss.item()
         elapsed = (time.perf_counter() - start) * 1000.0

@@ -11,7 +11,8 @@
 # 6. after the first config: save and resume at 1 rank over NCCL (tiny config: 20 steps straight,
 #    and 10 + resume to 20);
 # 7. then gpu-125m bf16 with train.activation_checkpointing, and the teacher pass on a ~250M random
-#    teacher (scripts/bench/teach.sh, 1 rank);
+#    teacher (scripts/bench/teach.sh, 1 rank); then the operator count per step at gpu-125m
+#    shapes (`pride bench step --ops`) and gpu-125m bf16 with train.micro_batch_size=auto;
 # 8. prints a summary (tokens/s per GPU, MFU, step time, peak memory, pride/PyTorch ratio) and
 #    leaves three files in OUT_DIR: summary.txt, bench.log and logs.tar.gz (every log and
 #    metrics.jsonl).
@@ -214,6 +215,25 @@ later_features() {
 }
 grep -q '"train.activation_checkpointing"' src/config/config.cpp && later_features
 
+# --- 7b. operators per step and the auto micro-batch (issue 22) ----------------------------------
+# The operator count of one bench step at gpu-125m shapes (the bench runs on the CPU; on LibTorch
+# 2.x the fused attention and RMSNorm count differently from 1.13), then gpu-125m bf16 with
+# train.micro_batch_size=auto (the probe's choice in its log) and train.count_ops.
+ops_and_auto() {
+  local name=pride-gpu-125m-bf16-auto sampler ops_shape=(--set model.vocab_size=16384)
+  [[ $cpu == 1 ]] && ops_shape=("${shape_sets[@]}")
+  phase ops-gpu-125m 300 "$pride" bench step --config configs/gpu-125m.yaml "${ops_shape[@]}" --ops
+  grep -aE '^(operator|all operators|host syncs)' "$logs/ops-gpu-125m.log" | sed 's/^/   /'
+  sampler=$(sample_memory "$name")
+  phase "$name" 200 "$pride" train --config configs/gpu-125m.yaml "${common[@]}" \
+    --set train.precision=bf16 --set train.micro_batch_size=auto --set train.count_ops=true \
+    --set "run.dir=$work/$name"
+  [[ -n $sampler ]] && kill "$sampler" 2>/dev/null
+  grep -ah "micro_batch_size auto" "$logs/$name.log" | sed 's/^/   /'
+  cp "$work/$name/metrics.jsonl" "$logs/$name.metrics.jsonl" 2>/dev/null
+}
+grep -q '"train.count_ops"' src/config/config.cpp && ops_and_auto
+
 # --- 8. summary -----------------------------------------------------------------------------------
 "$python" - "$logs" "$configs" "$precisions" <<'PY' | tee "$out/summary.txt"
 import glob, json, os, statistics, sys
@@ -262,10 +282,17 @@ for config in configs:
         if pair["pride"] and pair["peer"]:
             ratio = pair["pride"]["tokens_per_s_per_gpu"] / pair["peer"]["tokens_per_s_per_gpu"]
             print(f"{'  pride/PyTorch tokens/s':<28} {ratio:12.2f}")
-row = pride_row("pride-gpu-125m-bf16-ckpt")
-if row:
-    print(f"{'pride-gpu-125m-bf16-ckpt':<28} {row['tokens_per_s_per_gpu']:12.0f} {fmt(row['mfu'], '6.1%')}"
-          f" {row['step_ms']:8.1f} {fmt(peak_gib('pride-gpu-125m-bf16-ckpt'), '8.1f')} {row['loss']:7.3f}")
+for name in ("pride-gpu-125m-bf16-ckpt", "pride-gpu-125m-bf16-auto"):
+    row = pride_row(name)
+    if row:
+        print(f"{name:<28} {row['tokens_per_s_per_gpu']:12.0f} {fmt(row['mfu'], '6.1%')}"
+              f" {row['step_ms']:8.1f} {fmt(peak_gib(name), '8.1f')} {row['loss']:7.3f}")
+ops_log = f"{logs}/ops-gpu-125m.log"
+for line in open(ops_log) if os.path.exists(ops_log) else []:
+    if line.startswith("{"):
+        record = json.loads(line)
+        print("ops per bench step (gpu-125m shapes):", json.dumps(record.get("ops")),
+              "host syncs:", json.dumps(record.get("host_syncs")))
 for line in open(f"{logs}/teach-bench.log") if os.path.exists(f"{logs}/teach-bench.log") else []:
     if line.startswith('{"ranks"'):
         print("teach", line.strip())

@@ -26,13 +26,18 @@ void add_bench_commands(CLI::App& app, CommandTable& table) {
   allreduce->add_option("--backend", *backend, "auto, mpi or nccl");
   // One process with torch's default threads, as the Python reference step runs.
   auto config_args = std::make_shared<ConfigArgs>();
-  CLI::App* step =
-      table.add(*bench, "step", "one training step's time (vs scripts/bench/reference_step.py)",
-                Runs::kInThisProcess, [config_args](const WorldInfo&) {
-                  run_step_benchmark(config_args->load(), {}, std::cout);
-                  return 0;
-                });
+  auto step_options = std::make_shared<StepBenchOptions>();
+  CLI::App* step = table.add(*bench, "step",
+                             "one training step's time and operator count (vs reference_step.py)",
+                             Runs::kInThisProcess, [config_args, step_options](const WorldInfo&) {
+                               run_step_benchmark(config_args->load(), *step_options, std::cout);
+                               return 0;
+                             });
   config_args->add_to(step);
+  step->add_flag("--ops", step_options->op_table,
+                 "print the counted step's operators one by one, by phase");
+  step->add_option("--warmup", step_options->warmup, "untimed steps first (default 3)");
+  step->add_option("--iters", step_options->iters, "timed steps (default 20)");
 }
 
 }  // namespace pride::cli

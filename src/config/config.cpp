@@ -26,6 +26,11 @@ struct Field {
   std::vector<std::string> choices;  // for strings; empty means any
 };
 
+// The integer keys that may also be "auto" (held as kAuto, decided at run time).
+bool allows_auto(const Field& field) {
+  return field.key == "train.micro_batch_size";
+}
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 std::vector<Field> fields_of(Config& c) {
@@ -71,6 +76,7 @@ std::vector<Field> fields_of(Config& c) {
       {"train.eval_samples", &c.train.eval_samples, 0, kInf},
       {"train.precision", &c.train.precision, -kInf, kInf, {"fp32", "bf16"}},
       {"train.activation_checkpointing", &c.train.activation_checkpointing},
+      {"train.count_ops", &c.train.count_ops},
       {"train.max_skipped_steps", &c.train.max_skipped_steps, 0, kInf},
       {"train.peak_tflops", &c.train.peak_tflops, 0, 1e6},
       {"loss.ce_weight", &c.loss.ce_weight, 0, kInf},
@@ -158,6 +164,12 @@ void assign(const Field& field, const YAML::Node& node, const std::string& origi
   std::visit(
       [&](auto* target) {
         using T = std::remove_pointer_t<decltype(target)>;
+        if constexpr (std::is_same_v<T, int64_t>) {
+          if (allows_auto(field) && node.IsScalar() && node.Scalar() == "auto") {
+            *target = kAuto;
+            return;
+          }
+        }
         if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
           T value = scalar_as<T>(node, field, origin);
           check_range(static_cast<double>(value), field, origin);
@@ -315,6 +327,12 @@ std::string to_yaml(const Config& const_config, const std::vector<std::string>& 
             out << YAML::Flow << YAML::BeginSeq;
             for (const auto& v : *target) out << v;
             out << YAML::EndSeq;
+          } else if constexpr (std::is_same_v<T, int64_t>) {
+            if (allows_auto(field) && *target == kAuto) {
+              out << "auto";
+            } else {
+              out << *target;
+            }
           } else {
             out << *target;
           }

@@ -10,6 +10,11 @@
 
 namespace pride {
 
+// The value of an integer key written "auto" (train.micro_batch_size): decided at run time.
+inline constexpr int64_t kAuto = 0;
+// What a micro-batch of "auto" means where nothing probes the device (evaluation, benchmarks).
+inline constexpr int64_t kDefaultMicroBatch = 16;
+
 struct RunConfig {
   std::string dir = "runs/tiny";  // metrics.jsonl and config.yaml go here
   int64_t seed = 1234;
@@ -63,7 +68,8 @@ struct TrainConfig {
   int64_t global_batch_size = 16;
   // Per rank and forward/backward, a memory cap: each rank trains global / world samples a step, in
   // the fewest micro-batches of at most this many (the largest divisor that fits; printed at
-  // start).
+  // start). "auto" (kAuto): the largest that fits the device, probed at start
+  // (training/micro_batch_probe.h).
   int64_t micro_batch_size = 16;
   double lr = 3e-3;
   double min_lr_ratio = 0.1;  // cosine decays to lr * min_lr_ratio
@@ -79,10 +85,18 @@ struct TrainConfig {
   // Keep only each decoder block's input for backward and recompute the block there: less
   // activation memory for about one more forward's time (docs/performance.md).
   bool activation_checkpointing = false;
+  // Count each step's ATen operators per phase and its host syncs into metrics.jsonl ("ops",
+  // "host_syncs"; training/op_counter.h). Off: no observer is registered at all.
+  bool count_ops = false;
   // A step whose global gradient norm is NaN/inf applies no update; this many in a row end the run.
   int64_t max_skipped_steps = 3;
   double peak_tflops = 0;  // device peak for the mfu metric; 0: from the device name (none on CPU)
 };
+
+// train.micro_batch_size, or kDefaultMicroBatch for "auto" where no probe decides it.
+inline int64_t micro_batch_or_default(const TrainConfig& train) {
+  return train.micro_batch_size == kAuto ? kDefaultMicroBatch : train.micro_batch_size;
+}
 
 struct LossConfig {
   double ce_weight = 1.0;

@@ -31,7 +31,7 @@ EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& c
 
   // [ce_sum, rkl_sum, emotion_correct, samples, tokens] in float64 for exact counts.
   auto sums = torch::zeros({5}, torch::kFloat64);
-  const auto batch_size = static_cast<size_t>(config.train.micro_batch_size);
+  const auto batch_size = static_cast<size_t>(micro_batch_or_default(config.train));
   for (size_t begin = 0; begin < mine.size(); begin += batch_size) {
     std::vector<Sample> samples;
     for (size_t i = begin; i < std::min(mine.size(), begin + batch_size); ++i) {
@@ -40,10 +40,11 @@ EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& c
     const Batch batch = collate(samples, data.info(), config.model.max_seq_len).to(device);
     const StudentOutput out = model->forward(batch, PiUsage{});
     const auto& mask = batch.response_mask;
-    sums[0] += cross_entropy_sum(out.logits, batch.targets, mask).item<double>();
-    sums[1] += reverse_kl_sum(out.logits, batch.topk_ids, batch.topk_logprobs, mask,
-                              config.loss.rkl_temperature, config.loss.rkl_tail_bucket)
-                   .item<double>();
+    const auto [ce, rkl] =
+        token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
+                        config.loss.rkl_temperature, config.loss.rkl_tail_bucket);
+    sums[0] += ce.item<double>();
+    sums[1] += rkl.item<double>();
     sums[2] += (out.emotion_logits.argmax(-1) == batch.emotion).sum().item<double>();
     sums[3] += static_cast<double>(batch.size());
     sums[4] += static_cast<double>(batch.response_tokens);

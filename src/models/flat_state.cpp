@@ -91,7 +91,14 @@ void FlatAdamW::step(torch::Tensor& values, const torch::Tensor& grads, double l
   const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_count_));
   // Rounded as the float32 factor 1 - float(lr * wd), which a float mask would give.
   const float keep = 1.0f - static_cast<float>(lr * options_.weight_decay);
-  for (const auto& [begin, end] : decay_ranges_) values.narrow(0, begin, end - begin).mul_(keep);
+  if (decay_views_of_ != values.data_ptr()) {
+    decay_views_.clear();
+    for (const auto& [begin, end] : decay_ranges_) {
+      decay_views_.push_back(values.narrow(0, begin, end - begin));
+    }
+    decay_views_of_ = values.data_ptr();
+  }
+  if (!decay_views_.empty()) at::_foreach_mul_(decay_views_, keep);
   exp_avg_.mul_(options_.beta1).add_(grads, 1.0 - options_.beta1);
   exp_avg_sq_.mul_(options_.beta2).addcmul_(grads, grads, 1.0 - options_.beta2);
   const auto denom = (exp_avg_sq_ / bias2).sqrt_().add_(options_.eps);

@@ -96,6 +96,10 @@ class FlatAdamW {
   // [begin, end) of the slice that weight decay applies to (the matrices), neighbours merged: a
   // few ranges per layer instead of a float mask as large as the moments.
   std::vector<std::pair<int64_t, int64_t>> decay_ranges_;
+  // Those ranges as views of the values last stepped (rebuilt when the values move), decayed by
+  // one multi-tensor operator a step instead of one operator per range.
+  std::vector<torch::Tensor> decay_views_;
+  const void* decay_views_of_ = nullptr;
   int64_t step_count_ = 0;
 };
 

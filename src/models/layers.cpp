@@ -4,9 +4,13 @@
 #include "models/layers.h"
 
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <map>
+#include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "util/error.h"
 #include "util/torch_compat.h"
@@ -19,13 +23,80 @@ torch::ScalarType accumulate_type(const torch::Tensor& x) {
   return x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
 }
 
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  auto halves = x.chunk(2, -1);
-  return torch::cat({-halves[1], halves[0]}, -1);
+// x * cos + rotate_half(x) * sin, where rotate_half(x) = [-x2, x1]: rolling x by half its width
+// gives [x2, x1], and the sign sits in the table (sin_signed = [-sin, sin]), so the rotation is
+// four operators instead of seven, with the same values (a negation is exact).
+torch::Tensor apply_rotary(const torch::Tensor& x, const Rotary& rotary) {
+  return x * rotary.cos + x.roll(x.size(-1) / 2, -1) * rotary.sin_signed;
 }
 
-torch::Tensor apply_rotary(const torch::Tensor& x, const Rotary& rotary) {
-  return x * rotary.cos + rotate_half(x) * rotary.sin;
+// x in `type`, without dispatching an operator when it already is.
+torch::Tensor as_type(const torch::Tensor& x, torch::ScalarType type) {
+  return x.scalar_type() == type ? x : x.to(type);
+}
+
+// One or more concatenated tensors as one (no copy for a single one).
+torch::Tensor joined(at::TensorList parts) {
+  if (parts.empty()) return {};
+  return parts.size() == 1 ? parts[0] : torch::cat(parts);
+}
+
+// y = x W^T + b for the weights (and biases) of one or more linear layers that read the same x,
+// stacked: one GEMM instead of one per layer, and the gradient written out. Autograd through
+// aten::linear records about ten operators per layer in backward (the matmul's reshapes and
+// transposes); this records two products, three views and a split for the whole stack. Under
+// autocast the products run in the type aten::linear chose; gradients return in the inputs' types.
+struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               at::TensorList weights, at::TensorList biases) {
+    const auto weight = joined(weights);
+    auto y = at::linear(x, weight, joined(biases));  // one operator (the frontend's is two)
+    const auto type = y.scalar_type();
+    ctx->save_for_backward({as_type(x, type), as_type(weight, type)});
+    std::vector<int64_t> rows;
+    for (const auto& w : weights) rows.push_back(w.size(0));
+    ctx->saved_data["rows"] = rows;
+    ctx->saved_data["biases"] = static_cast<int64_t>(biases.size());
+    ctx->saved_data["x_type"] = static_cast<int64_t>(x.scalar_type());
+    ctx->saved_data["weight_type"] = static_cast<int64_t>(weights[0].scalar_type());
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &weight = saved[1];
+    const auto grad = as_type(grads[0], x.scalar_type());
+    const auto rows = ctx->saved_data["rows"].toIntVector();
+    const auto weight_type = static_cast<torch::ScalarType>(ctx->saved_data["weight_type"].toInt());
+    const auto x_type = static_cast<torch::ScalarType>(ctx->saved_data["x_type"].toInt());
+    torch::autograd::variable_list out{as_type(torch::matmul(grad, weight), x_type)};
+    auto split = [&](const torch::Tensor& whole) {
+      if (rows.size() == 1) return out.push_back(as_type(whole, weight_type));
+      for (auto& part : as_type(whole, weight_type).split_with_sizes(rows)) out.push_back(part);
+    };
+    // grad^T x over all rows, as autograd's mm backward computes it (the transposed operand as a
+    // view): the same rounding as the layers' own backward, which a permuted copy would not give.
+    const auto rows_grad = grad.reshape({-1, grad.size(-1)});
+    split(rows_grad.t().mm(x.reshape({-1, x.size(-1)})));  // [out, in]
+    if (ctx->saved_data["biases"].toInt() > 0) split(rows_grad.sum(0));
+    return out;
+  }
+};
+
+// The stacked layers' output (see StackedLinearFunction); the layers keep their own parameters
+// (names, initialisation, checkpoint and Hugging Face layouts).
+torch::Tensor stacked_linear(const torch::Tensor& x,
+                             std::initializer_list<const torch::nn::Linear*> layers) {
+  std::vector<torch::Tensor> weights, biases;
+  for (const auto* layer : layers) {
+    weights.push_back((*layer)->weight);
+    if ((*layer)->bias.defined()) biases.push_back((*layer)->bias);
+  }
+  if (!biases.empty() && biases.size() != weights.size()) {
+    fail("stacked linear layers must all have biases or none");
+  }
+  return StackedLinearFunction::apply(x, at::TensorList(weights), at::TensorList(biases));
 }
 
 // theta^(-2i/head_dim) for i < head_dim/2, in fp64; with Llama 3 scaling, wavelengths beyond the
@@ -46,9 +117,69 @@ torch::Tensor inverse_frequencies(int64_t head_dim, const RopeConfig& rope, torc
   return torch::where(medium, blended, scaled);
 }
 
+// The tables repeat each frequency's value over the two halves of a head.
 Rotary tables_from(const torch::Tensor& freqs, const torch::Tensor& like) {
-  auto angles = torch::cat({freqs, freqs}, -1);
-  return {angles.cos().to(like.scalar_type()), angles.sin().to(like.scalar_type())};
+  const auto type = like.scalar_type();
+  auto cos = freqs.cos(), sin = freqs.sin();
+  return {torch::cat({cos, cos}, -1).to(type), torch::cat({sin, sin}, -1).to(type),
+          torch::cat({-sin, sin}, -1).to(type)};
+}
+
+// LibTorch before 2.0 has no fused attention: softmax(q k^T / sqrt(d) + mask) v is math, and
+// autograd through it records about 25 operators per call in backward (each 4-D matmul's
+// reshapes, expands and transposes). This is the same math (compat's, with the same types) with
+// its gradient written out: nine operators. q [B, H, Tq, d]; k, v [B, H, Tk, d].
+struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
+                               const torch::Tensor& k, const torch::Tensor& v,
+                               const c10::optional<torch::Tensor>& additive_mask, bool causal) {
+    const auto wide = accumulate_type(q);
+    const auto wide_q = as_type(q, wide), wide_k = as_type(k, wide);
+    auto scores = torch::matmul(wide_q, wide_k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
+    if (additive_mask) scores = scores + as_type(*additive_mask, wide);
+    if (causal) {
+      scores.masked_fill_(compat::causal_future_mask(q.size(-2), q.device()),
+                          -std::numeric_limits<double>::infinity());
+    }
+    auto probs = torch::softmax(scores, -1);
+    ctx->save_for_backward({wide_q, wide_k, v, probs});
+    ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
+    ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
+    return torch::matmul(as_type(probs, v.scalar_type()), v);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
+    const auto& grad = grads[0];
+    auto grad_v = torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad);
+    auto grad_probs = as_type(torch::matmul(grad, v.transpose(-2, -1)), probs.scalar_type());
+    auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type()) /
+                       std::sqrt(double(q.size(-1)));
+    auto grad_q = torch::matmul(grad_scores, k);
+    auto grad_k = torch::matmul(grad_scores.transpose(-2, -1), q);
+    auto type_of = [&](const char* key) {
+      return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
+    };
+    return {as_type(grad_q, type_of("q_type")), as_type(grad_k, type_of("k_type")), grad_v,
+            torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// compat::scaled_dot_product_attention, with the written-out gradient where LibTorch has no
+// fused attention (outside autocast).
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& additive_mask, bool causal) {
+  // Under autocast the products' types are autocast's (bf16) while the saved operands are not:
+  // there the composite, whose backward autograd types.
+  if (compat::kHasFusedAttention || compat::AutocastGuard::is_enabled(q.device().type())) {
+    return compat::scaled_dot_product_attention(q, k, v, additive_mask, causal);
+  }
+  // An optional, not an undefined tensor: autograd asks every tensor input for its device.
+  const auto mask =
+      additive_mask.defined() ? c10::optional<torch::Tensor>(additive_mask) : c10::nullopt;
+  return MathAttentionFunction::apply(q, k, v, mask, causal);
 }
 
 // Writes this call's keys/values [B, kv, T, hd] after the cached ones; returns all of them.
@@ -71,6 +202,10 @@ std::pair<torch::Tensor, torch::Tensor> append_to_cache(KVCache& cache, const to
 
 }  // namespace
 
+torch::Tensor apply_linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
+  return stacked_linear(x, {&layer});
+}
+
 torch::nn::Linear init_linear(int64_t in, int64_t out, bool bias) {
   torch::nn::Linear layer(torch::nn::LinearOptions(in, out).bias(bias));
   torch::NoGradGuard no_grad;
@@ -84,9 +219,16 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  auto wide = x.to(accumulate_type(x));
+#if PRIDE_TORCH_HAS_RMS_NORM
+  // One ATen operator (one fused kernel on CUDA from LibTorch 2.8, with its own backward).
+  return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
+#else
+  // Composite on 1.13. A written-out gradient takes half the backward operators, but its rounding
+  // moved tests/cli/equivalence.sh's worst response-feature split past 1e-5 (1.04e-5).
+  const auto wide = as_type(x, accumulate_type(x));
   auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  return normed.to(x.scalar_type()) * weight_;
+  return as_type(normed, x.scalar_type()) * weight_;
+#endif
 }
 
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like) {
@@ -100,7 +242,8 @@ Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const 
                         const torch::Tensor& like) {
   auto inv_freq = inverse_frequencies(head_dim, rope, like.device());
   auto rotary = tables_from(positions.to(torch::kDouble).unsqueeze(-1) * inv_freq, like);
-  return {rotary.cos.unsqueeze(1), rotary.sin.unsqueeze(1)};  // [B, 1, T, head_dim]
+  return {rotary.cos.unsqueeze(1), rotary.sin.unsqueeze(1),
+          rotary.sin_signed.unsqueeze(1)};  // [B, 1, T, head_dim]
 }
 
 AttentionImpl::AttentionImpl(const AttentionShape& s)
@@ -124,10 +267,6 @@ AttentionImpl::AttentionImpl(const AttentionShape& s)
   }
 }
 
-torch::Tensor AttentionImpl::split_heads(const torch::Tensor& x, int64_t heads) const {
-  return x.view({x.size(0), x.size(1), heads, head_dim_}).transpose(1, 2);
-}
-
 // [B, kv, S, hd] -> [B, heads, S, hd]: kv head j serves query heads j*rep .. (j+1)*rep-1.
 torch::Tensor AttentionImpl::repeat_kv(const torch::Tensor& x) const {
   const int64_t rep = n_heads_ / n_kv_heads_;
@@ -137,42 +276,83 @@ torch::Tensor AttentionImpl::repeat_kv(const torch::Tensor& x) const {
       .reshape({x.size(0), n_heads_, x.size(2), head_dim_});
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& memory,
-                                     const AttentionMask& mask, const Rotary* rotary,
-                                     KVCache* cache) {
-  auto q = q_proj(x).view({x.size(0), x.size(1), n_heads_, head_dim_});
-  auto k = k_proj(memory).view({memory.size(0), memory.size(1), n_kv_heads_, head_dim_});
-  if (!q_norm.is_empty()) {
+// Queries, keys and values [B, heads, T, head_dim], rotated when rotary tables are given. Self-
+// attention projects q, k and v in one product and rotates q and k together; attention over
+// another sequence projects k and v in one.
+AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, const torch::Tensor& memory,
+                                            const Rotary* rotary) {
+  const int64_t qk_heads = n_heads_ + n_kv_heads_;
+  const bool normed = !q_norm.is_empty();
+  torch::Tensor q, k, v, qk;  // qk: q and k side by side, [B, T, heads + kv heads, head_dim]
+  if (x.is_same(memory)) {
+    auto qkv = stacked_linear(x, {&q_proj, &k_proj, &v_proj})
+                   .view({x.size(0), x.size(1), qk_heads + n_kv_heads_, head_dim_});
+    // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
+    // would write its gradient into a zeroed tensor of the whole size.
+    if (rotary != nullptr && !normed) {
+      auto parts = qkv.split_with_sizes({qk_heads, n_kv_heads_}, 2);
+      qk = parts[0];
+      v = parts[1];
+    } else {
+      auto parts = qkv.split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 2);
+      q = parts[0];
+      k = parts[1];
+      v = parts[2];
+    }
+  } else {
+    q = stacked_linear(x, {&q_proj}).view({x.size(0), x.size(1), n_heads_, head_dim_});
+    auto kv = stacked_linear(memory, {&k_proj, &v_proj})
+                  .view({memory.size(0), memory.size(1), 2 * n_kv_heads_, head_dim_});
+    auto parts = kv.chunk(2, 2);
+    k = parts[0];
+    v = parts[1];
+  }
+  if (normed) {
     q = q_norm(q);
     k = k_norm(k);
   }
-  q = q.transpose(1, 2);
-  k = k.transpose(1, 2);
-  auto v = split_heads(v_proj(memory), n_kv_heads_);
-  if (rotary != nullptr) {
-    q = apply_rotary(q, *rotary);
-    k = apply_rotary(k, *rotary);
-  }
+  v = v.transpose(1, 2);
+  if (rotary == nullptr) return {q.transpose(1, 2), k.transpose(1, 2), v};
+  if (!qk.defined()) qk = torch::cat({q, k}, 2);
+  qk = apply_rotary(qk.transpose(1, 2), *rotary);  // q and k in one rotation
+  auto parts = qk.split_with_sizes({n_heads_, n_kv_heads_}, 1);
+  return {parts[0], parts[1], v};
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& memory,
+                                     const AttentionMask& mask, const Rotary* rotary,
+                                     KVCache* cache) {
+  auto [q, k, v] = project(x, memory, rotary);
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
   auto out = scaled_dot_product(q, repeat_kv(k), repeat_kv(v), mask);
-  return o_proj(out.transpose(1, 2).reshape({x.size(0), x.size(1), n_heads_ * head_dim_}));
+  return stacked_linear(out.transpose(1, 2).reshape({x.size(0), x.size(1), n_heads_ * head_dim_}),
+                        {&o_proj});
+}
+
+AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
+  AttentionMask ready = *this;
+  if (!allowed.defined()) return ready;
+  // A finite floor instead of -inf keeps rows without any admissible key NaN-free (half the
+  // lowest value, so that adding a score cannot overflow); those rows are zeroed after.
+  const double floor = scores_type == torch::kHalf     ? -32752.0
+                       : scores_type == torch::kDouble ? std::numeric_limits<double>::lowest() / 2
+                                                       : std::numeric_limits<float>::lowest() / 2;
+  const auto refused = allowed.logical_not();
+  ready.additive = torch::zeros(allowed.sizes(), allowed.options().dtype(scores_type))
+                       .masked_fill(refused, floor);
+  ready.no_key = refused.all(-1, /*keepdim=*/true);
+  return ready;
 }
 
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask) {
   if (!mask.allowed.defined()) {
-    return compat::scaled_dot_product_attention(q, k, v, {}, mask.causal && q.size(2) > 1);
+    return attention(q, k, v, {}, mask.causal && q.size(2) > 1);
   }
-  // A finite floor instead of -inf keeps rows without any admissible key NaN-free (half the
-  // lowest value, so that adding a score cannot overflow); those rows are zeroed after.
-  const double floor = q.scalar_type() == torch::kHalf ? -32752.0
-                       : q.scalar_type() == torch::kDouble
-                           ? std::numeric_limits<double>::lowest() / 2
-                           : std::numeric_limits<float>::lowest() / 2;
-  auto additive = torch::zeros(mask.allowed.sizes(), q.options())
-                      .masked_fill(mask.allowed.logical_not(), floor);
-  auto out = compat::scaled_dot_product_attention(q, k, v, additive, /*causal=*/false);
-  return torch::where(mask.allowed.any(-1, /*keepdim=*/true), out, torch::zeros({}, out.options()));
+  const bool ready = mask.additive.defined() && mask.additive.scalar_type() == q.scalar_type();
+  const AttentionMask prepared = ready ? mask : mask.prepared(q.scalar_type());
+  auto out = attention(q, k, v, prepared.additive, /*causal=*/false);
+  return out.masked_fill(prepared.no_key, 0.0);
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
@@ -182,7 +362,8 @@ SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  auto gate_up = stacked_linear(x, {&gate_proj, &up_proj}).chunk(2, -1);
+  return stacked_linear(torch::silu(gate_up[0]) * gate_up[1], {&down_proj});
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const BlockShape& s) {

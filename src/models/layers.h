@@ -17,6 +17,10 @@ inline constexpr double kInitStd = 0.02;
 // Linear layer initialised as the student expects: weight ~ N(0, 0.02), bias zero.
 torch::nn::Linear init_linear(int64_t in, int64_t out, bool bias);
 
+// layer(x) with its gradient written out: the same values, and about a third of the operators
+// autograd records for aten::linear in backward (see layers.cpp, StackedLinearFunction).
+torch::Tensor apply_linear(const torch::nn::Linear& layer, const torch::Tensor& x);
+
 // y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32.
 class RMSNormImpl : public torch::nn::Module {
  public:
@@ -41,6 +45,7 @@ struct RopeConfig {
 // per-row positions), broadcast over heads.
 struct Rotary {
   torch::Tensor cos, sin;
+  torch::Tensor sin_signed;  // [-sin, sin] over the two halves: rotate_half's sign folded in
 };
 // Positions 0..length-1.
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like);
@@ -60,6 +65,13 @@ struct AttentionMask {
   }
   torch::Tensor allowed;  // bool, broadcastable to [B, 1, Tq, Tk]; true = may attend
   bool causal = false;
+  // What attention derives from `allowed`, computed once by prepared() for every layer that
+  // shares the mask (undefined: derived on each call).
+  torch::Tensor additive;  // 0 where allowed, a large negative floor elsewhere, scores' type
+  torch::Tensor no_key;    // rows that may attend to no key (their output is zero)
+
+  // This mask with `additive` and `no_key` for scores of `scores_type` (the queries' type).
+  AttentionMask prepared(torch::ScalarType scores_type) const;
 };
 
 // One attention layer's keys and values so far, for incremental decoding: [B, kv_heads, capacity,
@@ -94,7 +106,10 @@ class AttentionImpl : public torch::nn::Module {
                         KVCache* cache = nullptr);
 
  private:
-  torch::Tensor split_heads(const torch::Tensor& x, int64_t heads) const;
+  struct Heads {
+    torch::Tensor q, k, v;  // [B, heads, T, head_dim]
+  };
+  Heads project(const torch::Tensor& x, const torch::Tensor& memory, const Rotary* rotary);
   torch::Tensor repeat_kv(const torch::Tensor& x) const;
 
   int64_t n_heads_, n_kv_heads_, head_dim_;

@@ -44,10 +44,14 @@ void check_labels(const torch::Tensor& labels, int64_t classes, const char* loss
        classes);
 }
 
+// -log_probs[labels] per row of log-probabilities [N, C] and labels [N].
+torch::Tensor picked_nll(const torch::Tensor& log_probs, const torch::Tensor& labels) {
+  return -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1);
+}
+
 // -log softmax(logits)[labels] per row of logits [N, C] and labels [N].
 torch::Tensor nll_rows(const torch::Tensor& logits, const torch::Tensor& labels) {
-  auto log_probs = torch::log_softmax(widen(logits), -1);
-  return -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1);
+  return picked_nll(torch::log_softmax(widen(logits), -1), labels);
 }
 
 // The positions of x [..., D] where mask [...] is true, as rows [N, D], and how to sum a per-row
@@ -89,23 +93,55 @@ torch::Tensor teacher_log_buckets(const torch::Tensor& topk_logprobs, double tem
   return torch::log_softmax(log_b / temperature, -1);
 }
 
-// The student's K or K+1 buckets as log-probabilities, from logits [N, V] at temperature T.
-torch::Tensor student_log_buckets(const torch::Tensor& logits, const torch::Tensor& ids,
-                                  double temperature, bool tail_bucket) {
-  auto log_probs = torch::log_softmax(logits / temperature, -1);
+// log softmax(logits / T) over the vocabulary of rows [N, V] (no division at T = 1: x / 1 is x).
+torch::Tensor tempered_log_probs(const torch::Tensor& logits, double temperature) {
+  return torch::log_softmax(temperature == 1.0 ? logits : logits / temperature, -1);
+}
+
+// The student's K or K+1 buckets as log-probabilities, from its log-probabilities [N, V] at
+// temperature T.
+torch::Tensor student_log_buckets(const torch::Tensor& log_probs, const torch::Tensor& ids,
+                                  bool tail_bucket) {
   auto log_q = log_probs.gather(-1, ids);
   if (!tail_bucket) return torch::log_softmax(log_q, -1);
   return torch::cat({log_q, log_tail_mass(log_probs, ids)}, -1);
+}
+
+// RKL per row from the student's tempered log-probabilities [N, V], the teacher's top-K ids and
+// log-probabilities [N, K].
+torch::Tensor reverse_kl_rows(const torch::Tensor& log_probs, const torch::Tensor& ids,
+                              const torch::Tensor& topk_logprobs, double temperature,
+                              bool tail_bucket) {
+  auto log_q = student_log_buckets(log_probs, ids, tail_bucket);
+  auto log_p = teacher_log_buckets(topk_logprobs.to(log_q.scalar_type()), temperature, tail_bucket);
+  return (log_q.exp() * (log_q - log_p)).sum(-1);
+}
+
+void check_reverse_kl_inputs(const torch::Tensor& logits, const torch::Tensor& topk_ids,
+                             const torch::Tensor& topk_logprobs, const torch::Tensor& mask,
+                             double temperature) {
+  check_mask(mask, logits.sizes().slice(0, logits.dim() - 1), "reverse_kl_sum");
+  if (!(temperature > 0)) fail("reverse_kl_sum: temperature must be > 0, got {}", temperature);
+  if (topk_ids.dim() != logits.dim() || !topk_ids.sizes().equals(topk_logprobs.sizes()) ||
+      !topk_ids.sizes().slice(0, mask.dim()).equals(mask.sizes())) {
+    fail("reverse_kl_sum: topk_ids {} and topk_logprobs {} must be [{}, K]", topk_ids.sizes(),
+         topk_logprobs.sizes(), fmt::join(mask.sizes(), ", "));
+  }
+}
+
+void check_cross_entropy_inputs(const torch::Tensor& logits, const torch::Tensor& targets,
+                                const torch::Tensor& mask) {
+  check_mask(mask, logits.sizes().slice(0, logits.dim() - 1), "cross_entropy_sum");
+  if (!targets.sizes().equals(mask.sizes())) {
+    fail("cross_entropy_sum: targets {} must match the mask {}", targets.sizes(), mask.sizes());
+  }
 }
 
 }  // namespace
 
 torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor& targets,
                                 const torch::Tensor& mask) {
-  check_mask(mask, logits.sizes().slice(0, logits.dim() - 1), "cross_entropy_sum");
-  if (!targets.sizes().equals(mask.sizes())) {
-    fail("cross_entropy_sum: targets {} must match the mask {}", targets.sizes(), mask.sizes());
-  }
+  check_cross_entropy_inputs(logits, targets, mask);
   const MaskedRows masked(mask, logits);
   auto picked = masked.labels(targets);
   check_labels(picked, logits.size(-1), "cross_entropy_sum");
@@ -115,20 +151,32 @@ torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor
 torch::Tensor reverse_kl_sum(const torch::Tensor& logits, const torch::Tensor& topk_ids,
                              const torch::Tensor& topk_logprobs, const torch::Tensor& mask,
                              double temperature, bool tail_bucket) {
-  check_mask(mask, logits.sizes().slice(0, logits.dim() - 1), "reverse_kl_sum");
-  if (!(temperature > 0)) fail("reverse_kl_sum: temperature must be > 0, got {}", temperature);
-  if (topk_ids.dim() != logits.dim() || !topk_ids.sizes().equals(topk_logprobs.sizes()) ||
-      !topk_ids.sizes().slice(0, mask.dim()).equals(mask.sizes())) {
-    fail("reverse_kl_sum: topk_ids {} and topk_logprobs {} must be [{}, K]", topk_ids.sizes(),
-         topk_logprobs.sizes(), fmt::join(mask.sizes(), ", "));
-  }
+  check_reverse_kl_inputs(logits, topk_ids, topk_logprobs, mask, temperature);
   const MaskedRows masked(mask, logits);
   auto ids = masked.rows(topk_ids);
   check_labels(ids, logits.size(-1), "reverse_kl_sum");
-  auto log_q = student_log_buckets(widen(masked.rows(logits)), ids, temperature, tail_bucket);
-  auto teacher = masked.rows(topk_logprobs).to(log_q.scalar_type());
-  auto log_p = teacher_log_buckets(teacher, temperature, tail_bucket);
-  return masked.sum((log_q.exp() * (log_q - log_p)).sum(-1));
+  auto log_probs = tempered_log_probs(widen(masked.rows(logits)), temperature);
+  return masked.sum(
+      reverse_kl_rows(log_probs, ids, masked.rows(topk_logprobs), temperature, tail_bucket));
+}
+
+TokenLossSums token_loss_sums(const torch::Tensor& logits, const torch::Tensor& targets,
+                              const torch::Tensor& topk_ids, const torch::Tensor& topk_logprobs,
+                              const torch::Tensor& mask, double temperature, bool tail_bucket) {
+  check_cross_entropy_inputs(logits, targets, mask);
+  check_reverse_kl_inputs(logits, topk_ids, topk_logprobs, mask, temperature);
+  const MaskedRows masked(mask, logits);
+  auto picked = masked.labels(targets);
+  auto ids = masked.rows(topk_ids);
+  check_labels(picked, logits.size(-1), "cross_entropy_sum");
+  check_labels(ids, logits.size(-1), "reverse_kl_sum");
+  auto rows = widen(masked.rows(logits));
+  auto log_probs = torch::log_softmax(rows, -1);
+  auto tempered = temperature == 1.0 ? log_probs : tempered_log_probs(rows, temperature);
+  auto ce = masked.sum(picked_nll(log_probs, picked));
+  auto rkl = masked.sum(
+      reverse_kl_rows(tempered, ids, masked.rows(topk_logprobs), temperature, tail_bucket));
+  return {ce, rkl};
 }
 
 torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,

@@ -13,6 +13,7 @@
 
 #include "models/checkpointing.h"
 #include "util/error.h"
+#include "util/torch_compat.h"
 
 namespace pride {
 namespace {
@@ -67,6 +68,14 @@ void check_frames(const Batch& batch, const torch::Tensor& frames, const torch::
   if (frames.dim() != 3 || frames.size(0) != batch.size() || frames.size(2) != dim) {
     fail("student: {} must be [B={}, frames, {}], got {}", name, batch.size(), dim, frames.sizes());
   }
+}
+
+// The blocks' cross-attention mask [B, 1, 1, M], prepared once for all of them, for the scores'
+// type: the projections' (bf16) under autocast, else the activations'.
+AttentionMask memory_attention_mask(const torch::Tensor& mask, const torch::Tensor& activations) {
+  const bool autocast = compat::AutocastGuard::is_enabled(activations.device().type());
+  return AttentionMask(mask.unsqueeze(1).unsqueeze(1))
+      .prepared(autocast ? torch::kBFloat16 : activations.scalar_type());
 }
 
 }  // namespace
@@ -158,7 +167,7 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
   auto x = embed_tokens(batch.tokens);
   Memory memory = build_memory(batch, x, pi);
 
-  auto memory_mask = memory.mask.unsqueeze(1).unsqueeze(1);
+  const AttentionMask memory_mask = memory_attention_mask(memory.mask, x);
   const auto positions = torch::arange(length, batch.tokens.options()).unsqueeze(0);
   const Rotary rotary = rotary_tables_at(positions, arch_.head_dim(), arch_.rope, x);
   for (size_t i = 0; i < layers->size(); ++i) {
@@ -168,13 +177,13 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
 
   StudentOutput out;
   out.logits = logits_of(hidden);
-  out.emotion_logits = emotion_head(masked_mean(hidden, batch.context_mask));
+  out.emotion_logits = apply_linear(emotion_head, masked_mean(hidden, batch.context_mask));
   // The MMD only sees the distribution of these features, not which sample is which; pooled from
   // the response it pulled the states the LM head reads towards any clustering of the right shape
   // (docs/results.md), so by default it shapes the PI slots instead.
-  out.features =
-      feature_head(config_.feature_source == "response" ? masked_mean(hidden, batch.response_mask)
-                                                        : memory.pi_summary);
+  out.features = apply_linear(feature_head, config_.feature_source == "response"
+                                                ? masked_mean(hidden, batch.response_mask)
+                                                : memory.pi_summary);
   out.pi_align = memory.pi_align;
   return out;
 }
@@ -195,8 +204,9 @@ torch::Tensor StudentImpl::run_layer(size_t i, const torch::Tensor& x, const Rot
 }
 
 torch::Tensor StudentImpl::logits_of(const torch::Tensor& hidden) {
-  auto logits = lm_head(hidden);
-  return logits.scalar_type() == torch::kDouble ? logits : logits.to(torch::kFloat);
+  auto logits = apply_linear(lm_head, hidden);
+  const auto type = logits.scalar_type();
+  return type == torch::kDouble || type == torch::kFloat ? logits : logits.to(torch::kFloat);
 }
 
 StudentMemory StudentImpl::inference_memory(const Batch& batch) {
@@ -220,7 +230,7 @@ torch::Tensor StudentImpl::decode(const torch::Tensor& tokens, const torch::Tens
   auto x = embed_tokens(tokens);
   const DecodeStep step = advance(state, valid, tokens.size(1), /*sliding_window=*/0);
   const Rotary rotary = rotary_tables_at(step.positions, arch_.head_dim(), arch_.rope, x);
-  const auto memory_mask = memory.mask.unsqueeze(1).unsqueeze(1);
+  const AttentionMask memory_mask = memory_attention_mask(memory.mask, x);
   for (size_t i = 0; i < layers->size(); ++i) {
     x = (*layers)[i]->as<DecoderLayer>()->forward(x, step.mask, rotary, memory.values, memory_mask,
                                                   &state.layers[i]);
@@ -232,7 +242,7 @@ torch::Tensor StudentImpl::decode(const torch::Tensor& tokens, const torch::Tens
 torch::Tensor StudentImpl::features(const Batch& batch, const PiUsage& pi) {
   if (config_.feature_source == "response") return forward(batch, pi).features;
   check_batch(batch);
-  return feature_head(build_memory(batch, embed_tokens(batch.tokens), pi).pi_summary);
+  return apply_linear(feature_head, build_memory(batch, embed_tokens(batch.tokens), pi).pi_summary);
 }
 
 // Memory = [audio frames | visual frames | PI slots], each tagged with its source embedding.
@@ -244,7 +254,7 @@ StudentImpl::Memory StudentImpl::build_memory(const Batch& batch,
                         torch::nn::Linear& proj, int64_t source, const char* name) {
     if (!frames.defined()) return;
     check_frames(batch, frames, proj, name);
-    values.push_back(proj(frames.to(source_embed->weight.scalar_type())) +
+    values.push_back(apply_linear(proj, frames.to(source_embed->weight.scalar_type())) +
                      source_embed->weight[source]);
     if (mask.defined()) check_mask(batch, mask, frames, std::string(name) + "_mask");
     masks.push_back(mask.defined() ? mask : torch::ones_like(frames.select(2, 0), torch::kBool));
@@ -290,9 +300,11 @@ torch::Tensor StudentImpl::pi_slots(const Batch& batch, const torch::Tensor& obs
   return torch::where(rows.to(predicted.device()).view({-1, 1, 1}), encoded, predicted);
 }
 
-// All privileged sources' tokens, embedded and source-tagged, pooled jointly into the slots.
+// All privileged sources' tokens, embedded and source-tagged, pooled jointly into the slots: one
+// embedding of every source's ids and one of their source tags, not one of each per source.
 torch::Tensor StudentImpl::encode_privileged(const Batch& batch) {
   std::vector<torch::Tensor> tokens, masks;
+  std::vector<int64_t> tags;  // the source of every privileged position
   const auto& names = info_.privileged_sources;
   for (const auto& [name, ids] : batch.privileged) {
     auto found = std::find(names.begin(), names.end(), name);
@@ -305,10 +317,14 @@ torch::Tensor StudentImpl::encode_privileged(const Batch& batch) {
     auto mask = batch.privileged_mask.find(name);
     if (mask == batch.privileged_mask.end()) fail("student: {} has no privileged_mask", what);
     check_mask(batch, mask->second, ids, what + " mask");
-    tokens.push_back(embed_tokens(ids) + pi_source_embed->weight[found - names.begin()]);
+    tokens.push_back(ids);
     masks.push_back(mask->second);
+    tags.insert(tags.end(), ids.size(1), found - names.begin());
   }
-  return pi_encoder(torch::cat(tokens, 1), torch::cat(masks, 1));
+  const auto& tag_table = pi_source_embed->weight;
+  auto tag_ids = torch::tensor(tags, torch::kInt64).to(tag_table.device(), /*non_blocking=*/true);
+  auto embedded = embed_tokens(torch::cat(tokens, 1)) + torch::embedding(tag_table, tag_ids);
+  return pi_encoder(embedded, torch::cat(masks, 1));
 }
 
 }  // namespace pride

@@ -37,6 +37,11 @@ std::string cuda_device_name(int index) {
   return "";
 }
 
+double attention_flops_per_token(int64_t layers, int64_t width, int64_t keys) {
+  return 12.0 * static_cast<double>(layers) * static_cast<double>(width) *
+         static_cast<double>(keys);
+}
+
 double model_flops_utilization(int64_t num_params, double tokens_per_s, double peak_tflops) {
   return 6.0 * static_cast<double>(num_params) * tokens_per_s / (peak_tflops * 1e12);
 }

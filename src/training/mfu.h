@@ -19,6 +19,11 @@ double peak_bf16_tflops(const std::string& device_name);
 // The name CUDA reports for device `index` ("" without CUDA support or for index < 0).
 std::string cuda_device_name(int index);
 
+// Training FLOPs per token spent in attention's score and value products, which 6N leaves out:
+// 12 * layers * attention width (heads x head_dim) * keys each query reads (PaLM's accounting:
+// forward 4 * width * keys per layer, backward twice that; causal masking not discounted).
+double attention_flops_per_token(int64_t layers, int64_t width, int64_t keys);
+
 // 6 * num_params * tokens_per_s / (peak_tflops * 1e12).
 double model_flops_utilization(int64_t num_params, double tokens_per_s, double peak_tflops);
 

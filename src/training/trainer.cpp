@@ -19,21 +19,24 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include "checkpoints/checkpoint.h"
 #include "data/batch.h"
 #include "data/reader.h"
+#include "eval/evaluator.h"
+#include "eval/generation_eval.h"
+#include "models/flat_state.h"
+#include "models/losses.h"
 #include "models/student.h"
 #include "models/student_init.h"
 #include "sharding/sampler.h"
 #include "training/distributed_adamw.h"
-#include "eval/evaluator.h"
-#include "models/flat_state.h"
-#include "eval/generation_eval.h"
 #include "training/global_mmd.h"
-#include "models/losses.h"
 #include "training/metrics.h"
 #include "training/mfu.h"
+#include "training/micro_batch_probe.h"
+#include "training/op_counter.h"
 #include "training/preemption.h"
 #include "training/prefetcher.h"
 #include "training/schedule.h"
@@ -82,7 +85,8 @@ DistributedAdamWOptions optimizer_options(const Config& config) {
 
 // Seeded with run.seed; model.init_from and model.freeze applied (models/student_init.h).
 Student build_student(const Config& config, const DatasetInfo& info, const torch::Device& device) {
-  Student student = make_student(student_spec(config.model, config.run.seed, info), device, /*load_pretrained=*/true);
+  Student student = make_student(student_spec(config.model, config.run.seed, info), device,
+                                 /*load_pretrained=*/true);
   student->set_activation_checkpointing(config.train.activation_checkpointing);
   return student;
 }
@@ -98,6 +102,9 @@ class Trainer {
         model_(build_student(config, train_data_.info(), device)),
         flat_(*model_, /*pad_to_multiple_of=*/comm.world_size()),
         optimizer_(comm, flat_, optimizer_options(config)),
+        micro_batch_(choose_micro_batch(config, model_, train_data_.info(), device,
+                                        config.train.global_batch_size / comm.world_size(),
+                                        [this] { flat_.zero_grad(); })),
         plan_(plan_options()),
         throughput_(flat_.numel(), config.train.peak_tflops,
                     device.is_cuda() ? device.index() : -1) {
@@ -165,7 +172,7 @@ class Trainer {
     BatchPlanOptions o;
     o.num_samples = train_data_.size();
     o.global_batch = config_.train.global_batch_size;
-    o.max_micro_batch = config_.train.micro_batch_size;
+    o.max_micro_batch = micro_batch_.micro_batch;
     o.world_size = comm_.world_size();
     o.seed = static_cast<uint64_t>(config_.run.seed);
     if (config_.data.length_aware) {
@@ -198,8 +205,11 @@ class Trainer {
         comm_.world_size(), comm_.backend_name(), device_.str(), config_.train.precision,
         static_cast<double>(flat_.numel()) / 1e6, train_data_.size(), eval_data_.size(),
         config_.train.global_batch_size, comm_.world_size(), plan_.accumulation_steps(),
-        plan_.micro_batch(), config_.train.micro_batch_size,
+        plan_.micro_batch(),
+        config_.train.micro_batch_size == kAuto ? std::string("auto")
+                                                : std::to_string(config_.train.micro_batch_size),
         config_.pi.enabled ? "on (training only)" : "off"));
+    if (!micro_batch_.how.empty()) progress.note(micro_batch_.how);
     progress.note(memory_summary());
     if (start > 0) progress.note(fmt::format("resumed at step {}", start));
   }
@@ -243,10 +253,12 @@ class Trainer {
         static_cast<double>(step) / static_cast<double>(config_.train.max_steps);
     const double p =
         config_.pi.real_pi_start + (config_.pi.real_pi_end - config_.pi.real_pi_start) * progress;
-    auto rows = torch::zeros({batch.size()}, torch::kBool);
+    // Written through the pointer: indexing row by row dispatches two operators per sample.
+    auto rows = torch::empty({batch.size()}, torch::kBool);
+    bool* real = rows.data_ptr<bool>();
     for (int64_t b = 0; b < batch.size(); ++b) {
       const auto index = static_cast<uint64_t>(batch.indices[b]);
-      rows[b] = hash_uniform(static_cast<uint64_t>(config_.run.seed), static_cast<uint64_t>(step),
+      real[b] = hash_uniform(static_cast<uint64_t>(config_.run.seed), static_cast<uint64_t>(step),
                              index) < p;
     }
     usage.real_pi_rows = rows.to(device_, /*non_blocking=*/true);
@@ -257,6 +269,7 @@ class Trainer {
   GlobalMmd step_mmd(const std::vector<Batch>& micro, const std::vector<PiUsage>& usage) {
     std::vector<torch::Tensor> student, teacher;
     {
+      OpPhaseScope phase(OpPhase::kForward);
       torch::NoGradGuard no_grad;
       compat::AutocastGuard autocast(device_, bf16());
       for (size_t j = 0; j < micro.size(); ++j) {
@@ -264,6 +277,7 @@ class Trainer {
         teacher.push_back(micro[j].teacher_hidden);
       }
     }
+    OpPhaseScope phase(OpPhase::kCommunication);
     return global_mmd(comm_, student, teacher, config_.loss.mmd_bandwidths);
   }
 
@@ -273,15 +287,16 @@ class Trainer {
   void micro_step(int64_t step, const Batch& batch, const PiUsage& usage, const StepCounts& counts,
                   const GlobalMmd& mmd, size_t j, bool last, torch::Tensor& sums) {
     const auto& w = config_.loss;
+    OpPhaseScope forward_phase(OpPhase::kForward);
     StudentOutput out;
     {
       compat::AutocastGuard autocast(device_, bf16());
       out = model_->forward(batch, usage);
     }
     const auto& mask = batch.response_mask;
-    const auto ce = cross_entropy_sum(out.logits, batch.targets, mask);
-    const auto rkl = reverse_kl_sum(out.logits, batch.topk_ids, batch.topk_logprobs, mask,
-                                    w.rkl_temperature, w.rkl_tail_bucket);
+    const auto [ce, rkl] =
+        token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
+                        w.rkl_temperature, w.rkl_tail_bucket);
     const auto emotion = emotion_ce_sum(out.emotion_logits.to(torch::kFloat), batch.emotion);
     const auto align = out.pi_align.defined() ? out.pi_align.to(torch::kFloat).sum()
                                               : torch::zeros({}, ce.options());
@@ -303,12 +318,23 @@ class Trainer {
       objective = objective * std::numeric_limits<double>::quiet_NaN();
     }
     if (last) optimizer_.arm();
-    objective.backward();
+    {
+      OpPhaseScope backward_phase(OpPhase::kBackward);
+      objective.backward();
+    }
     sums += torch::stack({ce, rkl, emotion, align}).detach().to(torch::kFloat64);
   }
 
   // One optimizer step: its metrics record and whether any rank asked to stop.
   StepResult train_step(int64_t step, StepInput& input) {
+    std::optional<OpCounter> counter;
+    if (config_.train.count_ops) counter.emplace();
+    StepResult result = run_step(step, input);
+    if (counter) result.record.update(counter->stop().summary());
+    return result;
+  }
+
+  StepResult run_step(int64_t step, StepInput& input) {
     const auto started = Clock::now();
     const StepCounts counts = count_step(input);
     std::vector<PiUsage> usage;
@@ -326,7 +352,10 @@ class Trainer {
     // Averages, clips and applies AdamW; with a non-finite global norm (the same on every rank)
     // it applies nothing.
     const double lr = learning_rate_at(step, config_.train);
-    const double grad_norm = optimizer_.step(lr, config_.train.grad_clip);
+    const double grad_norm = [&] {
+      OpPhaseScope phase(OpPhase::kOptimizer);
+      return optimizer_.step(lr, config_.train.grad_clip);
+    }();
     const bool finite = std::isfinite(grad_norm);
     if (finite) {
       consecutive_skips_ = 0;
@@ -336,6 +365,7 @@ class Trainer {
 
     // One small all-reduce gives the global loss sums and the agreed preemption flag.
     // MMD^2 is the same on every rank: each adds its 1/world share.
+    OpPhaseScope communication(OpPhase::kCommunication);
     const double world = comm_.world_size();
     auto mmd_share = mmd_on() ? (mmd.value.to(sums.options()) / world).reshape({1})
                               : torch::zeros({1}, sums.options());
@@ -367,6 +397,7 @@ class Trainer {
 
   // Global counts of a step, identical on every rank (one small all-reduce of host counts).
   StepCounts count_step(const StepInput& input) const {
+    OpPhaseScope phase(OpPhase::kCommunication);
     auto local =
         torch::tensor({input.response_tokens, input.samples, input.input_tokens}, torch::kFloat64);
     auto global = all_reduce_small(comm_, local);
@@ -395,7 +426,8 @@ class Trainer {
     const SaveOptions options{config_.checkpoint.keep, config_.checkpoint.keep_every};
     auto state = snapshot_trainer(step, config_, plan_, flat_, optimizer_, counters_);
     // What `pride generate --checkpoint` and `pride ckpt export` need to rebuild the student.
-    state.extra["student"] = student_spec(config_.model, config_.run.seed, train_data_.info()).to_json();
+    state.extra["student"] =
+        student_spec(config_.model, config_.run.seed, train_data_.info()).to_json();
     if (!config_.checkpoint.async) {
       save_checkpoint(checkpoint_root(config_), state, comm_, options);
       return;
@@ -427,7 +459,8 @@ class Trainer {
   DialogueDataset train_data_, eval_data_;
   Student model_;
   FlatParameters flat_;
-  DistributedAdamW optimizer_;  // gradient averaging over ranks, clipping and AdamW
+  DistributedAdamW optimizer_;    // gradient averaging over ranks, clipping and AdamW
+  MicroBatchChoice micro_batch_;  // train.micro_batch_size, probed when "auto"
   GlobalBatchPlan plan_;
   std::unique_ptr<AsyncCheckpointer> async_;
   TrainerCounters counters_;

@@ -2,6 +2,7 @@
 //
 // Autocast: 1.13 has per-device setters (set_enabled for CUDA, set_cpu_enabled), 2.4+ takes the
 // device type as an argument and deprecates the old names.
+// RMSNorm: 2.4+ has at::rms_norm; before it, models/layers.cpp writes the formula out.
 // Scaled-dot-product attention: 2.x has at::scaled_dot_product_attention (fused kernels on CPU
 // and CUDA). 1.13 has only the private at::_scaled_dot_product_attention, whose signature changed
 // in 2.0 and which is the same composite math on the CPU, so 1.13 uses the math written out here.
@@ -24,7 +25,9 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
+#include <string>
 #include <utility>
 
 #if TORCH_VERSION_MAJOR < 1 || (TORCH_VERSION_MAJOR == 1 && TORCH_VERSION_MINOR < 13)
@@ -92,11 +95,26 @@ class AutocastGuard {
   bool previous_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };
+// at::rms_norm, one operator (2.4+; a fused CUDA kernel from 2.8).
+#define PRIDE_TORCH_HAS_RMS_NORM \
+  (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+
 #if TORCH_VERSION_MAJOR >= 2
 inline constexpr bool kHasFusedAttention = true;
 #else
 inline constexpr bool kHasFusedAttention = false;
 #endif
+
+// The [t, t] bool mask of the keys after each query (above the diagonal), built once per size and
+// device on each thread.
+inline const torch::Tensor& causal_future_mask(int64_t t, const torch::Device& device) {
+  thread_local std::map<std::pair<int64_t, std::string>, torch::Tensor> masks;
+  torch::Tensor& mask = masks[{t, device.str()}];
+  if (!mask.defined()) {
+    mask = torch::ones({t, t}, torch::TensorOptions(torch::kBool).device(device)).triu(1);
+  }
+  return mask;
+}
 
 // softmax(q k^T / sqrt(head_dim) + additive_mask) v over [B, H, T, head_dim] tensors; `causal`
 // (with Tq == Tk) masks key j > query i; `additive_mask` (undefined: none) broadcasts to
@@ -110,17 +128,21 @@ inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const 
       q, k, v, additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask) : c10::nullopt,
       /*dropout_p=*/0.0, causal);
 #else
-  // Scores in fp32 (fp64 for double inputs) whatever the inputs' precision.
+  // Scores in fp32 (fp64 for double inputs) whatever the inputs' precision. Conversions are
+  // skipped (not dispatched) where the type already matches, and the causal mask is built once
+  // per size: every layer of every step asks for the same operators otherwise.
   const auto wide = q.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+  auto as = [](const torch::Tensor& t, at::ScalarType type) {
+    return t.scalar_type() == type ? t : t.to(type);
+  };
   auto scores =
-      torch::matmul(q.to(wide), k.to(wide).transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
-  if (additive_mask.defined()) scores = scores + additive_mask.to(wide);
+      torch::matmul(as(q, wide), as(k, wide).transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
+  if (additive_mask.defined()) scores = scores + as(additive_mask, wide);
   if (causal) {
-    const int64_t t = q.size(-2);
-    auto future = torch::ones({t, t}, q.options().dtype(torch::kBool)).triu(1);
-    scores = scores.masked_fill(future, -std::numeric_limits<double>::infinity());
+    scores = scores.masked_fill(causal_future_mask(q.size(-2), q.device()),
+                                -std::numeric_limits<double>::infinity());
   }
-  return torch::matmul(torch::softmax(scores, -1).to(v.scalar_type()), v);
+  return torch::matmul(as(torch::softmax(scores, -1), v.scalar_type()), v);
 #endif
 }
 
