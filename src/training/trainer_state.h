@@ -8,9 +8,9 @@
 
 #include "checkpoints/checkpoint.h"
 #include "config/config.h"
+#include "models/flat_state.h"
 #include "sharding/sampler.h"
 #include "training/distributed_adamw.h"
-#include "models/flat_state.h"
 
 namespace pride {
 
@@ -29,7 +29,5 @@ CheckpointState snapshot_trainer(int64_t step, const Config& config, const Globa
 TrainerCounters restore_trainer(const CheckpointState& state, const std::string& path,
                                 const Config& config, FlatParameters& flat,
                                 DistributedAdamW& optimizer);
-
-
 
 }  // namespace pride

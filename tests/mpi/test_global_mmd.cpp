@@ -6,8 +6,8 @@
 
 #include "device_checking_communicator.h"
 #include "distributed/communicator.h"
-#include "training/global_mmd.h"
 #include "models/losses.h"
+#include "training/global_mmd.h"
 
 namespace pride {
 namespace {

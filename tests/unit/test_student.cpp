@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "models/student.h"
 #include "models/losses.h"
+#include "models/student.h"
 #include "util/error.h"
 #include "util/torch_compat.h"
 
