@@ -195,17 +195,11 @@ void write_generations(const GenerateJob& args, size_t count, const std::optiona
   }
 }
 
-// The model directory's own tokenizer, as AutoTokenizer.from_pretrained(DIR) would take it.
-bool holds_tokenizer(const std::string& dir) {
-  return std::filesystem::is_regular_file(std::filesystem::path(dir) / "tokenizer.json") ||
-         std::filesystem::is_regular_file(std::filesystem::path(dir) / "tokenizer.model");
-}
-
 void run_hf_generate(const GenerateJob& args) {
   std::optional<TextCodec> codec;
   if (!args.tokenizer.empty()) {
     codec = load_codec(args.tokenizer);
-  } else if (holds_tokenizer(args.model_dir)) {
+  } else if (text::tokenizer_file_in(args.model_dir)) {  // as AutoTokenizer.from_pretrained(DIR)
     codec = load_codec(args.model_dir);
   }
   const auto prompts = read_prompts(args, codec);

@@ -21,17 +21,22 @@ bool looks_like_json(const std::filesystem::path& file) {
 
 }  // namespace
 
+std::optional<std::string> tokenizer_file_in(const std::string& directory) {
+  namespace fs = std::filesystem;
+  for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
+    if (fs::is_regular_file(fs::path(directory) / name))
+      return (fs::path(directory) / name).string();
+  }
+  return std::nullopt;
+}
+
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   namespace fs = std::filesystem;
   fs::path file(path);
   if (fs::is_directory(file)) {
-    if (fs::is_regular_file(file / "tokenizer.json")) {
-      file /= "tokenizer.json";
-    } else if (fs::is_regular_file(file / "tokenizer.model")) {
-      file /= "tokenizer.model";
-    } else {
-      fail("{}: the directory holds neither tokenizer.json nor tokenizer.model", path);
-    }
+    const auto found = tokenizer_file_in(path);
+    if (!found) fail("{}: the directory holds neither tokenizer.json nor tokenizer.model", path);
+    file = *found;
   }
   if (!fs::is_regular_file(file)) fail("{}: no such tokenizer file", path);
   if (looks_like_json(file)) return load_hf_tokenizer(file.string());

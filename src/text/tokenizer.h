@@ -47,6 +47,9 @@ class Tokenizer {
 // naming the file and, for tokenizer.json, the JSON path of the field at fault.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
+// The tokenizer file a model directory holds (tokenizer.json before tokenizer.model), or nullopt.
+std::optional<std::string> tokenizer_file_in(const std::string& directory);
+
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& json_file);
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& model_file);
 
