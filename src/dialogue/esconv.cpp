@@ -35,7 +35,7 @@ std::string role_of(const JsonField& speaker) {
   speaker.fail("'" + name + "' is neither seeker (speaker) nor supporter (listener)");
 }
 
-EsconvTurn parse_turn(const JsonField& field) {
+EsconvTurn parse_esconv_turn(const JsonField& field) {
   EsconvTurn turn;
   turn.turn = {role_of(field["speaker"]), trim(field["content"].string())};
   if (const auto annotation = field.find("annotation")) {
@@ -54,7 +54,7 @@ void convert_record(const JsonField& record, int64_t index, size_t max_context_t
   const std::string problem = trim(record["problem_type"].string());
   const JsonField dialog = record["dialog"];
   std::vector<EsconvTurn> turns;
-  for (size_t i = 0; i < dialog.size(); ++i) turns.push_back(parse_turn(dialog[i]));
+  for (size_t i = 0; i < dialog.size(); ++i) turns.push_back(parse_esconv_turn(dialog[i]));
   ++stats.dialogues;
   for (size_t i = 0; i < turns.size(); ++i) {
     if (turns[i].turn.speaker != "supporter") continue;

@@ -26,12 +26,12 @@ $REF make "$WORK/qwen3" qwen3 --seed 5
 for model in llama llama_tied_bf16 mistral_sharded qwen2_tied_f16 qwen3; do
   dir="$WORK/$model"
   "$PRIDE" generate --model "$dir" --in "$WORK/prompts.jsonl" --dump-logits "$dir/pride_logits.jsonl"
-  $REF logits "$dir" "$WORK/prompts.jsonl" "$dir/ref_logits.jsonl"
+  $REF reference "$dir" "$WORK/prompts.jsonl" 10 "$dir/ref_logits.jsonl" "$dir/ref_greedy.jsonl" \
+    2>/dev/null
   check "$model: padded batch logits equal the reference within 1e-4" \
     $REF compare "$dir/pride_logits.jsonl" "$dir/ref_logits.jsonl" 1e-4
   "$PRIDE" generate --model "$dir" --in "$WORK/prompts.jsonl" --max-new-tokens 10 \
     --batch-size 4 --out "$dir/pride_greedy.jsonl"
-  $REF greedy "$dir" "$WORK/prompts.jsonl" 10 "$dir/ref_greedy.jsonl" 2>/dev/null
   check "$model: greedy tokens equal the reference's" /usr/bin/python3 -c '
 import json, sys
 pride = [json.loads(l)["ids"] for l in open(sys.argv[1])]

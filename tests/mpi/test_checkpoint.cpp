@@ -17,6 +17,7 @@
 #include "checkpoints/checkpoint.h"
 #include "device_checking_communicator.h"
 #include "distributed/mpi_communicator.h"
+#include "support.h"
 #include "util/error.h"
 
 namespace pride {
@@ -24,7 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr double kTestTimeoutS = 60;  // a desynchronized test fails instead of hanging CI
+using test::kTestTimeoutS;
 
 int world_rank() {
   int rank = 0;

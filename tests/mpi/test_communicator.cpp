@@ -12,12 +12,13 @@
 #include "distributed/bench_allreduce.h"
 #include "distributed/communicator.h"
 #include "distributed/mpi_communicator.h"
+#include "support.h"
 #include "util/error.h"
 
 namespace pride {
 namespace {
 
-constexpr double kTestTimeoutS = 60;  // a desynchronized test fails instead of hanging CI
+using test::kTestTimeoutS;
 
 std::unique_ptr<Communicator> world_comm() {
   return make_communicator("mpi", torch::kCPU, kTestTimeoutS);

@@ -9,12 +9,13 @@
 
 #include "device_checking_communicator.h"
 #include "distributed/communicator.h"
+#include "support.h"
 #include "training/distributed_adamw.h"
 
 namespace pride {
 namespace {
 
-constexpr double kTestTimeoutS = 60;
+using test::kTestTimeoutS;
 
 // Three layers whose parameter count (64*96 + 96 + 96*48 + 48 + 48*3 + 3 = 11043) is odd, so at
 // 2 and 4 ranks the last rank's slice reaches into the padding.
@@ -54,7 +55,9 @@ torch::Tensor train(Communicator& comm, int64_t zero_stage, int steps,
     optimizer.arm();
     torch::mse_loss(model->forward(torch::randn({6, 64})), torch::randn({6, 3})).backward();
     const double norm = optimizer.step(/*lr=*/0.01, /*max_norm=*/0.05);
-    if (step == 0) EXPECT_GT(norm, 0.05) << "the test means to clip";
+    if (step == 0) {
+      EXPECT_GT(norm, 0.05) << "the test means to clip";
+    }
   }
   if (state_bytes) *state_bytes = optimizer.state_bytes();
   return flat.values().clone();
@@ -73,7 +76,9 @@ TEST(DistributedAdamW, ZeroOneTrainsLikePlainDataParallel) {
   const int64_t n = comm->world_size();
   EXPECT_EQ(plain_bytes, 2 * kMlpParams * 4);
   EXPECT_EQ(zero_bytes, 2 * ((kMlpParams + n - 1) / n) * 4);
-  if (n > 1) EXPECT_LT(zero_bytes, plain_bytes);
+  if (n > 1) {
+    EXPECT_LT(zero_bytes, plain_bytes);
+  }
   if (comm->rank() == 0) {
     std::cout << "[ memory   ] optimizer state per rank at " << n << " rank(s): plain "
               << plain_bytes << " B, ZeRO-1 " << zero_bytes << " B" << std::endl;

@@ -7,12 +7,13 @@
 #include "device_checking_communicator.h"
 #include "distributed/communicator.h"
 #include "models/losses.h"
+#include "support.h"
 #include "training/global_mmd.h"
 
 namespace pride {
 namespace {
 
-constexpr double kTestTimeoutS = 60;
+using test::kTestTimeoutS;
 constexpr int64_t kRows = 8, kIn = 5, kHidden = 4;
 const std::vector<double> kBandwidths = {0.5, 1.0, 2.0};
 

@@ -8,12 +8,13 @@
 
 #include "distributed/communicator.h"
 #include "distributed/grad_sync.h"
+#include "support.h"
 #include "util/error.h"
 
 namespace pride {
 namespace {
 
-constexpr double kTestTimeoutS = 60;
+using test::kTestTimeoutS;
 constexpr double kOneBucketMb = 25;     // the whole model fits in one bucket
 constexpr double kTinyBucketMb = 1e-6;  // every parameter its own bucket
 

@@ -27,4 +27,10 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+GenerationOptions greedy(int64_t tokens) {
+  GenerationOptions options;
+  options.max_new_tokens = tokens;
+  return options;
+}
+
 }  // namespace pride::test

@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 
+#include "models/generate.h"
+
 namespace pride::test {
 
 // A path in the gtest temp dir, unique to the running test.
@@ -13,5 +15,8 @@ std::string temp_path(const std::string& name);
 std::string error_of(const std::function<void()>& body);
 
 bool contains(const std::string& text, const std::string& part);
+
+// Greedy decoding of up to `tokens` new tokens (GenerationOptions' defaults are greedy).
+GenerationOptions greedy(int64_t tokens);
 
 }  // namespace pride::test

@@ -22,6 +22,7 @@ namespace {
 using nlohmann::json;
 using test::contains;
 using test::error_of;
+using test::greedy;
 
 // The attention math before SDPA: scores, a finite floor for masked keys, zeroed empty rows.
 torch::Tensor explicit_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -124,12 +125,6 @@ CausalLM random_model(const std::string& type) {
 }
 
 const std::vector<std::vector<int64_t>> kPrompts = {{5, 9, 13, 7, 30, 11, 4}, {8}, {21, 22, 3}};
-
-GenerationOptions greedy(int64_t tokens) {
-  GenerationOptions options;
-  options.max_new_tokens = tokens;
-  return options;
-}
 
 class EachArchitecture : public ::testing::TestWithParam<std::string> {};
 

@@ -8,18 +8,21 @@
 #include <vector>
 
 #include "models/student_generation.h"
+#include "support.h"
 
 namespace pride {
 namespace {
 
-constexpr int64_t kVocab = 37, kAudioDim = 5, kFrames = 3;
+using test::greedy;
+
+constexpr int64_t kDecodeVocab = 37, kDecodeAudioDim = 5, kDecodeFrames = 3;
 
 DatasetInfo info() {
   DatasetInfo i;
-  i.vocab_size = kVocab;
+  i.vocab_size = kDecodeVocab;
   i.num_emotions = 4;
   i.teacher_hidden = 8;
-  i.audio_dim = kAudioDim;
+  i.audio_dim = kDecodeAudioDim;
   i.privileged_sources = {"reasoning"};
   return i;
 }
@@ -59,8 +62,8 @@ Batch batch_of(const std::vector<std::vector<int64_t>>& contexts,
     batch.context_mask[r].narrow(0, 0, contexts[r].size()).fill_(true);
   }
   const int64_t b = contexts.size();
-  batch.audio = torch::randn({b, kFrames, kAudioDim});
-  batch.audio_mask = torch::ones({b, kFrames}, torch::kBool);
+  batch.audio = torch::randn({b, kDecodeFrames, kDecodeAudioDim});
+  batch.audio_mask = torch::ones({b, kDecodeFrames}, torch::kBool);
   if (b > 1) batch.audio_mask[1][2] = false;  // a row with fewer frames
   return batch;
 }
@@ -71,12 +74,6 @@ Batch one_row(const Batch& batch, size_t row) {
   one.audio = batch.audio.narrow(0, row, 1);
   one.audio_mask = batch.audio_mask.narrow(0, row, 1);
   return one;
-}
-
-GenerationOptions greedy(int64_t tokens) {
-  GenerationOptions options;
-  options.max_new_tokens = tokens;
-  return options;
 }
 
 TEST(StudentDecoding, CachedLogitsEqualTheTrainingForward) {

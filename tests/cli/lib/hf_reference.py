@@ -16,6 +16,11 @@ i - window < j <= i).
   hf_reference.py logits DIR PROMPTS.jsonl OUT.jsonl       each prompt alone, unpadded
   hf_reference.py compare A.jsonl B.jsonl TOL               max |logit difference| <= TOL
   hf_reference.py greedy DIR PROMPTS.jsonl N OUT.jsonl      greedy, full prefix each step
+  hf_reference.py reference DIR PROMPTS.jsonl N LOGITS.jsonl GREEDY.jsonl
+                                                            logits, then greedy, in one process
+
+make-tokenizer and compare are plain Python: importing torch costs 2-3 s of CPU per process, which
+the end-to-end tests pay once per command otherwise.
 """
 import json
 import math
@@ -23,15 +28,18 @@ import struct
 import sys
 import time
 
-import torch
+if __name__ == "__main__":
+    torch = None  # main() imports it for the commands that need it
+else:
+    import torch  # imported as a module (teach_reference.py): the caller wants the forward
 
-ST_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+ST_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
 def write_safetensors(path, tensors, dtype):
     header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name, tensor in tensors.items():
-        data = tensor.to(ST_DTYPES[dtype]).contiguous()
+        data = tensor.to(getattr(torch, ST_DTYPES[dtype])).contiguous()
         raw = data.view(torch.int16 if data.element_size() == 2 else torch.int32).numpy().tobytes()
         header[name] = {"dtype": dtype, "shape": list(data.shape),
                         "data_offsets": [offset, offset + len(raw)]}
@@ -57,7 +65,7 @@ def read_safetensors(path):
             continue
         begin, end = info["data_offsets"]
         raw = bytearray(blob[8 + length + begin:8 + length + end])
-        dtype = ST_DTYPES[info["dtype"]]
+        dtype = getattr(torch, ST_DTYPES[info["dtype"]])
         carrier = torch.int16 if dtype != torch.float32 else torch.int32
         flat = torch.frombuffer(raw, dtype=carrier).view(dtype) if raw else torch.zeros(0, dtype=dtype)
         out[name] = flat.reshape(info["shape"]).float()
@@ -174,7 +182,7 @@ def make(directory, arch, tied=False, dtype="F32", shards=1, seed=0, width=64, l
          "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
          "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
          "tie_word_embeddings": tied, "max_position_embeddings": 256, "bos_token_id": 1,
-         "eos_token_id": 2, "torch_dtype": {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype]}
+         "eos_token_id": 2, "torch_dtype": ST_DTYPES[dtype]}
     if arch == "llama":
         c.update(rope_theta=500000.0, eos_token_id=[2, 3], attention_bias=tied,
                  rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
@@ -276,9 +284,67 @@ def greedy(c, w, prompt, max_new):
     return new
 
 
+def write_logits(directory, prompts_path, out_path):
+    c, w = read_model(directory)
+    with open(out_path, "w") as out:
+        for index, prompt in enumerate(read_prompts(prompts_path)):
+            out.write(json.dumps({"index": index, "logits": forward(c, w, prompt).tolist()}) + "\n")
+
+
+def write_greedy(directory, prompts_path, max_new, out_path):
+    c, w = read_model(directory)
+    prompts = read_prompts(prompts_path)
+    begin, generated = time.perf_counter(), 0
+    with open(out_path, "w") as out:
+        for index, prompt in enumerate(prompts):
+            ids = greedy(c, w, prompt, max_new)
+            generated += len(ids)
+            out.write(json.dumps({"index": index, "ids": ids}) + "\n")
+    seconds = time.perf_counter() - begin
+    print(json.dumps({"impl": "python-reference", "generated_tokens": generated, "seconds": seconds,
+                      "tokens_per_s": generated / seconds, "threads": torch.get_num_threads()}),
+          file=sys.stderr)
+
+
+def compare(a_path, b_path, tolerance):
+    with open(a_path) as a, open(b_path) as b:
+        rows_a = [json.loads(line) for line in a]
+        rows_b = [json.loads(line) for line in b]
+    if len(rows_a) != len(rows_b):
+        sys.exit(f"compare: {len(rows_a)} rows against {len(rows_b)}")
+    worst = 0.0
+    for x, y in zip(rows_a, rows_b):
+        flat_a, flat_b = flatten(x["logits"]), flatten(y["logits"])
+        if shape_of(x["logits"]) != shape_of(y["logits"]):
+            sys.exit(f"compare: row {x['index']}: shapes {shape_of(x['logits'])} and "
+                     f"{shape_of(y['logits'])}")
+        worst = max([worst] + [abs(p - q) for p, q in zip(flat_a, flat_b)])
+    print(f"max |logit difference| {worst:.3g} over {len(rows_a)} prompts")
+    sys.exit(0 if worst <= tolerance else 1)
+
+
+def shape_of(nested):
+    return [len(nested)] + shape_of(nested[0]) if isinstance(nested, list) and nested else \
+        ([0] if isinstance(nested, list) else [])
+
+
+def flatten(nested):
+    return [v for item in nested for v in flatten(item)] if isinstance(nested, list) else [nested]
+
+
 def main(argv):
-    torch.set_grad_enabled(False)
     command = argv[1]
+    if command == "make-tokenizer":
+        flags = argv[3:]
+        merges = flags[flags.index("--merges") + 1].split(",") if "--merges" in flags else ["h e", "he l"]
+        make_tokenizer(argv[2], merges, "--special-config" in flags)
+        return
+    if command == "compare":
+        compare(argv[2], argv[3], float(argv[4]))
+        return
+    global torch
+    import torch
+    torch.set_grad_enabled(False)
     if command == "make":
         args, flags = argv[2:4], argv[4:]
         options = {"tied": "--tied" in flags}
@@ -287,42 +353,13 @@ def main(argv):
             if key in flags:
                 options[key[2:]] = cast(flags[flags.index(key) + 1])
         make(*args, **options)
-    elif command == "make-tokenizer":
-        flags = argv[3:]
-        merges = flags[flags.index("--merges") + 1].split(",") if "--merges" in flags else ["h e", "he l"]
-        make_tokenizer(argv[2], merges, "--special-config" in flags)
     elif command == "logits":
-        c, w = read_model(argv[2])
-        with open(argv[4], "w") as out:
-            for index, prompt in enumerate(read_prompts(argv[3])):
-                out.write(json.dumps({"index": index, "logits": forward(c, w, prompt).tolist()}) + "\n")
-    elif command == "compare":
-        with open(argv[2]) as a, open(argv[3]) as b:
-            rows_a = [json.loads(line) for line in a]
-            rows_b = [json.loads(line) for line in b]
-        if len(rows_a) != len(rows_b):
-            sys.exit(f"compare: {len(rows_a)} rows against {len(rows_b)}")
-        worst = 0.0
-        for x, y in zip(rows_a, rows_b):
-            ta, tb = torch.tensor(x["logits"], dtype=torch.float64), torch.tensor(y["logits"], dtype=torch.float64)
-            if ta.shape != tb.shape:
-                sys.exit(f"compare: row {x['index']}: shapes {list(ta.shape)} and {list(tb.shape)}")
-            worst = max(worst, float((ta - tb).abs().max()))
-        print(f"max |logit difference| {worst:.3g} over {len(rows_a)} prompts")
-        sys.exit(0 if worst <= float(argv[4]) else 1)
+        write_logits(argv[2], argv[3], argv[4])
     elif command == "greedy":
-        c, w = read_model(argv[2])
-        prompts, max_new = read_prompts(argv[3]), int(argv[4])
-        begin, generated = time.perf_counter(), 0
-        with open(argv[5], "w") as out:
-            for index, prompt in enumerate(prompts):
-                ids = greedy(c, w, prompt, max_new)
-                generated += len(ids)
-                out.write(json.dumps({"index": index, "ids": ids}) + "\n")
-        seconds = time.perf_counter() - begin
-        print(json.dumps({"impl": "python-reference", "generated_tokens": generated, "seconds": seconds,
-                          "tokens_per_s": generated / seconds, "threads": torch.get_num_threads()}),
-              file=sys.stderr)
+        write_greedy(argv[2], argv[3], int(argv[4]), argv[5])
+    elif command == "reference":
+        write_logits(argv[2], argv[3], argv[5])
+        write_greedy(argv[2], argv[3], int(argv[4]), argv[6])
     else:
         sys.exit(__doc__)
 
