@@ -6,8 +6,9 @@
 # context is the dialogue's messages in the student's template, its ids that text with each special
 # token one id (no BOS added to the template's), and the response follows without the " " prefix.
 # teach.chat/model.chat off give the plain text prompts; the settings and the system prompt are in
-# the run's fingerprint. `pride generate --chat` equals generate on the prompt Jinja2 renders (no
-# second BOS where the tokenizer adds one). Bad input: exit 2, naming the file, line or template.
+# the run's fingerprint. A student trained on the chat contexts and exported is given the same
+# prompts by `pride generate --checkpoint --chat`; `pride generate --model --chat` equals generate
+# on the prompt Jinja2 renders (no second BOS where the tokenizer adds one). Bad input: exit 2, naming the file, line or template.
 source "$(dirname "$0")/lib/common.sh"
 LIB="$REPO/tests/cli/lib"
 REF="/usr/bin/python3 $LIB/hf_reference.py"
@@ -61,6 +62,23 @@ check "... nor for one with another system prompt" \
 "$PRIDE" teach "${TEACH[@]}" --set "teach.out=$WORK/chat" \
   --set 'teach.system_prompt="You are a kind listener."' >"$WORK/again.log"
 check "the same chat run is finished" grep -q "already holds this run's finished output" "$WORK/again.log"
+
+# The student trains on the chat contexts; at inference, generate --chat gives it the same prompt.
+"$PRIDE" train --config "$REPO/configs/tiny.yaml" --set "data.train=[$WORK/chat]" \
+  --set "data.eval=[$WORK/chat]" --set "model.init_from=$WORK/student" --set model.memory_slots=4 \
+  --set model.max_seq_len=512 \
+  --set train.global_batch_size=4 --set train.micro_batch_size=4 --set train.max_steps=1 \
+  --set train.lr=0 --set train.eval_every=0 --set checkpoint.every_steps=0 \
+  --set "run.dir=$WORK/student_run" >/dev/null
+mkdir "$WORK/export"
+"$PRIDE" ckpt export "$WORK/student_run/checkpoints" --out "$WORK/export/student.safetensors" >/dev/null
+$CHAT_REF student-prompts "$WORK/ed.jsonl" "$WORK/chat" "$WORK/dialogues.jsonl" "$WORK/contexts.jsonl"
+"$PRIDE" generate --checkpoint "$WORK/export" --chat --in "$WORK/dialogues.jsonl" \
+  --dump-logits "$WORK/student_chat.logits"
+"$PRIDE" generate --checkpoint "$WORK/export" --in "$WORK/contexts.jsonl" \
+  --dump-logits "$WORK/student_trained.logits"
+check "generate --chat gives the exported student the contexts it trained on" \
+  cmp "$WORK/student_chat.logits" "$WORK/student_trained.logits"
 
 "$PRIDE" teach "${TEACH[@]}" --set "teach.out=$WORK/short" --set teach.max_context_tokens=60 \
   >"$WORK/short.log"

@@ -11,6 +11,9 @@ decoded by hand from tokenizer.json.
       that adds <|begin_of_text|>, as Llama 3's tokenizer does
   chat_reference.py render CONFIG CONVERSATIONS.jsonl OUT.jsonl
       each conversation rendered with the generation prompt, as {"prompt": TEXT} lines
+  chat_reference.py student-prompts SAMPLES.jsonl OUT_DIR MESSAGES.jsonl IDS.jsonl
+      per sample, the dialogue's messages (as the student's context renders them) and the
+      context ids stored in OUT_DIR, as {"prompt_ids": [...]} lines
   chat_reference.py check-teach SAMPLES.jsonl PROMPTS_DIR OUT_DIR TEACHER STUDENT SYSTEM
       pride's prompt log and shards against the reference: the teacher's prompts are
       [system (when not empty), user: the default text prompt] in TEACHER's template, the
@@ -130,6 +133,11 @@ def main(argv):
                     conversation = json.loads(line)
                     messages = conversation["messages"] if isinstance(conversation, dict) else conversation
                     out.write(json.dumps({"prompt": render(argv[2], messages)}) + "\n")
+    elif argv[1] == "student-prompts":
+        with open(argv[4], "w") as messages, open(argv[5], "w") as ids:
+            for sample, row in zip(map(json.loads, open(argv[2])), read_shards(argv[3])):
+                messages.write(json.dumps(dialogue_messages(sample)) + "\n")
+                ids.write(json.dumps({"prompt_ids": row["context"]}) + "\n")
     elif argv[1] == "check-teach":
         check_teach(*argv[2:8])
     else:
