@@ -54,7 +54,7 @@ class PartTeacher {
   // The teacher's reasoning for each sample: generated ids up to its stop token (kept only when
   // it is all there is, so that no sample's reasoning is empty).
   std::vector<Ids> reason(const std::vector<SamplePrompts>& prompts, int64_t first);
-  // $PRIDE_TEACH_PROMPTS=DIR: each rank writes the prompts it renders to DIR/prompts-<rank>.jsonl
+  // $PRIDE_TEACH_PROMPTS=DIR: each rank appends the prompts it renders to DIR/prompts-<rank>.jsonl
   // (one line per sample taught: its index, context, reasoning and scoring prompts as text), so
   // that a user (and the tests) can see exactly what the teacher was given.
   void open_prompt_log();
