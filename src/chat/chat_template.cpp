@@ -116,14 +116,22 @@ ChatTemplate ChatTemplate::load(const std::string& path_text, const std::string&
   return chat;
 }
 
-std::optional<ChatTemplate> ChatTemplate::find(const std::string& model_directory) {
-  const fs::path directory(model_directory);
-  if (fs::exists(directory / "chat_template.jinja")) return load(model_directory);
+std::optional<ChatTemplate> ChatTemplate::find(const std::string& model_path) {
+  const fs::path directory =
+      fs::is_regular_file(model_path) ? fs::path(model_path).parent_path() : fs::path(model_path);
+  if (fs::exists(directory / "chat_template.jinja")) return load(directory.string());
   const fs::path config_path = directory / "tokenizer_config.json";
   if (!fs::exists(config_path)) return std::nullopt;
   const ordered_json config = read_json(config_path);
   if (!config.contains("chat_template") || config["chat_template"].is_null()) return std::nullopt;
-  return load(model_directory);
+  return load(directory.string());
+}
+
+std::string ChatTemplate::identity() const {
+  ordered_json parts = {{"requested", requested_name_}, {"templates", ordered_json::object()}};
+  for (const auto& [name, compiled] : templates_) parts["templates"][name] = compiled.source();
+  for (const auto& [name, token] : special_tokens_) parts["special_tokens"][name] = token;
+  return parts.dump();
 }
 
 const Template& ChatTemplate::select(bool with_tools) const {

@@ -29,9 +29,10 @@ class ChatTemplate {
   // HF). `chat_template` may be a string or a list of {name, template}: `template_name` picks
   // one; empty picks "tool_use" when rendering with tools and it exists, else "default".
   static ChatTemplate load(const std::string& path, const std::string& template_name = "");
-  // For `auto` settings: the model directory's template, or nullopt when it has neither a
-  // chat_template.jinja nor a `chat_template` in tokenizer_config.json (a broken one still throws).
-  static std::optional<ChatTemplate> find(const std::string& model_directory);
+  // For `auto` settings: the template of a model directory (or of the directory of a file in it,
+  // e.g. its tokenizer.json), or nullopt when it has neither a chat_template.jinja nor a
+  // `chat_template` in tokenizer_config.json (a broken one still throws).
+  static std::optional<ChatTemplate> find(const std::string& model_path);
   // A template given as text; special tokens as in tokenizer_config.json (e.g. bos_token).
   ChatTemplate(const std::string& source, std::string origin,
                std::map<std::string, nlohmann::ordered_json> special_tokens = {});
@@ -42,6 +43,9 @@ class ChatTemplate {
                      const ChatRenderOptions& options = {}) const;
 
   const std::string& origin() const { return origin_; }
+  // Everything that decides what render() gives: the templates, the chosen name and the special
+  // tokens, as one text (for fingerprints of what was rendered with it).
+  std::string identity() const;
   // bos_token, eos_token, ... as strings (additional_special_tokens as a list).
   const std::map<std::string, nlohmann::ordered_json>& special_tokens() const {
     return special_tokens_;

@@ -24,6 +24,7 @@ class Template {
   // Renders with `variables`, a JSON object whose members become template variables.
   std::string render(const nlohmann::ordered_json& variables) const;
   const std::string& name() const { return name_; }
+  const std::string& source() const { return source_; }  // as Jinja2 lexes it
 
  private:
   std::string name_;

@@ -1,6 +1,6 @@
 // `pride generate (--model DIR | --checkpoint DIR) [--tokenizer FILE] (--prompt TEXT | --prompt-ids
-// JSON | --in prompts.jsonl | --data FILE.h5) [--out out.jsonl] ...`: the options; what runs is
-// models/generate_job.h.
+// JSON | --in prompts.jsonl [--chat] | --data FILE.h5) [--out out.jsonl] ...`: the options; what
+// runs is models/generate_job.h.
 #include <memory>
 
 #include "cli/command.h"
@@ -30,6 +30,9 @@ void add_generate_command(CLI::App& app, CommandTable& table) {
   command->add_option("--prompt-ids", args->prompt_ids, "one prompt as a JSON array of ids");
   command->add_option("--in", args->in_file,
                       "JSONL prompts: {\"prompt\": TEXT} or {\"prompt_ids\": [...]} per line");
+  command->add_flag("--chat", args->chat,
+                    "--in holds conversations (a JSON message list, or {\"messages\": [...]}, "
+                    "per line), rendered with the model's chat template and the generation prompt");
   command->add_option("--out", args->out_file, "JSONL output (default: standard output)");
   auto& options = args->options;
   command->add_option("--max-new-tokens", options.max_new_tokens)->capture_default_str();

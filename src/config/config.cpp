@@ -57,6 +57,7 @@ std::vector<Field> fields_of(Config& c) {
       {"model.init_from", &c.model.init_from},
       {"model.freeze", &c.model.freeze},
       {"model.tokenizer", &c.model.tokenizer},
+      {"model.chat", &c.model.chat, -kInf, kInf, {"auto", "off"}},
       {"pi.enabled", &c.pi.enabled},
       {"pi.real_pi_start", &c.pi.real_pi_start, 0, 1},
       {"pi.real_pi_end", &c.pi.real_pi_end, 0, 1},
@@ -126,6 +127,8 @@ std::vector<Field> fields_of(Config& c) {
       {"teach.reasoning_top_p", &c.teach.reasoning_top_p, 1e-9, 1},
       {"teach.seed", &c.teach.seed, 0, kInf},
       {"teach.progress_every_s", &c.teach.progress_every_s, 0, kInf},
+      {"teach.chat", &c.teach.chat, -kInf, kInf, {"auto", "off"}},
+      {"teach.system_prompt", &c.teach.system_prompt},
   };
 }
 

@@ -52,6 +52,9 @@ struct ModelConfig {
   // The tokenizer that goes with the student's vocabulary (tokenizer.json, .model or a directory),
   // recorded with its checkpoints for `pride generate`; empty: init_from's, when it has one.
   std::string tokenizer = "";
+  // auto: when init_from has a chat template, `pride teach` renders the student's context as the
+  // dialogue's messages in it (docs/chat-templates.md), as `pride generate --chat` prompts it.
+  std::string chat = "auto";
 };
 
 // How the student learns from privileged information (PI) and runs without it.
@@ -167,6 +170,11 @@ struct TeachConfig {
   double reasoning_top_p = 1.0;
   int64_t seed = 1234;
   double progress_every_s = 10;
+  // auto: when the teacher's tokenizer_config.json has a chat template, the reasoning and scoring
+  // prompts are messages (system_prompt, then the rendered text template as the user's) rendered
+  // in it (docs/chat-templates.md); off: the text templates as they are.
+  std::string chat = "auto";
+  std::string system_prompt = "";  // empty: no system message
 };
 
 struct Config {

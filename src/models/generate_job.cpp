@@ -3,7 +3,8 @@
 // Face model directory, or a PRIDE student (a checkpoint or an export, models/student_init.h), and
 // generates for each prompt, one JSON line per prompt ({"index", "ids", "finish_reason"}, "text"
 // with a tokenizer). The student runs PI-free; with --data its prompts are the data set's contexts,
-// with their audio/visual frames ("sample" and "reference" ids added). Hidden `--dump-logits FILE`
+// with their audio/visual frames ("sample" and "reference" ids added); with --chat, --in holds
+// conversations rendered with the model's chat template. Hidden `--dump-logits FILE`
 // writes the logits of one padded forward over all prompts instead (the independent Python
 // reference compares them).
 #include "models/generate_job.h"
@@ -19,9 +20,12 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "chat/chat_template.h"
+#include "chat/render_lines.h"
 #include "data/batch.h"
 #include "data/reader.h"
 #include "io/json_file.h"
@@ -51,7 +55,7 @@ std::vector<int64_t> ids_from(const json& value, const std::string& context) {
 // What generate needs from a tokenizer: text to ids (special tokens added, as Hugging Face does by
 // default), ids to text, and the end-of-sequence id.
 struct TextCodec {
-  std::function<std::vector<int64_t>(const std::string&)> encode;
+  std::function<std::vector<int64_t>(const std::string&, bool add_special)> encode;
   std::function<std::string(const std::vector<int64_t>&)> decode;
   std::optional<int64_t> eos;
   int64_t vocab_size = 0;  // ids at or above it are not tokens (a model's padding rows)
@@ -60,8 +64,8 @@ struct TextCodec {
 TextCodec load_codec(const std::string& path) {
   std::shared_ptr<const text::Tokenizer> tokenizer = text::load_tokenizer(path);
   TextCodec codec;
-  codec.encode = [tokenizer](const std::string& prompt) {
-    const auto ids = tokenizer->encode(prompt, /*add_special=*/true);
+  codec.encode = [tokenizer](const std::string& prompt, bool add_special) {
+    const auto ids = tokenizer->encode(prompt, add_special);
     return std::vector<int64_t>(ids.begin(), ids.end());
   };
   codec.decode = [tokenizer](const std::vector<int64_t>& ids) {
@@ -76,7 +80,39 @@ TextCodec load_codec(const std::string& path) {
 std::vector<int64_t> encode(const std::optional<TextCodec>& codec, const std::string& prompt,
                             const std::string& context) {
   if (!codec) fail("{}: a text prompt needs --tokenizer (or give prompt_ids)", context);
-  return codec->encode(prompt);
+  return codec->encode(prompt, /*add_special=*/true);
+}
+
+// --chat: each line of --in a conversation (a message list, or {"messages": [...]}) rendered with
+// the chat template found at `template_path` (a model directory, or a tokenizer file in one) and
+// the generation prompt, then encoded as apply_chat_template(tokenize=True) encodes it: the
+// template writes the special tokens it wants (BOS included), so none are added.
+std::vector<std::vector<int64_t>> read_chat_prompts(const GenerateJob& args,
+                                                    const std::string& template_path,
+                                                    const std::optional<TextCodec>& codec) {
+  if (args.in_file.empty() || !args.prompt.empty() || !args.prompt_ids.empty()) {
+    fail("generate --chat: give the conversations as --in FILE (a JSON message list per line)");
+  }
+  if (!codec) fail("generate --chat: the model has no tokenizer (give --tokenizer)");
+  const auto chat_template = chat::ChatTemplate::find(template_path);
+  if (!chat_template) {
+    fail(
+        "generate --chat: {} has no chat template (tokenizer_config.json has no chat_template, "
+        "and there is no chat_template.jinja)",
+        template_path);
+  }
+  std::ifstream in(args.in_file);
+  if (!in) fail("{}: cannot open", args.in_file);
+  chat::ChatRenderOptions options;
+  options.add_generation_prompt = true;
+  std::stringstream rendered;
+  chat::render_lines(*chat_template, in, rendered, options, args.in_file);
+  std::vector<std::vector<int64_t>> prompts;
+  for (std::string line; std::getline(rendered, line);) {
+    prompts.push_back(codec->encode(json::parse(line).get<std::string>(), /*add_special=*/false));
+  }
+  if (prompts.empty()) fail("{}: no conversations", args.in_file);
+  return prompts;
 }
 
 std::vector<std::vector<int64_t>> read_prompts(const GenerateJob& args,
@@ -202,7 +238,10 @@ void run_hf_generate(const GenerateJob& args) {
   } else if (text::tokenizer_file_in(args.model_dir)) {  // as AutoTokenizer.from_pretrained(DIR)
     codec = load_codec(args.model_dir);
   }
-  const auto prompts = read_prompts(args, codec);
+  const auto prompts =
+      args.chat
+          ? read_chat_prompts(args, args.tokenizer.empty() ? args.model_dir : args.tokenizer, codec)
+          : read_prompts(args, codec);
   CausalLM model = load_causal_lm(args.model_dir, dtype_of(args.dtype));
   if (!args.dump_logits.empty()) return dump_logits(*model, prompts, args.dump_logits);
   const GenerationOptions options = options_for(args, model->config().eos_token_ids, codec);
@@ -256,9 +295,11 @@ void run_student_generate(const GenerateJob& args) {
     if (!args.prompt.empty() || !args.prompt_ids.empty() || !args.in_file.empty()) {
       fail("generate: give exactly one of --prompt, --prompt-ids, --in and --data");
     }
+    if (args.chat) fail("generate: --data holds rendered contexts already; drop --chat");
     return run_student_on_data(args, student, codec);
   }
-  const auto prompts = read_prompts(args, codec);
+  const auto prompts =
+      args.chat ? read_chat_prompts(args, tokenizer, codec) : read_prompts(args, codec);
   const int64_t pad = student.spec.info.pad_id;
   if (!args.dump_logits.empty()) {
     StudentDecoder decoder(student.model,

@@ -18,6 +18,7 @@ struct GenerateJob {
   std::vector<int64_t> stop_ids;
   int64_t batch_size = 8;
   bool no_cache = false, stats = false;
+  bool chat = false;  // --in holds conversations, rendered with the model's chat template
 };
 
 // Runs `job`; bad arguments or input are a pride::Error naming the option, file or line.

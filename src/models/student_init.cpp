@@ -210,7 +210,8 @@ std::string copy_tokenizer(const std::string& reference, const fs::path& dir) {
   for (const auto& entry : fs::directory_iterator(source)) {
     const std::string name = entry.path().filename().string();
     if (entry.is_regular_file() &&
-        (name.rfind("tokenizer", 0) == 0 || name == "special_tokens_map.json")) {
+        (name.rfind("tokenizer", 0) == 0 || name == "special_tokens_map.json" ||
+         name == "chat_template.jinja")) {
       fs::copy_file(entry.path(), dir / "tokenizer" / name, fs::copy_options::overwrite_existing);
     }
   }

@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include "models/generate.h"
@@ -73,17 +76,23 @@ std::vector<TaughtSample> PartTeacher::teach_batch(const std::vector<DialogueTex
   std::vector<SamplePrompts> prompts;
   std::vector<std::string> names;
   for (const DialogueText& sample : batch) {
-    prompts.push_back(builder_.prepare(sample));
-    progress_.note(prompts.back().first_turn, prompts.back().response_cut);
     names.push_back(fmt::format("'{}' ({}, sample {})", sample.id, config_.input,
                                 first + static_cast<int64_t>(names.size())));
+    try {  // a chat template may refuse a sample's messages (raise_exception)
+      prompts.push_back(builder_.prepare(sample));
+    } catch (const Error& error) {
+      fail("{}: {}", names.back(), error.what());
+    }
+    progress_.note(prompts.back().first_turn, prompts.back().response_cut);
   }
   const std::vector<Ids> reasoning =
       config_.reasoning ? reason(prompts, first) : std::vector<Ids>{};
   std::vector<Ids> score_prompts, responses;
   for (size_t i = 0; i < batch.size(); ++i) {
-    score_prompts.push_back(
-        builder_.score_prompt(batch[i], prompts[i], reasoning.empty() ? Ids{} : reasoning[i]));
+    const Prompt score =
+        builder_.score_prompt(batch[i], prompts[i], reasoning.empty() ? Ids{} : reasoning[i]);
+    log_prompts(first + static_cast<int64_t>(i), prompts[i], score);
+    score_prompts.push_back(score.ids);
     responses.push_back(prompts[i].response);
   }
   const auto begin = Clock::now();
@@ -113,7 +122,7 @@ std::vector<TaughtSample> PartTeacher::teach_batch(const std::vector<DialogueTex
 // it is all there is, so that no sample's reasoning is empty).
 std::vector<Ids> PartTeacher::reason(const std::vector<SamplePrompts>& prompts, int64_t first) {
   std::vector<Ids> inputs;
-  for (const SamplePrompts& p : prompts) inputs.push_back(p.reasoning_prompt);
+  for (const SamplePrompts& p : prompts) inputs.push_back(p.reasoning_prompt.ids);
   GenerationOptions options;
   options.max_new_tokens = config_.reasoning_max_tokens;
   options.temperature = config_.reasoning_temperature;
@@ -134,6 +143,24 @@ std::vector<Ids> PartTeacher::reason(const std::vector<SamplePrompts>& prompts, 
   }
   progress_.generated(tokens, seconds_since(begin));
   return reasoning;
+}
+
+void PartTeacher::open_prompt_log() {
+  const char* dir = std::getenv("PRIDE_TEACH_PROMPTS");
+  if (dir == nullptr || *dir == 0) return;
+  const fs::path path = fs::path(dir) / fmt::format("prompts-{}.jsonl", rank_);
+  fs::create_directories(dir);
+  prompt_log_.open(path, std::ios::app);
+  if (!prompt_log_) fail("PRIDE_TEACH_PROMPTS: cannot write {}", path.string());
+}
+
+void PartTeacher::log_prompts(int64_t index, const SamplePrompts& prompts, const Prompt& score) {
+  if (!prompt_log_.is_open()) return;
+  const nlohmann::ordered_json line = {{"sample", index},
+                                       {"context", prompts.context_text},
+                                       {"reasoning_prompt", prompts.reasoning_prompt.text},
+                                       {"score_prompt", score.text}};
+  prompt_log_ << line.dump() << "\n" << std::flush;
 }
 
 }  // namespace pride::teacher

@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "dialogue/dialogue.h"
 #include "dialogue/features.h"
 #include "dialogue/label_sets.h"
+#include "teacher/chat_prompts.h"
 #include "teacher/input_scan.h"
 #include "teacher/progress.h"
 #include "teacher/prompts.h"
@@ -24,18 +26,21 @@ namespace pride::teacher {
 // Teaches one rank's parts, in order, skipping those already written with this stamp.
 class PartTeacher {
  public:
-  PartTeacher(const Config& config, Teacher& teacher, const InputSummary& input,
-              const TeachFileHeader& header, int rank, torch::Device device, Progress& progress)
+  PartTeacher(const Config& config, Teacher& teacher, const ChatTemplates& chat,
+              const InputSummary& input, const TeachFileHeader& header, int rank,
+              torch::Device device, Progress& progress)
       : config_(config.teach),
         teacher_(teacher),
         header_(header),
         labels_(dialogue::label_set(input.label_set)),
-        builder_(config.teach, *teacher.tokenizer, teacher.eos_id),
+        builder_(config.teach, *teacher.tokenizer, teacher.eos_id, chat),
         features_(std::filesystem::path(config.teach.input).parent_path().string()),
         reader_(config.teach.input),
         rank_(rank),
         device_(device),
-        progress_(progress) {}
+        progress_(progress) {
+    open_prompt_log();
+  }
 
   // Teaches the samples of `part` into the file `path`, or skips it when `path` holds it already.
   void teach(const SampleRange& part, const std::string& path);
@@ -49,6 +54,11 @@ class PartTeacher {
   // The teacher's reasoning for each sample: generated ids up to its stop token (kept only when
   // it is all there is, so that no sample's reasoning is empty).
   std::vector<Ids> reason(const std::vector<SamplePrompts>& prompts, int64_t first);
+  // $PRIDE_TEACH_PROMPTS=DIR: each rank appends the prompts it renders to DIR/prompts-<rank>.jsonl
+  // (one line per sample taught: its index, context, reasoning and scoring prompts as text), so
+  // that a user (and the tests) can see exactly what the teacher was given.
+  void open_prompt_log();
+  void log_prompts(int64_t index, const SamplePrompts& prompts, const Prompt& score);
 
   const TeachConfig& config_;
   Teacher& teacher_;
@@ -62,6 +72,7 @@ class PartTeacher {
   int64_t parts_written_ = 0;
   torch::Device device_;
   Progress& progress_;
+  std::ofstream prompt_log_;
 };
 
 }  // namespace pride::teacher

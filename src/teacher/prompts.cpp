@@ -32,6 +32,11 @@ Ids as_ids(const std::vector<text::TokenId>& ids) {
   return Ids(ids.begin(), ids.end());
 }
 
+// When even the last turn alone is too long, its last tokens are what is kept.
+void keep_last(Ids& ids, size_t budget) {
+  if (ids.size() > budget) ids.erase(ids.begin(), ids.end() - static_cast<ptrdiff_t>(budget));
+}
+
 }  // namespace
 
 const char kDefaultReasoningTemplate[] =
@@ -74,12 +79,13 @@ std::string render_template(const std::string& text,
 }
 
 PromptBuilder::PromptBuilder(const TeachConfig& config, const text::Tokenizer& tokenizer,
-                             int32_t eos_id)
+                             int32_t eos_id, const ChatTemplates& chat)
     : config_(config),
       tokenizer_(tokenizer),
       eos_id_(eos_id),
       reasoning_template_(config.reasoning_template.empty() ? kDefaultReasoningTemplate
-                                                            : config.reasoning_template) {
+                                                            : config.reasoning_template),
+      chat_(chat) {
   check_template(config.turn_template, kTurnKeys, "teach.turn_template");
   check_template(config.context_template, kContextKeys, "teach.context_template");
   check_template(reasoning_template_, kReasoningKeys, "teach.reasoning_template");
@@ -109,12 +115,37 @@ std::map<std::string, std::string> PromptBuilder::values(const dialogue::Dialogu
           {"response", sample.response.text}};
 }
 
-Ids PromptBuilder::context_ids(const dialogue::DialogueText& sample, int64_t first_turn) const {
-  const std::string context = render_template(
+std::string PromptBuilder::context_text(const dialogue::DialogueText& sample,
+                                        int64_t first_turn) const {
+  return render_template(
       config_.context_template,
       {{"dialogue", dialogue_text(sample, first_turn)}, {"speaker", sample.response.speaker}},
       "teach.context_template");
-  return as_ids(tokenizer_.encode(context, /*add_special=*/true));
+}
+
+Prompt PromptBuilder::context_prompt(const dialogue::DialogueText& sample,
+                                     int64_t first_turn) const {
+  if (chat_.student) {
+    const ChatPrompt chat =
+        encode_chat(*chat_.student, dialogue_messages(sample, first_turn), tokenizer_);
+    return {chat.text, as_ids(chat.ids)};
+  }
+  const std::string text = context_text(sample, first_turn);
+  return {text, as_ids(tokenizer_.encode(text, /*add_special=*/true))};
+}
+
+Prompt PromptBuilder::teacher_prompt(const std::string& text) const {
+  if (!chat_.teacher) return {text, as_ids(tokenizer_.encode(text, /*add_special=*/true))};
+  const ChatPrompt chat =
+      encode_chat(*chat_.teacher, request_messages(config_.system_prompt, text), tokenizer_);
+  return {chat.text, as_ids(chat.ids)};
+}
+
+size_t PromptBuilder::budgeted_length(const dialogue::DialogueText& sample,
+                                      int64_t first_turn) const {
+  const size_t context = context_prompt(sample, first_turn).ids.size();
+  if (!scores_chat_context()) return context;
+  return std::max(context, teacher_prompt(context_text(sample, first_turn)).ids.size());
 }
 
 SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& sample) const {
@@ -126,26 +157,30 @@ SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& sample) const
   const int64_t last_start = std::max<int64_t>(0, static_cast<int64_t>(sample.context.size()) - 1);
   const auto budget = static_cast<size_t>(config_.max_context_tokens);
   prompts.first_turn = 0;
-  prompts.context = context_ids(sample, 0);
-  if (prompts.context.size() > budget && last_start > 0) {
+  if (budgeted_length(sample, 0) > budget && last_start > 0) {
     int64_t low = 1, high = last_start;  // turns before `low` are too long; `high` is the answer
     while (low < high) {                 // when none fits
       const int64_t middle = low + (high - low) / 2;
-      if (context_ids(sample, middle).size() <= budget) {
+      if (budgeted_length(sample, middle) <= budget) {
         high = middle;
       } else {
         low = middle + 1;
       }
     }
     prompts.first_turn = low;
-    prompts.context = context_ids(sample, low);
   }
-  if (prompts.context.size() > budget) {
-    prompts.context.erase(prompts.context.begin(), prompts.context.end() - budget);
+  Prompt context = context_prompt(sample, prompts.first_turn);
+  keep_last(context.ids, budget);
+  prompts.context = std::move(context.ids);
+  prompts.context_text = std::move(context.text);
+  if (scores_chat_context()) {
+    prompts.chat_context = teacher_prompt(context_text(sample, prompts.first_turn));
+    keep_last(prompts.chat_context.ids, budget);
   }
 
-  prompts.response =
-      as_ids(tokenizer_.encode(config_.response_prefix + sample.response.text, false));
+  // After a chat template's generation prompt the reply starts at once: no prefix.
+  const std::string prefix = chat_.student ? "" : config_.response_prefix;
+  prompts.response = as_ids(tokenizer_.encode(prefix + sample.response.text, false));
   const auto room = static_cast<size_t>(config_.max_response_tokens - 1);  // eos follows
   prompts.response_cut = prompts.response.size() > room;
   if (prompts.response_cut) prompts.response.resize(room);
@@ -157,18 +192,20 @@ SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& sample) const
   if (config_.reasoning) {
     const std::string prompt = render_template(
         reasoning_template_, values(sample, prompts.first_turn), "teach.reasoning_template");
-    prompts.reasoning_prompt = as_ids(tokenizer_.encode(prompt, true));
+    prompts.reasoning_prompt = teacher_prompt(prompt);
   }
   return prompts;
 }
 
-Ids PromptBuilder::score_prompt(const dialogue::DialogueText& sample, const SamplePrompts& prompts,
-                                const Ids& reasoning) const {
-  if (config_.score_template.empty()) return prompts.context;
+Prompt PromptBuilder::score_prompt(const dialogue::DialogueText& sample,
+                                   const SamplePrompts& prompts, const Ids& reasoning) const {
+  if (scores_chat_context()) return prompts.chat_context;
+  if (config_.score_template.empty()) {
+    return {prompts.context_text, prompts.context};
+  }
   auto bound = values(sample, prompts.first_turn);
   bound["reasoning"] = tokenizer_.decode({reasoning.begin(), reasoning.end()});
-  return as_ids(tokenizer_.encode(
-      render_template(config_.score_template, bound, "teach.score_template"), true));
+  return teacher_prompt(render_template(config_.score_template, bound, "teach.score_template"));
 }
 
 }  // namespace pride::teacher

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "dialogue/dialogue.h"
+#include "teacher/chat_prompts.h"
 #include "text/tokenizer.h"
 
 namespace pride::teacher {
@@ -27,11 +28,21 @@ std::string render_template(const std::string& text,
 // address.
 extern const char kDefaultReasoningTemplate[];
 
+// A prompt as rendered (in a chat format where one applies) and its ids.
+struct Prompt {
+  std::string text;
+  Ids ids;
+};
+
 // One sample's token lists, before the teacher has reasoned about it.
 struct SamplePrompts {
-  Ids context;           // the student's context (and the scoring prompt by default)
-  Ids response;          // the gold response, ending with eos
-  Ids reasoning_prompt;  // empty when teach.reasoning is off
+  Ids context;  // the student's context (and the scoring prompt by default, without teach.chat)
+  std::string context_text;  // the context as rendered (before a cut to the budget)
+  Ids response;              // the gold response, ending with eos
+  Prompt reasoning_prompt;   // empty when teach.reasoning is off
+  // Under teach.chat with an empty teach.score_template: the context as a request in the
+  // teacher's chat format, budgeted with the context.
+  Prompt chat_context;
   std::map<std::string, Ids> privileged;  // the sample's own privileged sources (no reasoning yet)
   int64_t first_turn = 0;                 // context turns before this one were dropped to fit
   bool response_cut = false;              // the response was longer than teach.max_response_tokens
@@ -40,25 +51,36 @@ struct SamplePrompts {
 class PromptBuilder {
  public:
   // Checks every template's placeholders up front, so that a typo fails before any work.
-  PromptBuilder(const TeachConfig& config, const text::Tokenizer& tokenizer, int32_t eos_id);
+  // `chat`: the teacher's and the student's chat templates (none: plain text prompts).
+  PromptBuilder(const TeachConfig& config, const text::Tokenizer& tokenizer, int32_t eos_id,
+                const ChatTemplates& chat);
 
   SamplePrompts prepare(const dialogue::DialogueText& sample) const;
   // What the teacher reads before the gold response: teach.score_template with the reasoning
-  // (its ids, decoded only for that template), or the student's context when it is empty.
-  Ids score_prompt(const dialogue::DialogueText& sample, const SamplePrompts& prompts,
-                   const Ids& reasoning) const;
+  // (its ids, decoded only for that template), or the context when it is empty.
+  Prompt score_prompt(const dialogue::DialogueText& sample, const SamplePrompts& prompts,
+                      const Ids& reasoning) const;
 
  private:
   std::map<std::string, std::string> values(const dialogue::DialogueText& sample,
                                             int64_t first_turn) const;
   std::string dialogue_text(const dialogue::DialogueText& sample, int64_t first_turn) const;
-  // The student's context from turn `first_turn` on, rendered and encoded (BOS included).
-  Ids context_ids(const dialogue::DialogueText& sample, int64_t first_turn) const;
+  std::string context_text(const dialogue::DialogueText& sample, int64_t first_turn) const;
+  // The student's context from turn `first_turn` on, rendered and encoded: the text template
+  // (BOS added), or the dialogue's messages in the student's chat template (model.chat).
+  Prompt context_prompt(const dialogue::DialogueText& sample, int64_t first_turn) const;
+  // A prompt for the teacher: `text` as it is (BOS added), or as the user's request in the
+  // teacher's chat format (teach.system_prompt first).
+  Prompt teacher_prompt(const std::string& text) const;
+  bool scores_chat_context() const { return chat_.teacher && config_.score_template.empty(); }
+  // The longest of the prompts the context budget bounds, from turn `first_turn` on.
+  size_t budgeted_length(const dialogue::DialogueText& sample, int64_t first_turn) const;
 
   const TeachConfig& config_;
   const text::Tokenizer& tokenizer_;
   int32_t eos_id_;
   std::string reasoning_template_;
+  const ChatTemplates& chat_;
 };
 
 }  // namespace pride::teacher

@@ -22,8 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // Everything that decides the output, hashed: the teacher's files, the tokenizer, the input's
-// bytes and the teach keys that change what is written (not batch or part sizes).
-std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer) {
+// bytes, the teach keys that change what is written (not batch or part sizes), and the chat
+// templates the prompts are rendered with.
+std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
+                        const ChatTemplates& chat) {
   std::ostringstream text;
   text << std::ifstream(fs::path(c.teacher) / "config.json").rdbuf() << "\n";
   std::set<std::string> weights;  // name and size of every weight file, in order
@@ -39,6 +41,9 @@ std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer) 
                       c.context_template, c.response_prefix, c.score_template, c.reasoning,
                       c.reasoning_template, c.reasoning_max_tokens, c.reasoning_temperature,
                       c.reasoning_top_p, c.seed);
+  if (chat.teacher || chat.student) {  // without chat, the fingerprint of earlier releases
+    text << "\n" << c.system_prompt << "\n" << chat.identity();
+  }
   const std::string bytes = text.str();
   return fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));
 }
@@ -46,7 +51,7 @@ std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer) 
 }  // namespace
 
 TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
-                            const InputSummary& input) {
+                            const InputSummary& input, const ChatTemplates& chat) {
   TeachFileHeader header;
   header.vocab_size = teacher.model->config().vocab_size;
   const auto& special = teacher.tokenizer->special_tokens();
@@ -59,7 +64,7 @@ TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
   std::sort(header.privileged_sources.begin(), header.privileged_sources.end());
   header.tokenizer = teacher.tokenizer->identity();
   header.teacher = fs::path(config.teacher).lexically_normal().filename().string();
-  header.fingerprint = fingerprint(config, *teacher.tokenizer);
+  header.fingerprint = fingerprint(config, *teacher.tokenizer, chat);
   header.topk = config.topk;
   header.hidden_size = teacher.model->config().hidden_size;
   header.audio_dim = input.audio_dim;

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "distributed/communicator.h"
+#include "teacher/chat_prompts.h"
 #include "teacher/input_scan.h"
 #include "teacher/teach_file.h"
 #include "teacher/teacher_model.h"
@@ -19,7 +20,7 @@ inline constexpr char kPartsDir[] = "parts";  // under teach.out: the finished p
 
 // The header of every file of this run, its fingerprint included.
 TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
-                            const InputSummary& input);
+                            const InputSummary& input, const ChatTemplates& chat);
 
 // The samples of a contiguous run of parts.
 SampleRange span_of(const std::vector<SampleRange>& parts);

@@ -13,6 +13,7 @@
 #include "data/shard_manifest.h"
 #include "dialogue/features.h"
 #include "sharding/shard_tool.h"
+#include "teacher/chat_prompts.h"
 #include "teacher/input_scan.h"
 #include "teacher/part_teacher.h"
 #include "teacher/progress.h"
@@ -43,7 +44,8 @@ void run_teach(const Config& config, Communicator& comm, torch::Device device) {
   check_student_tokenizer(config, *teacher.tokenizer);
   dialogue::FeatureLoader features(fs::path(c.input).parent_path().string());
   const InputSummary input = scan_input(c.input, features, c.reasoning);
-  const TeachFileHeader header = make_header(c, teacher, input);
+  const ChatTemplates chat = find_chat_templates(config);
+  const TeachFileHeader header = make_header(c, teacher, input, chat);
 
   if (already_finished(c.out, header.fingerprint)) {
     if (world.rank == 0) fmt::print("teach: {} already holds this run's finished output\n", c.out);
@@ -66,7 +68,7 @@ void run_teach(const Config& config, Communicator& comm, torch::Device device) {
   const fs::path shard = fs::path(c.out) / data_shard_file_name(world.rank, world.world_size);
   Progress progress(comm, span_of(mine).size(), c.progress_every_s);
   if (stamp_of(shard.string()) != stamp(header.fingerprint, span_of(mine))) {
-    PartTeacher part_teacher(config, teacher, input, header, world.rank, device, progress);
+    PartTeacher part_teacher(config, teacher, chat, input, header, world.rank, device, progress);
     std::vector<std::string> paths;
     for (const SampleRange& part : mine) {
       paths.push_back((parts_dir / part_file_name(part)).string());

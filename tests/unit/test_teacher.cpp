@@ -1,9 +1,11 @@
 // The teacher pass's pieces that need no teacher: the part plan (balanced, rank-count independent
-// where possible) and template rendering (placeholders, escapes, named errors). The pass itself
-// is tested end to end against an independent reference in tests/cli/teach.sh.
+// where possible), template rendering (placeholders, escapes, named errors) and the messages of
+// chat-formatted prompts. The pass itself is tested end to end against an independent reference
+// in tests/cli/teach.sh (and with chat templates in tests/cli/chat_prompts.sh).
 #include <gtest/gtest.h>
 
 #include "support.h"
+#include "teacher/chat_prompts.h"
 #include "teacher/prompts.h"
 #include "teacher/work_plan.h"
 
@@ -54,6 +56,25 @@ TEST(TeachPrompts, BadTemplatesAreNamedErrors) {
   EXPECT_TRUE(contains(render("{who}"), "{speaker}"));  // lists what it knows
   EXPECT_TRUE(contains(render("oops {speaker"), "teach.x: unclosed"));
   EXPECT_TRUE(contains(render("a } b"), "teach.x: a lone '}'"));
+}
+
+TEST(TeachChatMessages, ARequestIsTheSystemPromptWhenGivenThenTheUser) {
+  using nlohmann::ordered_json;
+  EXPECT_EQ(teacher::request_messages("", "Why?"),
+            ordered_json::parse(R"([{"role": "user", "content": "Why?"}])"));
+  EXPECT_EQ(teacher::request_messages("Be kind.", "Why?"),
+            ordered_json::parse(R"([{"role": "system", "content": "Be kind."},
+                                    {"role": "user", "content": "Why?"}])"));
+}
+
+TEST(TeachChatMessages, TheResponderIsTheAssistantAndSameRoleTurnsJoin) {
+  dialogue::DialogueText sample;
+  sample.context = {{"Ann", "old"},    {"Bob", "Hi."},  {"Ann", "Hello."},
+                    {"Cy", "Me too."}, {"Bob", "Sad."}, {"Bob", "Very."}};
+  sample.response = {"Ann", "Oh no."};
+  EXPECT_EQ(teacher::dialogue_messages(sample, 1), nlohmann::ordered_json::parse(R"([
+      {"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello."},
+      {"role": "user", "content": "Me too.\nSad.\nVery."}])"));
 }
 
 }  // namespace

@@ -233,11 +233,8 @@ def make(directory, arch, tied=False, dtype="F32", shards=1, seed=0, width=64, l
         json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=2)
 
 
-def make_tokenizer(directory, merges=("h e", "he l"), special_config=False):
-    """A byte-level BPE tokenizer.json: 256 byte tokens, `merges` (ids 256...) and <eos> after
-    them; with special_config, a tokenizer_config.json naming <eos> as eos and pad token."""
-    import os
-    os.makedirs(directory, exist_ok=True)
+def byte_characters():
+    """GPT-2's byte-level table: the character standing for each byte, in token id order."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
     cs, n = bs[:], 0
     for b in range(256):
@@ -245,6 +242,15 @@ def make_tokenizer(directory, merges=("h e", "he l"), special_config=False):
             bs.append(b)
             cs.append(256 + n)
             n += 1
+    return bs, cs
+
+
+def make_tokenizer(directory, merges=("h e", "he l"), special_config=False):
+    """A byte-level BPE tokenizer.json: 256 byte tokens, `merges` (ids 256...) and <eos> after
+    them; with special_config, a tokenizer_config.json naming <eos> as eos and pad token."""
+    import os
+    os.makedirs(directory, exist_ok=True)
+    _, cs = byte_characters()
     vocab = {chr(c): i for i, c in enumerate(cs)}
     for merge in merges:
         vocab[merge.replace(" ", "")] = len(vocab)
