@@ -1,7 +1,11 @@
 // The checkpoint manifest: layout planning, JSON form and validation (see manifest.h).
 #include "checkpoints/manifest.h"
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "io/json_file.h"
@@ -11,6 +15,8 @@ namespace pride {
 namespace {
 
 using nlohmann::json;
+
+constexpr char kModelParams[] = "model.params";
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "shard files are little-endian");
 
@@ -56,6 +62,27 @@ void check_ranges(const TensorRecord& tensor, const Manifest& manifest, const st
   }
 }
 
+// Each parameter's slice (shape and offset) lies inside model.params, in checked arithmetic.
+void check_params(const Manifest& manifest, const std::string& path) {
+  if (manifest.params.empty()) return;
+  const auto flat = std::find_if(manifest.tensors.begin(), manifest.tensors.end(),
+                                 [](const TensorRecord& t) { return t.name == kModelParams; });
+  if (flat == manifest.tensors.end()) {
+    fail("{}: \"params\" describe tensor '{}', which the manifest does not list", path,
+         kModelParams);
+  }
+  for (const ParamSlice& param : manifest.params) {
+    int64_t numel = 1, end = 0;
+    bool overflows = false;
+    for (const int64_t dim : param.shape) overflows |= __builtin_mul_overflow(numel, dim, &numel);
+    overflows |= __builtin_add_overflow(param.offset, numel, &end);
+    if (overflows || end > flat->length) {
+      fail("{}: parameter '{}' (shape [{}] at offset {}) lies outside {} ({} elements)", path,
+           param.name, fmt::join(param.shape, ", "), param.offset, kModelParams, flat->length);
+    }
+  }
+}
+
 void check_manifest(const Manifest& manifest, const std::string& path) {
   if (manifest.world_size < 1 || static_cast<int>(manifest.shards.size()) != manifest.world_size) {
     fail("{}: world_size {} but {} shards listed", path, manifest.world_size,
@@ -68,6 +95,7 @@ void check_manifest(const Manifest& manifest, const std::string& path) {
     }
   }
   for (const TensorRecord& tensor : manifest.tensors) check_ranges(tensor, manifest, path);
+  check_params(manifest, path);
 }
 
 json ranges_to_json(const std::vector<ShardRange>& ranges) {
@@ -81,43 +109,101 @@ json ranges_to_json(const std::vector<ShardRange>& ranges) {
   return out;
 }
 
-Manifest manifest_from_json(const json& in, const std::string& path) {
-  if (in.at("format").get<std::string>() != kFormatName) {
-    fail("{}: format is '{}', expected '{}'", path, in.at("format").get<std::string>(),
-         kFormatName);
+// Typed access to one object of the manifest; every error names the file and the key. nlohmann's
+// get<int>() would wrap 2^32 to 0 and read 1.5 as 1: integers are checked here instead.
+class ManifestFields {
+ public:
+  ManifestFields(const json& object, const std::string& path, std::string where)
+      : object_(object), path_(path), where_(std::move(where)) {
+    if (!object_.is_object()) fail("{}: {}must be an object", path_, where_);
   }
-  if (in.at("version").get<int>() != kFormatVersion) {
-    fail("{}: format version {} is not supported (expected {})", path, in.at("version").get<int>(),
+
+  const json& at(const char* key) const {
+    if (!object_.contains(key)) fail("{}: {}\"{}\" is missing", path_, where_, key);
+    return object_[key];
+  }
+  int64_t integer(const char* key, int64_t most = std::numeric_limits<int64_t>::max()) const {
+    return checked_integer(at(key), key, most);
+  }
+  std::vector<int64_t> integers(const char* key) const {
+    const json& list = at(key);
+    if (!list.is_array()) fail("{}: {}\"{}\" must be a list of integers", path_, where_, key);
+    std::vector<int64_t> out;
+    for (const json& value : list) {
+      out.push_back(checked_integer(value, key, std::numeric_limits<int64_t>::max()));
+    }
+    return out;
+  }
+  std::string text(const char* key) const {
+    const json& value = at(key);
+    if (!value.is_string()) {
+      fail("{}: {}\"{}\" must be a string, got {}", path_, where_, key, value.dump());
+    }
+    return value.get<std::string>();
+  }
+  // The elements of the list `key`, each an object.
+  std::vector<ManifestFields> objects(const char* key) const {
+    const json& list = at(key);
+    if (!list.is_array()) fail("{}: {}\"{}\" must be a list", path_, where_, key);
+    std::vector<ManifestFields> out;
+    for (size_t i = 0; i < list.size(); ++i) {
+      out.emplace_back(list[i], path_, fmt::format("{}{}[{}]: ", where_, key, i));
+    }
+    return out;
+  }
+
+ private:
+  int64_t checked_integer(const json& value, const char* key, int64_t most) const {
+    const bool in_range =
+        (value.is_number_unsigned() && value.get<uint64_t>() <= static_cast<uint64_t>(most)) ||
+        (value.is_number_integer() && !value.is_number_unsigned() && value.get<int64_t>() >= 0 &&
+         value.get<int64_t>() <= most);
+    if (!in_range) {
+      fail("{}: {}\"{}\" must be an integer in [0, {}], got {}", path_, where_, key, most,
+           value.dump());
+    }
+    return value.get<int64_t>();
+  }
+
+  const json& object_;
+  const std::string& path_;
+  std::string where_;
+};
+
+constexpr int64_t kMaxWorldSize = int64_t{1} << 20;
+
+Manifest manifest_from_json(const json& in, const std::string& path) {
+  const ManifestFields fields(in, path, "");
+  if (fields.text("format") != kFormatName) {
+    fail("{}: format is '{}', expected '{}'", path, fields.text("format"), kFormatName);
+  }
+  if (fields.integer("version") != kFormatVersion) {
+    fail("{}: format version {} is not supported (expected {})", path, fields.integer("version"),
          kFormatVersion);
   }
   Manifest manifest;
-  manifest.step = in.at("step").get<int64_t>();
-  manifest.epoch = in.at("epoch").get<int64_t>();
-  manifest.samples_consumed = in.at("samples_consumed").get<int64_t>();
-  manifest.world_size = in.at("world_size").get<int>();
-  manifest.config_yaml = in.at("config_yaml").get<std::string>();
-  manifest.extra = in.at("extra");
+  manifest.step = fields.integer("step");
+  manifest.epoch = fields.integer("epoch");
+  manifest.samples_consumed = fields.integer("samples_consumed");
+  manifest.world_size = static_cast<int>(fields.integer("world_size", kMaxWorldSize));
+  manifest.config_yaml = fields.text("config_yaml");
+  manifest.extra = fields.at("extra");
   if (!manifest.extra.is_object()) fail("{}: \"extra\" must be an object", path);
-  for (const json& param : in.at("params")) {
-    manifest.params.push_back({param.at("name").get<std::string>(),
-                               param.at("shape").get<std::vector<int64_t>>(),
-                               param.at("offset").get<int64_t>()});
+  for (const ManifestFields& param : fields.objects("params")) {
+    manifest.params.push_back(
+        {param.text("name"), param.integers("shape"), param.integer("offset")});
   }
-  for (const json& shard : in.at("shards")) {
+  for (const ManifestFields& shard : fields.objects("shards")) {
     manifest.shards.push_back(
-        {shard.at("file").get<std::string>(),
-         {shard.at("bytes").get<int64_t>(),
-          from_hex64(shard.at("xxh64").get<std::string>(), path + ": shard xxh64")}});
+        {shard.text("file"),
+         {shard.integer("bytes"), from_hex64(shard.text("xxh64"), path + ": shard xxh64")}});
   }
-  for (const json& tensor : in.at("tensors")) {
-    TensorRecord record{tensor.at("name").get<std::string>(),
-                        tensor.at("dtype").get<std::string>(),
-                        tensor.at("length").get<int64_t>(),
-                        {}};
-    for (const json& range : tensor.at("ranges")) {
-      record.ranges.push_back({range.at("shard").get<int>(), range.at("begin").get<int64_t>(),
-                               range.at("end").get<int64_t>(),
-                               range.at("byte_offset").get<int64_t>()});
+  for (const ManifestFields& tensor : fields.objects("tensors")) {
+    TensorRecord record{tensor.text("name"), tensor.text("dtype"), tensor.integer("length"), {}};
+    for (const ManifestFields& range : tensor.objects("ranges")) {
+      record.ranges.push_back({static_cast<int>(range.integer("shard", kMaxWorldSize)),
+                               range.integer("begin"), range.integer("end"),
+                               range.integer("byte_offset")});
     }
     manifest.tensors.push_back(std::move(record));
   }

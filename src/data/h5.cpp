@@ -340,10 +340,17 @@ bool File::has_attribute(const std::string& name) const {
   return found > 0;
 }
 
+// The attribute `name`, which must hold one value: H5Aread writes every element of an array
+// attribute into a buffer sized for one.
 Handle File::open_attribute(const std::string& name) const {
   if (!has_attribute(name)) fail("{}: attribute '{}' is missing", path_, name);
-  return checked(H5Aopen(handle_.id(), name.c_str(), H5P_DEFAULT), H5Aclose, path_,
-                 "attribute " + name, "cannot open");
+  Handle attribute = checked(H5Aopen(handle_.id(), name.c_str(), H5P_DEFAULT), H5Aclose, path_,
+                             "attribute " + name, "cannot open");
+  Handle space(H5Aget_space(attribute.id()), H5Sclose);
+  if (space.id() < 0 || H5Sget_simple_extent_npoints(space.id()) != 1) {
+    fail("{}: attribute '{}' must be a single value, not an array", path_, name);
+  }
+  return attribute;
 }
 
 int64_t File::int_attribute(const std::string& name) const {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <optional>
 
@@ -17,6 +18,11 @@ namespace pride {
 namespace {
 
 std::atomic<int64_t> privileged_read_count{0};
+
+// The most values one sample's rows of a field may hold (2^26, far above any real sample): a
+// hostile file can declare a dataset of 2^40 rows without storing them, and offsets spanning it
+// would size the read.
+constexpr int64_t kMaxSampleValues = int64_t{1} << 26;
 
 int64_t positive_attribute(const h5::File& file, const char* name) {
   const int64_t value = file.int_attribute(name);
@@ -44,17 +50,35 @@ void check_format(const h5::File& file) {
   }
 }
 
-// Width of a 2-D dataset (a [rows, width] table), failing if it is not 2-D.
+// Width of a 2-D dataset (a [rows, width] table, width >= 1), failing if it is not one.
 int64_t width_of(const h5::Dataset& dataset) {
   const std::vector<int64_t> shape = dataset.shape();
-  if (shape.size() != 2) fail("{}: {}: expected a 2-D dataset", dataset.file(), dataset.name());
+  if (shape.size() != 2 || shape[1] < 1) {
+    fail("{}: {}: expected a 2-D dataset of width >= 1", dataset.file(), dataset.name());
+  }
   return shape[1];
+}
+
+void check_one_dimensional(const h5::Dataset& dataset) {
+  if (dataset.shape().size() != 1) {
+    fail("{}: {}: expected a 1-D dataset", dataset.file(), dataset.name());
+  }
 }
 
 int64_t modality_width(const h5::File& file, const std::vector<std::string>& modalities,
                        const std::string& modality) {
   if (std::find(modalities.begin(), modalities.end(), modality) == modalities.end()) return 0;
   return width_of(file.dataset(format::modality_dataset(modality)));
+}
+
+// Values a model reads as they are (features, the teacher's hidden state) must be finite.
+void check_finite(const std::vector<float>& values, const h5::Dataset& dataset, int64_t index) {
+  for (const float value : values) {
+    if (!std::isfinite(value)) {
+      fail("{}: {}: sample {} holds a non-finite value ({})", dataset.file(), dataset.name(), index,
+           value);
+    }
+  }
 }
 
 void check_modalities(const h5::File& file, const std::vector<std::string>& modalities) {
@@ -74,20 +98,27 @@ struct Ragged {
 
   Ragged(const h5::File& file, const std::string& name)
       : data(file.dataset(name)), offsets(file.dataset(format::offsets_of(name))) {
+    check_one_dimensional(offsets);
     flat_rows = data.rows();
   }
 
-  // Rows [begin, end) of sample `index`, checked against the flat dataset.
+  // Rows [begin, end) of sample `index`, checked against the flat dataset and kMaxSampleValues.
   std::pair<int64_t, int64_t> range(int64_t index) const {
     const std::vector<int64_t> bounds = offsets.read_rows<int64_t>(index, 2);
     if (bounds[0] < 0 || bounds[1] < bounds[0] || bounds[1] > flat_rows) {
       fail("{}: {}: sample {} has rows [{}, {}), outside [0, {}) or decreasing", data.file(),
            offsets.name(), index, bounds[0], bounds[1], flat_rows);
     }
+    if (bounds[1] - bounds[0] > kMaxSampleValues / data.cols()) {
+      fail("{}: {}: sample {} has {} rows of {} values, more than the {} a sample may hold",
+           data.file(), offsets.name(), index, bounds[1] - bounds[0], data.cols(),
+           kMaxSampleValues);
+    }
     return {bounds[0], bounds[1]};
   }
 
   std::vector<int32_t> tokens(int64_t index, int64_t vocab_size) const {
+    check_one_dimensional(data);
     const auto [begin, end] = range(index);
     std::vector<int32_t> tokens = data.read_rows<int32_t>(begin, end - begin);
     for (int32_t token : tokens) {
@@ -103,6 +134,7 @@ struct Ragged {
   torch::Tensor features(int64_t index) const {
     const auto [begin, end] = range(index);
     std::vector<float> values = data.read_rows<float>(begin, end - begin);
+    check_finite(values, data, index);
     return torch::tensor(values).reshape({end - begin, data.cols()});
   }
 };
@@ -205,7 +237,12 @@ struct DialogueReader::Impl {
     for (const std::string& source : info.privileged_sources) {
       privileged.emplace_back(source, Ragged(file, format::privileged_dataset(source)));
     }
+    check_one_dimensional(emotion);
     check_table_rows(hidden, info.num_samples, "one per sample");
+    if (width_of(topk_logprobs) != info.topk) {
+      fail("{}: {}: has width {}, but {} has {}", path, topk_logprobs.name(),
+           width_of(topk_logprobs), topk_ids.name(), info.topk);
+    }
   }
 
   void check_table_rows(const h5::Dataset& table, int64_t expected, const char* why) const {
@@ -258,7 +295,9 @@ struct DialogueReader::Impl {
       }
     }
     sample.topk_logprobs = torch::tensor(logprobs).reshape({end - begin, info.topk});
-    sample.teacher_hidden = torch::tensor(hidden.read_rows<float>(index, 1));
+    const std::vector<float> hidden_state = hidden.read_rows<float>(index, 1);
+    check_finite(hidden_state, hidden, index);
+    sample.teacher_hidden = torch::tensor(hidden_state);
   }
 };
 

@@ -4,7 +4,9 @@
 
 #include <fmt/ranges.h>
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -63,6 +65,16 @@ class Fields {
     if (!object_[key].is_number()) fail("{}: \"{}{}\" must be a number", path_, prefix_, key);
     return object_[key].get<double>();
   }
+  // A finite number above 0 (rope_theta, rms_norm_eps, rope factors): 0, a negative or an
+  // infinite one makes every logit NaN.
+  double positive_number_or(const char* key, double fallback) const {
+    const double value = number_or(key, fallback);
+    if (!(value > 0) || !std::isfinite(value)) {
+      fail("{}: \"{}{}\" must be a finite number above 0, got {}", path_, prefix_, key,
+           object_[key].dump());
+    }
+    return value;
+  }
   bool flag_or(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     if (!object_[key].is_boolean()) fail("{}: \"{}{}\" must be true or false", path_, prefix_, key);
@@ -86,19 +98,19 @@ class Fields {
 RopeConfig parse_rope(const Fields& config, const std::string& path) {
   RopeConfig rope;
   const char* scaling_key = config.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
-  rope.theta = config.number_or("rope_theta", 10000.0);
+  rope.theta = config.positive_number_or("rope_theta", 10000.0);
   if (!config.has(scaling_key)) return rope;
   const json& scaling_json = config.at(scaling_key);
   if (!scaling_json.is_object()) fail("{}: \"{}\" must be an object or null", path, scaling_key);
   const Fields scaling(scaling_json, path, std::string(scaling_key) + ".");
-  rope.theta = scaling.number_or("rope_theta", rope.theta);
+  rope.theta = scaling.positive_number_or("rope_theta", rope.theta);
   const char* type_key = scaling.has("rope_type") ? "rope_type" : "type";
   const std::string type = scaling.text_or(type_key, "default");
   if (type == "default") return rope;
   if (type != "llama3") scaling.unsupported(type_key, "only \"default\" and \"llama3\"");
-  rope.llama3_factor = scaling.number_or("factor", 0.0);
-  rope.low_freq_factor = scaling.number_or("low_freq_factor", 0.0);
-  rope.high_freq_factor = scaling.number_or("high_freq_factor", 0.0);
+  rope.llama3_factor = scaling.positive_number_or("factor", 1.0);
+  rope.low_freq_factor = scaling.positive_number_or("low_freq_factor", 1.0);
+  rope.high_freq_factor = scaling.positive_number_or("high_freq_factor", 1.0);
   rope.original_max_position_embeddings = scaling.positive("original_max_position_embeddings");
   if (rope.llama3_factor <= 0 || rope.low_freq_factor <= 0 ||
       rope.high_freq_factor <= rope.low_freq_factor) {
@@ -143,6 +155,20 @@ std::vector<int64_t> parse_eos(const Fields& config, const json& raw, int64_t vo
   return ids;
 }
 
+// The attention's shape, checked here so that the error names config.json and its keys (the
+// layers' own check names neither).
+void check_heads(const CausalLMConfig& c, const std::string& path) {
+  const int64_t head = c.attention_head_dim();
+  if (c.num_attention_heads % c.num_key_value_heads != 0 || head <= 0 || head % 2 != 0 ||
+      (c.head_dim == 0 && c.hidden_size % c.num_attention_heads != 0)) {
+    fail(
+        "{}: \"hidden_size\" {}, \"num_attention_heads\" {}, \"num_key_value_heads\" {}, "
+        "\"head_dim\" {}: the heads need an even width (head_dim, or hidden_size split evenly) "
+        "and num_key_value_heads must divide num_attention_heads",
+        path, c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.head_dim);
+  }
+}
+
 }  // namespace
 
 CausalLMConfig parse_causal_lm_config(const json& raw, const std::string& path) {
@@ -163,7 +189,8 @@ CausalLMConfig parse_causal_lm_config(const json& raw, const std::string& path) 
       config.positive_or("num_key_value_heads", c.num_attention_heads, c.num_attention_heads);
   // Qwen3's config class defaults head_dim to 128; the others to hidden_size / heads.
   c.head_dim = config.positive_or("head_dim", c.model_type == "qwen3" ? 128 : 0);
-  c.rms_norm_eps = config.number_or("rms_norm_eps", 1e-6);
+  c.rms_norm_eps = config.positive_number_or("rms_norm_eps", 1e-6);
+  check_heads(c, path);
   c.rope = parse_rope(config, path);
   c.tie_word_embeddings = config.flag_or("tie_word_embeddings", false);
   c.sliding_window = parse_sliding_window(config, raw, c.model_type);
@@ -184,14 +211,20 @@ CausalLMConfig parse_causal_lm_config(const json& raw, const std::string& path) 
 }
 
 int64_t parameter_count(const CausalLMConfig& c) {
-  const int64_t h = c.hidden_size, head = c.attention_head_dim();
-  const int64_t q = c.num_attention_heads * head, kv = c.num_key_value_heads * head;
-  int64_t block = h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size + 2 * h;
+  // In 128 bits, saturated at 2^63 - 1: config.json's bounds keep each size below 2^24, but the
+  // product of layers, widths and heads can pass 2^63.
+  using Wide = __int128;
+  const Wide h = c.hidden_size, head = c.attention_head_dim();
+  const Wide q = c.num_attention_heads * head, kv = c.num_key_value_heads * head;
+  Wide block = h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size + 2 * h;
   if (c.qkv_bias) block += q + 2 * kv;
   if (c.o_bias) block += h;
   if (c.qk_norm) block += 2 * head;
-  const int64_t embeddings = c.vocab_size * h;
-  return embeddings + c.num_hidden_layers * block + h + (c.tie_word_embeddings ? 0 : embeddings);
+  const Wide embeddings = Wide(c.vocab_size) * h;
+  const Wide total =
+      embeddings + c.num_hidden_layers * block + h + (c.tie_word_embeddings ? 0 : embeddings);
+  const Wide most = std::numeric_limits<int64_t>::max();
+  return static_cast<int64_t>(std::min(total, most));
 }
 
 int64_t CausalLMConfig::attention_head_dim() const {

@@ -6,6 +6,8 @@
 
 #include <cctype>
 #include <filesystem>
+#include <limits>
+#include <numeric>
 #include <set>
 
 #include "checkpoints/checkpoint.h"
@@ -127,6 +129,70 @@ void load_parameters(StudentImpl& student,
   }
 }
 
+// An integer of the card (`origin` the card, `prefix` the object it is in); a float, a string or
+// 2^64 - 1 is an error naming it.
+int64_t card_integer(const json& object, const char* key, const std::string& origin,
+                     const char* prefix) {
+  const json& value = object.at(key);  // missing: a json::out_of_range naming the key
+  if (!value.is_number_integer() ||
+      (value.is_number_unsigned() &&
+       value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))) {
+    fail("{}: \"{}{}\" must be an integer, got {}", origin, prefix, key, value.dump());
+  }
+  return value.get<int64_t>();
+}
+
+// The card's data shape, each value in its range: a damaged card must not size the student's
+// layers (a negative width, or 2^40).
+void check_dataset_info(const DatasetInfo& info, const std::string& origin) {
+  constexpr int64_t kMost = int64_t{1} << 24;
+  const auto in_range = [&](const char* key, int64_t value, int64_t least, int64_t most) {
+    if (value < least || value > most) {
+      fail("{}: \"data.{}\" must be in [{}, {}], got {}", origin, key, least, most, value);
+    }
+  };
+  in_range("vocab_size", info.vocab_size, 1, kMost);
+  in_range("num_emotions", info.num_emotions, 1, kMost);
+  for (const auto& [key, id] : {std::pair<const char*, int64_t>{"pad_id", info.pad_id},
+                                {"bos_id", info.bos_id},
+                                {"eos_id", info.eos_id}}) {
+    in_range(key, id, 0, info.vocab_size - 1);
+  }
+  in_range("topk", info.topk, 1, kMost);
+  in_range("teacher_hidden", info.teacher_hidden, 1, kMost);
+  in_range("audio_dim", info.audio_dim, 0, kMost);
+  in_range("visual_dim", info.visual_dim, 0, kMost);
+}
+
+// A lower bound on the student's parameters: embeddings and LM head, each block's self- and
+// cross-attention (query and output projections) and MLP, the two PI resamplers' attention and
+// MLP, and the layers the data shape sizes. In double: a damaged card may multiply past 2^63.
+double student_parameters_at_least(const StudentSpec& spec, const StudentArch& arch) {
+  const double d = static_cast<double>(arch.block.d_model);
+  const double q = static_cast<double>(arch.block.n_heads * arch.head_dim());
+  const double mlp = 3.0 * d * static_cast<double>(arch.block.d_ff);
+  const DatasetInfo& info = spec.info;
+  return 2.0 * d * static_cast<double>(arch.vocab_size) +
+         static_cast<double>(arch.n_layers) * (4.0 * d * q + mlp) + 2.0 * (2.0 * d * d + mlp) +
+         d * static_cast<double>(spec.model.memory_slots + info.audio_dim + info.visual_dim +
+                                 info.num_emotions + info.teacher_hidden);
+}
+
+// Before the student is built: a description implying far more parameters than the `stored`
+// values of its weights (over twice, plus 2^20) does not belong to them, and is refused before
+// a layer is allocated (model_yaml's n_layers 1024 over one layer's weights, say). Smaller
+// differences are load_parameters' to name.
+void check_weights_hold_student(const StudentSpec& spec, int64_t stored,
+                                const std::string& origin) {
+  const double implied = student_parameters_at_least(spec, spec.arch());
+  if (implied > 2.0 * static_cast<double>(stored) + double(1 << 20)) {
+    fail(
+        "{}: the student description implies at least {:.0f} parameters but its weights hold {} "
+        "values: the description does not belong to these weights",
+        origin, implied, stored);
+  }
+}
+
 // A checkpoint directory, or the one a checkpoint root's `latest` names.
 fs::path checkpoint_dir(const fs::path& path) {
   if (fs::exists(path / kManifestFile)) return path;
@@ -145,10 +211,13 @@ LoadedStudent load_from_checkpoint(const fs::path& dir, const torch::Device& dev
   }
   LoadedStudent out{StudentSpec::from_json(manifest.extra["student"], dir.string()),
                     Student{nullptr}, manifest.step, dir.string()};
-  out.model = make_student(out.spec, torch::kCPU, /*load_pretrained=*/false);
   size_t index = 0;
   while (index < manifest.tensors.size() && manifest.tensors[index].name != kParamsTensor) ++index;
-  if (index == manifest.tensors.size()) fail("{}: no tensor '{}'", dir.string(), kParamsTensor);
+  if (index == manifest.tensors.size() || manifest.tensors[index].dtype != "float32") {
+    fail("{}: no float32 tensor '{}'", dir.string(), kParamsTensor);
+  }
+  check_weights_hold_student(out.spec, manifest.tensors[index].length, dir.string());
+  out.model = make_student(out.spec, torch::kCPU, /*load_pretrained=*/false);
   const torch::Tensor flat = read_owned_parts(dir.string(), manifest, 0, 1)[index];
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (const ParamSlice& slice : manifest.params) {
@@ -185,12 +254,16 @@ LoadedStudent load_from_export(const fs::path& dir, const torch::Device& device)
   }
   out.path =
       (dir / inside_card_dir(card["weights"].get<std::string>(), card_path, "weights")).string();
-  if (card.contains("step") && !card["step"].is_number_integer()) {
-    fail("{}: \"step\" must be an integer, got {}", card_path, card["step"].dump());
-  }
-  out.step = card.value("step", int64_t{0});
-  out.model = make_student(out.spec, torch::kCPU, /*load_pretrained=*/false);
+  out.step = card.contains("step") ? card_integer(card, "step", card_path, "") : 0;
+  if (out.step < 0) fail("{}: \"step\" must not be negative, got {}", card_path, out.step);
   const SafetensorsFile file(out.path);
+  int64_t stored = 0;
+  for (const auto& entry : file.entries()) {
+    stored += std::accumulate(entry.shape.begin(), entry.shape.end(), int64_t{1},
+                              std::multiplies<int64_t>());  // each below the file's size
+  }
+  check_weights_hold_student(out.spec, stored, out.path);
+  out.model = make_student(out.spec, torch::kCPU, /*load_pretrained=*/false);
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (const auto& entry : file.entries()) named.emplace_back(entry.name, file.tensor(entry));
   load_parameters(*out.model, named, out.path);
@@ -267,7 +340,9 @@ json StudentSpec::to_json() const {
 }
 
 StudentSpec StudentSpec::from_json(const json& card, const std::string& origin) {
-  if (!card.is_object() || card.value("format", "") != kCardFormat || !card.contains("data")) {
+  // Compared as JSON: value("format", "") throws a json::exception when it is not a string.
+  if (!card.is_object() || !card.contains("format") || card["format"] != kCardFormat ||
+      !card.contains("data")) {
     fail("{}: not a pride student description (\"format\": \"{}\")", origin, kCardFormat);
   }
   StudentSpec spec;
@@ -276,27 +351,40 @@ StudentSpec StudentSpec::from_json(const json& card, const std::string& origin) 
     const bool whole_config = !card.contains("model_yaml");
     const char* yaml_key = whole_config ? "config_yaml" : "model_yaml";
     Config config;
+    if (!card.at(yaml_key).is_string()) fail("{}: \"{}\" must be a string", origin, yaml_key);
     apply_yaml(config, card.at(yaml_key).get<std::string>(), origin + " " + yaml_key);
     spec.model = config.model;
-    spec.seed = whole_config ? config.run.seed : card.at("seed").get<int64_t>();
+    spec.seed = whole_config ? config.run.seed : card_integer(card, "seed", origin, "");
     const json& data = card.at("data");
+    if (!data.is_object()) fail("{}: \"data\" must be an object", origin);
     DatasetInfo& info = spec.info;
-    info.vocab_size = data.at("vocab_size").get<int64_t>();
-    info.num_emotions = data.at("num_emotions").get<int64_t>();
-    info.pad_id = data.at("pad_id").get<int64_t>();
-    info.bos_id = data.at("bos_id").get<int64_t>();
-    info.eos_id = data.at("eos_id").get<int64_t>();
-    info.topk = data.at("topk").get<int64_t>();
-    info.teacher_hidden = data.at("teacher_hidden").get<int64_t>();
-    info.audio_dim = data.at("audio_dim").get<int64_t>();
-    info.visual_dim = data.at("visual_dim").get<int64_t>();
-    info.privileged_sources = data.at("privileged_sources").get<std::vector<std::string>>();
+    info.vocab_size = card_integer(data, "vocab_size", origin, "data.");
+    info.num_emotions = card_integer(data, "num_emotions", origin, "data.");
+    info.pad_id = card_integer(data, "pad_id", origin, "data.");
+    info.bos_id = card_integer(data, "bos_id", origin, "data.");
+    info.eos_id = card_integer(data, "eos_id", origin, "data.");
+    info.topk = card_integer(data, "topk", origin, "data.");
+    info.teacher_hidden = card_integer(data, "teacher_hidden", origin, "data.");
+    info.audio_dim = card_integer(data, "audio_dim", origin, "data.");
+    info.visual_dim = card_integer(data, "visual_dim", origin, "data.");
+    const json& sources = data.at("privileged_sources");
+    for (const json& source : sources.is_array() ? sources : json::array({nullptr})) {
+      if (!source.is_string()) {
+        fail("{}: \"data.privileged_sources\" must be a list of names, got {}", origin,
+             sources.dump());
+      }
+      info.privileged_sources.push_back(source.get<std::string>());
+    }
     spec.pretrained = card.value("pretrained", json());
+    if (!spec.pretrained.is_null() && !spec.pretrained.is_object()) {
+      fail("{}: \"pretrained\" must be a config.json object or null", origin);
+    }
     spec.tokenizer =
         card.value("tokenizer", json()).is_string() ? card["tokenizer"].get<std::string>() : "";
   } catch (const json::exception& e) {
     fail("{}: broken student description: {}", origin, e.what());
   }
+  check_dataset_info(spec.info, origin);
   return spec;
 }
 

@@ -76,6 +76,13 @@ for key in num_hidden_layers hidden_size intermediate_size vocab_size; do
   set_config "$key" 1000000000000
   check "$key 10^12 is named" expect_error "\"$key\" must be a positive integer of at most" generate --model "$bad" "${ids[@]}"
 done
+reset_bad
+set_config num_hidden_layers 1000000000  # built layers until killed before issue 19
+start=$SECONDS
+check "10^9 layers are named" \
+  expect_error '"num_hidden_layers" must be a positive integer' generate --model "$bad" "${ids[@]}"
+# At parse time, before anything is read: the seconds are pride's start-up (LibTorch) under load.
+check "10^9 layers are refused at once, not after building layers" test $((SECONDS - start)) -le 60
 for eos in 4294967296 '[2, 101]' -1; do
   reset_bad
   set_config eos_token_id "$eos"

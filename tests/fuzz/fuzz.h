@@ -54,14 +54,20 @@ struct CheckFailed : std::runtime_error {
 };
 void check(bool condition, const std::string& what);
 
+// Every target of this executable: each one links its own registry (targets.cpp for pride_fuzz,
+// targets_torch.cpp for pride_fuzz_torch).
 const std::vector<Target>& targets();
-std::vector<Target> text_targets();      // targets_text.cpp
-std::vector<Target> dialogue_targets();  // targets_dialogue.cpp
-std::vector<Target> data_targets();      // targets_data.cpp
+std::vector<Target> text_targets();       // targets_text.cpp
+std::vector<Target> dialogue_targets();   // targets_dialogue.cpp
+std::vector<Target> data_targets();       // targets_data.cpp
+std::vector<Target> model_targets();      // targets_models.cpp (LibTorch)
+std::vector<Target> data_file_targets();  // targets_data_file.cpp (LibTorch)
 const Target* find_target(const std::string& name);
 
-// Writes `files` into `dir` (created if needed; files of an earlier case removed).
+// Writes `files` into `dir` (created if needed; files of an earlier case removed); a name may
+// hold a folder ("step_00000005/manifest.json").
 void write_files(const std::string& dir, const Files& files);
+std::string read_file(const std::string& path);
 
 // --- mutators (mutators.cpp) ---------------------------------------------------------------------
 

@@ -19,11 +19,16 @@
 #include "fuzz.h"
 #include "util/error.h"
 
-#if defined(__has_include)
-#if __has_include(<sanitizer/common_interface_defs.h>)
+// The sanitizer runtime's death callback, only where a sanitizer is linked in (pride_fuzz_torch
+// is not sanitized: LibTorch is not).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PRIDE_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(PRIDE_SANITIZED)
 #include <sanitizer/common_interface_defs.h>
 #define PRIDE_HAVE_SANITIZER_HOOKS 1
-#endif
 #endif
 
 namespace pride::fuzz {
@@ -164,13 +169,6 @@ bool fuzz_target(const Target& target, const Options& options, const std::string
   return tally.failures == 0;
 }
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 // Each file under <dir>/<reader>/ as the reader's main file (the libFuzzer way).
 bool replay(const Target& target, const std::string& dir, const std::string& scratch) {
   const fs::path folder = fs::path(dir) / target.name;
@@ -182,7 +180,7 @@ bool replay(const Target& target, const std::string& dir, const std::string& scr
   for (const fs::path& input : inputs) {
     Rng rng(0);
     Files files = target.seed(rng);
-    files[target.main_file] = read_bytes(input);
+    files[target.main_file] = read_file(input.string());
     tally.add(run_case(target, files, scratch, target.name + " replay " + input.string()));
   }
   std::cout << fmt::format("fuzz {} replay of {}: {} inputs, {} accepted, {} rejected, {} failures",

@@ -24,14 +24,6 @@ namespace {
 using dialogue::DialogueText;
 using nlohmann::json;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("missing fuzz seed " + path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 std::string fixture(const std::string& name) {
   return read_file(std::string(PRIDE_FUZZ_SOURCE_DIR) + "/../data/dialogue/" + name);
 }

@@ -242,6 +242,25 @@ TEST(CausalLMConfig, ErrorsNameTheField) {
                        "rope_scaling.original_max_position_embeddings"));
 }
 
+// Zero, negative or infinite scales made every logit NaN; a product of bounded sizes wrapped past
+// 2^63 and slipped under the weights-hold-config check.
+TEST(CausalLMConfig, ScalesArePositiveAndSizesDoNotOverflow) {
+  for (const char* key : {"rope_theta", "rms_norm_eps"}) {
+    for (const json value : {json(0), json(-1e-5)}) {
+      EXPECT_TRUE(contains(config_error([&](json& c) { c[key] = value; }),
+                           std::string("\"") + key + "\" must be a finite number above 0"));
+    }
+  }
+  EXPECT_TRUE(contains(config_error([](json& c) { c["num_attention_heads"] = 3; }),
+                       "\"num_attention_heads\" 3"));
+  json huge = {{"model_type", "qwen3"},       {"vocab_size", 1 << 24},
+               {"hidden_size", 1 << 24},      {"intermediate_size", 1 << 24},
+               {"num_hidden_layers", 4096},   {"num_attention_heads", 4096},
+               {"num_key_value_heads", 4096}, {"head_dim", 1 << 24}};
+  EXPECT_EQ(parameter_count(parse_causal_lm_config(huge, "config.json")),
+            std::numeric_limits<int64_t>::max());
+}
+
 // --- safetensors and loading
 // -----------------------------------------------------------------------
 

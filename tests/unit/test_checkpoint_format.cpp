@@ -301,9 +301,23 @@ TEST_F(CheckpointFormatTest, HostileManifestValuesAreErrorsNamingTheManifest) {
       [](nlohmann::json& m) {
         m["tensors"][0]["ranges"][0]["begin"] = std::numeric_limits<int64_t>::min();
       },
-      "invalid range");
+      "tensors[0]: ranges[0]: \"begin\" must be an integer in [0, 9223372036854775807]");
   expect_rejected([](nlohmann::json& m) { m["extra"] = nullptr; }, "\"extra\" must be an object");
-  expect_rejected([](nlohmann::json& m) { m["step"] = "x"; }, "malformed manifest");
+  expect_rejected([](nlohmann::json& m) { m["step"] = "x"; }, "\"step\" must be an integer");
+  expect_rejected([](nlohmann::json& m) { m["step"] = -1; }, "\"step\" must be an integer");
+  // get<int>() used to wrap 2^32 + 1 to a world size of 1.
+  expect_rejected([](nlohmann::json& m) { m["world_size"] = (int64_t{1} << 32) + 1; },
+                  "\"world_size\" must be an integer");
+  expect_rejected([](nlohmann::json& m) { m["params"][0]["shape"][0] = 4.5; },
+                  "params[0]: \"shape\" must be an integer");
+  // A slice past model.params used to reach LibTorch's narrow() (exit 1).
+  expect_rejected([](nlohmann::json& m) { m["params"][2]["offset"] = 30; },
+                  "parameter 'head.bias' (shape [12] at offset 30) lies outside model.params");
+  expect_rejected(
+      [](nlohmann::json& m) {
+        m["params"][0]["shape"] = {int64_t{1} << 40, int64_t{1} << 40};
+      },
+      "parameter 'embed.weight'");
 }
 
 TEST_F(CheckpointFormatTest, LatestNamingADirectoryOutsideItsRootIsAnError) {

@@ -549,6 +549,9 @@ TEST_F(Corruption, TopkWidthDiffersBetweenIdsAndLogprobs) {
     narrower.append(std::vector<float>(static_cast<size_t>(rows * 7), -1.0f));
   });
   expect_rejected({"/teacher/topk_logprobs", "width 7, expected 8"});
+  // The reader read each row's K log-probs past the end of the narrower rows (issue 19).
+  EXPECT_TRUE(contains(error_of([&] { DialogueReader reader(path_); }),
+                       "/teacher/topk_logprobs: has width 7"));
 }
 
 TEST_F(Corruption, NonFiniteLogprob) {
@@ -565,6 +568,39 @@ TEST_F(Corruption, HiddenRowsDifferFromSamples) {
   corrupt([](h5::File& file) { file.dataset("/teacher/hidden").resize(39); });
   expect_rejected({"/teacher/hidden", "39 rows, expected 40"});
   EXPECT_TRUE(contains(error_of([&] { DialogueReader reader(path_); }), "/teacher/hidden"));
+}
+
+// Values the model reads as they are: a NaN would reach the loss unseen (issue 19).
+TEST_F(Corruption, NonFiniteHiddenState) {
+  set_value<float>("/teacher/hidden", 3, 1, INFINITY);
+  EXPECT_TRUE(contains(error_of([&] { DialogueReader(path_).read(3, false); }),
+                       "/teacher/hidden: sample 3 holds a non-finite value"));
+}
+
+// A dataset declared with 2^40 rows stores none of them; offsets spanning it sized the read.
+TEST_F(Corruption, SampleSpanningAnUnstoredHugeDataset) {
+  const int64_t last = h5::File::open(path_, h5::Mode::kRead).dataset("/samples/emotion").rows();
+  corrupt([](h5::File& file) { file.dataset("/samples/context").resize(int64_t{1} << 40); });
+  set_value<int64_t>("/samples/context_offsets", last, 0, int64_t{1} << 40);
+  const std::string message = error_of([&] { DialogueReader(path_).read(last - 1, false); });
+  EXPECT_TRUE(contains(message, "more than the 67108864 a sample may hold")) << message;
+}
+
+// An array where one value belongs: H5Aread wrote every element into one int64 (a stack overflow).
+TEST_F(Corruption, ArrayAttribute) {
+  corrupt([](h5::File& file) {
+    auto guard = h5::lock();
+    H5Adelete(file.id(), "vocab_size");
+    const hsize_t count = 4;
+    const hid_t space = H5Screate_simple(1, &count, nullptr);
+    const hid_t attribute =
+        H5Acreate2(file.id(), "vocab_size", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    const int64_t values[4] = {512, 512, 512, 512};
+    H5Awrite(attribute, H5T_NATIVE_INT64, values);
+    H5Aclose(attribute);
+    H5Sclose(space);
+  });
+  expect_rejected({"attribute 'vocab_size' must be a single value"});
 }
 
 TEST_F(Corruption, MissingAttribute) {

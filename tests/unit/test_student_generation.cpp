@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/student_generation.h"
+#include "models/student_init.h"
 #include "support.h"
 
 namespace pride {
@@ -170,6 +171,30 @@ TEST(StudentGeneration, PromptsAreTheContextsTailAndStopAtEos) {
   EXPECT_EQ(response_tokens(stopped), (std::vector<int64_t>{4, 9}));
   Generation cut{{4, 9, 2}, "length"};
   EXPECT_EQ(response_tokens(cut), (std::vector<int64_t>{4, 9, 2}));
+}
+
+// A student card's data shape sizes the student's layers: a damaged one is named before anything
+// is allocated (a negative width reached LibTorch; a float was truncated).
+TEST(StudentCard, DataShapeOutOfRangeOrMistypedIsNamed) {
+  StudentSpec spec;
+  spec.info.vocab_size = 24;
+  spec.info.num_emotions = 3;
+  spec.info.topk = 2;
+  spec.info.teacher_hidden = 4;
+  spec.info.privileged_sources = {"reasoning"};
+  const nlohmann::json card = spec.to_json();
+  EXPECT_NO_THROW(StudentSpec::from_json(card, "student.json"));
+  const auto error_for = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json hostile = card;
+    hostile["data"][key] = value;
+    return test::error_of([&] { StudentSpec::from_json(hostile, "student.json"); });
+  };
+  EXPECT_TRUE(test::contains(error_for("audio_dim", -1),
+                             "student.json: \"data.audio_dim\" must be in [0, 16777216], got -1"));
+  EXPECT_TRUE(test::contains(error_for("vocab_size", int64_t{1} << 40), "\"data.vocab_size\""));
+  EXPECT_TRUE(test::contains(error_for("eos_id", 24), "\"data.eos_id\" must be in [0, 23]"));
+  EXPECT_TRUE(test::contains(error_for("topk", 1.5),
+                             "student.json: \"data.topk\" must be an integer, got 1.5"));
 }
 
 }  // namespace
