@@ -23,6 +23,9 @@ std::atomic<int64_t> privileged_read_count{0};
 // hostile file can declare a dataset of 2^40 rows without storing them, and offsets spanning it
 // would size the read.
 constexpr int64_t kMaxSampleValues = int64_t{1} << 26;
+// The widest a table may be (top-K, the teacher's hidden size, a feature dimension), far above any
+// real one: a declared width of 2^31 made one row an 8 GB read of unstored chunks.
+constexpr int64_t kMaxWidth = int64_t{1} << 16;
 
 int64_t positive_attribute(const h5::File& file, const char* name) {
   const int64_t value = file.int_attribute(name);
@@ -50,11 +53,13 @@ void check_format(const h5::File& file) {
   }
 }
 
-// Width of a 2-D dataset (a [rows, width] table, width >= 1), failing if it is not one.
+// Width of a 2-D dataset (a [rows, width] table, width in [1, kMaxWidth]), failing if it is not
+// one.
 int64_t width_of(const h5::Dataset& dataset) {
   const std::vector<int64_t> shape = dataset.shape();
-  if (shape.size() != 2 || shape[1] < 1) {
-    fail("{}: {}: expected a 2-D dataset of width >= 1", dataset.file(), dataset.name());
+  if (shape.size() != 2 || shape[1] < 1 || shape[1] > kMaxWidth) {
+    fail("{}: {}: expected a 2-D dataset of width 1 to {}", dataset.file(), dataset.name(),
+         kMaxWidth);
   }
   return shape[1];
 }
@@ -270,6 +275,10 @@ struct DialogueReader::Impl {
   // The teacher's top-K rows of sample `index`: one per response token.
   void read_teacher(int64_t index, Sample& sample) const {
     const auto [begin, end] = response.range(index);
+    if (end - begin > kMaxSampleValues / info.topk) {
+      fail("{}: {}: sample {} has {} rows of {} values, more than the {} a sample may hold", path,
+           topk_ids.name(), index, end - begin, info.topk, kMaxSampleValues);
+    }
     for (const h5::Dataset* table : {&topk_ids, &topk_logprobs}) {
       if (end > table->rows()) {
         fail("{}: {}: sample {} needs rows [{}, {}) but the dataset has {} rows", path,
