@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "util/error.h"
 
@@ -32,7 +33,8 @@ Ids as_ids(const std::vector<text::TokenId>& ids) {
   return Ids(ids.begin(), ids.end());
 }
 
-// When even the last turn alone is too long, its last tokens are what is kept.
+// When even the last turn alone is too long for a plain text prompt, its last tokens are what is
+// kept (a chat prompt cuts the turn's text instead: PromptBuilder::cut_last_turn).
 void keep_last(Ids& ids, size_t budget) {
   if (ids.size() > budget) ids.erase(ids.begin(), ids.end() - static_cast<ptrdiff_t>(budget));
 }
@@ -148,20 +150,55 @@ size_t PromptBuilder::budgeted_length(const dialogue::DialogueText& sample,
   return std::max(context, teacher_prompt(context_text(sample, first_turn)).ids.size());
 }
 
-SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& sample) const {
+dialogue::DialogueText PromptBuilder::cut_last_turn(const dialogue::DialogueText& sample,
+                                                    int64_t first_turn) const {
+  const auto budget = static_cast<size_t>(config_.max_context_tokens);
+  dialogue::DialogueText cut = sample;
+  std::string empty;
+  std::string& text = cut.context.empty() ? empty : cut.context.back().text;
+  const std::string full = text;
+  const auto keep_tail = [&](size_t bytes) {  // the last `bytes` of the text, whole characters
+    size_t start = full.size() - bytes;
+    while (start < full.size() && (static_cast<unsigned char>(full[start]) & 0xC0) == 0x80) {
+      ++start;
+    }
+    text = full.substr(start);
+  };
+  keep_tail(0);
+  if (const size_t frame = budgeted_length(cut, first_turn); frame > budget) {
+    fail("the chat template's frame alone is {} tokens, over teach.max_context_tokens {}", frame,
+         budget);
+  }
+  // Bisection on the bytes kept: the most that fit, in O(log length) encodings.
+  size_t low = 0, high = full.size();
+  while (low < high) {
+    const size_t middle = low + (high - low + 1) / 2;
+    keep_tail(middle);
+    if (budgeted_length(cut, first_turn) <= budget) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  keep_tail(low);
+  return cut;
+}
+
+SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& original) const {
   SamplePrompts prompts;
   // Drop the fewest oldest turns that make the context fit; when the last turn alone is too long,
-  // keep its last tokens. Dropping turns only shortens the context, so the fewest are found by
-  // bisection: O(log turns) encodings of the context, not one per dropped turn (quadratic in a
-  // long dialogue).
-  const int64_t last_start = std::max<int64_t>(0, static_cast<int64_t>(sample.context.size()) - 1);
+  // keep its last tokens (under a chat template, the end of its text). Dropping turns only shortens
+  // the context, so the fewest are found by bisection: O(log turns) encodings of the context, not
+  // one per dropped turn (quadratic in a long dialogue).
+  const int64_t last_start =
+      std::max<int64_t>(0, static_cast<int64_t>(original.context.size()) - 1);
   const auto budget = static_cast<size_t>(config_.max_context_tokens);
   prompts.first_turn = 0;
-  if (budgeted_length(sample, 0) > budget && last_start > 0) {
+  if (budgeted_length(original, 0) > budget && last_start > 0) {
     int64_t low = 1, high = last_start;  // turns before `low` are too long; `high` is the answer
     while (low < high) {                 // when none fits
       const int64_t middle = low + (high - low) / 2;
-      if (budgeted_length(sample, middle) <= budget) {
+      if (budgeted_length(original, middle) <= budget) {
         high = middle;
       } else {
         low = middle + 1;
@@ -169,6 +206,11 @@ SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& sample) const
     }
     prompts.first_turn = low;
   }
+  std::optional<dialogue::DialogueText> cut;
+  if (budgets_chat() && budgeted_length(original, prompts.first_turn) > budget) {
+    cut = cut_last_turn(original, prompts.first_turn);
+  }
+  const dialogue::DialogueText& sample = cut ? *cut : original;
   Prompt context = context_prompt(sample, prompts.first_turn);
   keep_last(context.ids, budget);
   prompts.context = std::move(context.ids);

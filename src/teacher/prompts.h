@@ -75,6 +75,13 @@ class PromptBuilder {
   bool scores_chat_context() const { return chat_.teacher && config_.score_template.empty(); }
   // The longest of the prompts the context budget bounds, from turn `first_turn` on.
   size_t budgeted_length(const dialogue::DialogueText& sample, int64_t first_turn) const;
+  // Whether a budgeted prompt is rendered in a chat template (the student's or the teacher's).
+  bool budgets_chat() const { return chat_.student || scores_chat_context(); }
+  // Under a chat template, when the last turn alone is over the budget: the sample with the
+  // start of that turn's text cut until the prompts fit, so that the template's frame (BOS,
+  // headers, generation prompt) stays whole. An error when the frame alone is over the budget.
+  dialogue::DialogueText cut_last_turn(const dialogue::DialogueText& sample,
+                                       int64_t first_turn) const;
 
   const TeachConfig& config_;
   const text::Tokenizer& tokenizer_;

@@ -80,16 +80,27 @@ $CHAT_REF student-prompts "$WORK/ed.jsonl" "$WORK/chat" "$WORK/dialogues.jsonl" 
 check "generate --chat gives the exported student the contexts it trained on" \
   cmp "$WORK/student_chat.logits" "$WORK/student_trained.logits"
 
-"$PRIDE" teach "${TEACH[@]}" --set "teach.out=$WORK/short" --set teach.max_context_tokens=60 \
+# A budget that cuts contexts: turns are dropped, a last turn too long alone loses the start of
+# its text, and the template's frame stays whole (the same first and last ids as the full context).
+"$PRIDE" teach "${TEACH[@]}" --set "teach.out=$WORK/short" --set teach.max_context_tokens=160 \
   >"$WORK/short.log"
-check "chat: the rendered contexts fit teach.max_context_tokens" /usr/bin/python3 -c '
+check "chat: the rendered contexts fit teach.max_context_tokens, their frames whole" \
+  /usr/bin/python3 -c '
 import json, sys, h5py
-f = h5py.File(sys.argv[1] + "/shard-00000-of-00001.h5", "r")
-c = f["samples/context_offsets"][...]
-stats = json.loads(open(sys.argv[2]).read().split("teach-stats ")[1].splitlines()[0])
-print("longest context", max(c[1:] - c[:-1]), "|", stats)
-sys.exit(not (max(c[1:] - c[:-1]) <= 60 and stats["shortened_contexts"] > 0))' \
-  "$WORK/short" "$WORK/short.log"
+def contexts(run):
+    f = h5py.File(run + "/shard-00000-of-00001.h5", "r")
+    c, tokens = f["samples/context_offsets"][...], f["samples/context"][...]
+    return [list(tokens[c[i]:c[i + 1]]) for i in range(len(c) - 1)]
+short, full = contexts(sys.argv[1]), contexts(sys.argv[2])
+stats = json.loads(open(sys.argv[3]).read().split("teach-stats ")[1].splitlines()[0])
+print("longest context", max(map(len, short)), "|", stats)
+assert max(map(len, short)) <= 160 and stats["shortened_contexts"] > 0
+for cut, whole in zip(short, full):
+    assert cut[:6] == whole[:6] and cut[-6:] == whole[-6:], (cut, whole)' \
+  "$WORK/short" "$WORK/chat" "$WORK/short.log"
+check "a budget below the chat template's frame is an error naming the sample" \
+  expect_error "sample 0): the chat template's frame alone is" teach "${TEACH[@]}" \
+  --set "teach.out=$WORK/tiny" --set teach.max_context_tokens=60
 
 # generate --chat: the conversation rendered and encoded as apply_chat_template(tokenize=True).
 cat >"$WORK/conversations.jsonl" <<'JSON'
