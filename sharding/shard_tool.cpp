@@ -83,7 +83,9 @@ std::pair<int64_t, int64_t> copy_offsets(const h5::Dataset& source, h5::Dataset&
 
 void append_samples(const h5::File& in, const DatasetInfo& info, int64_t begin, int64_t end,
                     h5::File& out) {
-  for (const char* name : {format::kEmotion, format::kTeacherHidden}) {
+  std::vector<const char*> per_sample = {format::kEmotion, format::kTeacherHidden};
+  if (info.teacher_emotion) per_sample.push_back(format::kTeacherEmotionLogprobs);
+  for (const char* name : per_sample) {
     const h5::Dataset source = in.dataset(name);
     h5::Dataset target = target_for(out, source);
     copy_rows(source, target, begin, end);

@@ -84,6 +84,7 @@ std::vector<Field> fields_of(Config& c) {
       {"loss.rkl_weight", &c.loss.rkl_weight, 0, kInf},
       {"loss.mmd_weight", &c.loss.mmd_weight, 0, kInf},
       {"loss.emotion_weight", &c.loss.emotion_weight, 0, kInf},
+      {"loss.emotion_kd_weight", &c.loss.emotion_kd_weight, 0, kInf},
       {"loss.rkl_temperature", &c.loss.rkl_temperature, 1e-3, 1e3},
       {"loss.rkl_tail_bucket", &c.loss.rkl_tail_bucket},
       {"loss.mmd_bandwidths", &c.loss.mmd_bandwidths, 1e-6, 1e6},
@@ -129,6 +130,15 @@ std::vector<Field> fields_of(Config& c) {
       {"teach.progress_every_s", &c.teach.progress_every_s, 0, kInf},
       {"teach.chat", &c.teach.chat, -kInf, kInf, {"auto", "off"}},
       {"teach.system_prompt", &c.teach.system_prompt},
+      {"teach.score_emotions", &c.teach.score_emotions},
+      {"teach.emotion_template", &c.teach.emotion_template},
+      {"teach.prompt_set", &c.teach.prompt_set, -kInf, kInf, {"default", "hef"}},
+      {"teach.plugin", &c.teach.plugin},
+      {"teach.plugin_top_emotions", &c.teach.plugin_top_emotions, 1, 1 << 10},
+      {"teach.plugin_cause_words", &c.teach.plugin_cause_words, 1, 1 << 10},
+      {"teach.plugin_attribution", &c.teach.plugin_attribution, -kInf, kInf,
+       {"gradient_x_input", "integrated_gradients"}},
+      {"teach.plugin_ig_steps", &c.teach.plugin_ig_steps, 1, 1 << 12},
   };
 }
 
@@ -267,6 +277,10 @@ void validate(const Config& c) {
         origin, c.train.global_batch_size);
   }
   if (c.loss.mmd_bandwidths.empty()) fail("{}: loss.mmd_bandwidths must not be empty", origin);
+  if (c.teach.prompt_set == "hef" && c.teach.plugin.empty()) {
+    fail("{}: teach.prompt_set hef needs teach.plugin (the checkpoint whose hints it shows)",
+         origin);
+  }
   for (const auto& part : c.model.freeze) {
     if (part != "embeddings" && part != "decoder" && part != "lm_head") {
       fail("{}: model.freeze holds '{}'; the parts are embeddings, decoder and lm_head", origin,

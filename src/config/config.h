@@ -106,6 +106,8 @@ struct LossConfig {
   double rkl_weight = 1.0;
   double mmd_weight = 1.0;
   double emotion_weight = 0.5;
+  // KL(teacher || student) on the emotion distribution; > 0 needs /teacher/emotion_logprobs.
+  double emotion_kd_weight = 0.0;
   double rkl_temperature = 1.0;
   bool rkl_tail_bucket = true;  // add a (K+1)-th bucket for the mass outside the teacher's top-K
   std::vector<double> mmd_bandwidths = {0.25, 0.5, 1.0, 2.0, 4.0};  // times the mean sq. distance
@@ -175,6 +177,16 @@ struct TeachConfig {
   // in it (docs/chat-templates.md); off: the text templates as they are.
   std::string chat = "auto";
   std::string system_prompt = "";  // empty: no system message
+  // HEF (docs/hef.md). score_emotions: every emotion label's text is scored after
+  // emotion_template and the distribution stored as /teacher/emotion_logprobs.
+  bool score_emotions = false;
+  std::string emotion_template = "";  // empty: the built-in one of prompt_set
+  std::string prompt_set = "default";  // default | hef (needs plugin): the built-in templates
+  std::string plugin = "";             // a pride checkpoint with an emotion head: the plug-in
+  int64_t plugin_top_emotions = 3;     // k: {emotion_candidates}
+  int64_t plugin_cause_words = 5;      // m: {cause_words} and the emotion_cause source
+  std::string plugin_attribution = "gradient_x_input";  // | integrated_gradients
+  int64_t plugin_ig_steps = 16;                          // integrated gradients' Riemann steps
 };
 
 struct Config {

@@ -151,6 +151,20 @@ void collate_sequences(const std::vector<Sample>& samples, const DatasetInfo& in
   batch.input_tokens = batch.tokens.ne(info.pad_id).sum().item<int64_t>();
 }
 
+// The teacher's emotion distributions, [B, E].
+torch::Tensor teacher_emotions(const std::vector<Sample>& samples, const DatasetInfo& info) {
+  std::vector<torch::Tensor> rows;
+  for (const Sample& sample : samples) {
+    const torch::Tensor& row = sample.teacher_emotion_logprobs;
+    if (!row.defined() || row.dim() != 1 || row.size(0) != info.num_emotions) {
+      fail("collate: sample {} has no teacher emotion distribution over {} emotions", sample.index,
+           info.num_emotions);
+    }
+    rows.push_back(row.to(torch::kFloat32));
+  }
+  return torch::stack(rows);
+}
+
 }  // namespace
 
 Batch collate(const std::vector<Sample>& samples, const DatasetInfo& info, int64_t max_seq_len) {
@@ -170,6 +184,7 @@ Batch collate(const std::vector<Sample>& samples, const DatasetInfo& info, int64
   }
   batch.emotion = torch::tensor(emotions, torch::kInt64);
   batch.teacher_hidden = torch::stack(hidden);
+  if (info.teacher_emotion) batch.teacher_emotion_logprobs = teacher_emotions(samples, info);
   std::tie(batch.audio, batch.audio_mask) = pad_frames(samples, &Sample::audio, info.audio_dim);
   std::tie(batch.visual, batch.visual_mask) = pad_frames(samples, &Sample::visual, info.visual_dim);
   collate_privileged(samples, info, batch);
@@ -189,7 +204,8 @@ Batch Batch::map(const std::function<torch::Tensor(const torch::Tensor&)>& f) co
   Batch moved = *this;
   for (torch::Tensor* tensor :
        {&moved.tokens, &moved.context_mask, &moved.response_mask, &moved.targets, &moved.emotion,
-        &moved.topk_ids, &moved.topk_logprobs, &moved.teacher_hidden, &moved.audio,
+        &moved.topk_ids, &moved.topk_logprobs, &moved.teacher_hidden,
+        &moved.teacher_emotion_logprobs, &moved.audio,
         &moved.audio_mask, &moved.visual, &moved.visual_mask}) {
     *tensor = move(*tensor);
   }

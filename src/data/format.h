@@ -52,6 +52,12 @@ inline constexpr char kTopkIds[] = "/teacher/topk_ids";
 inline constexpr char kTopkLogprobs[] = "/teacher/topk_logprobs";
 inline constexpr char kTeacherHidden[] = "/teacher/hidden";
 inline constexpr char kTeacherHiddenTokens[] = "/teacher/hidden_tokens";  // optional, [R, H]
+// Optional, [N, E]: the teacher's emotion distribution per sample as log-probabilities (pride teach
+// with teach.score_emotions, or a plug-in signal of pride data synth).
+inline constexpr char kTeacherEmotionLogprobs[] = "/teacher/emotion_logprobs";
+// A teacher emotion row is one distribution: its probabilities sum to 1 within this (float16
+// storage rounds each log-probability to about 1e-3 relative).
+inline constexpr double kEmotionMassTolerance = 1e-2;
 
 inline constexpr char kAudio[] = "audio";
 inline constexpr char kVisual[] = "visual";

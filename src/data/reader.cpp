@@ -175,6 +175,7 @@ DatasetInfo read_info(const h5::File& file) {
   info.teacher_hidden = width_of(file.dataset(format::kTeacherHidden));
   info.audio_dim = modality_width(file, modalities, format::kAudio);
   info.visual_dim = modality_width(file, modalities, format::kVisual);
+  info.teacher_emotion = file.exists(format::kTeacherEmotionLogprobs);
   if (file.has_attribute(format::kAttrTokenizer)) {
     info.tokenizer = file.string_attribute(format::kAttrTokenizer);
   }
@@ -224,6 +225,7 @@ struct DialogueReader::Impl {
   DatasetInfo info;
   Ragged context, response;
   h5::Dataset emotion, topk_ids, topk_logprobs, hidden;
+  std::optional<h5::Dataset> emotion_logprobs;  // /teacher/emotion_logprobs, when present
   std::vector<std::pair<std::string, Ragged>> privileged;
   std::optional<Ragged> audio, visual;
 
@@ -244,6 +246,14 @@ struct DialogueReader::Impl {
     }
     check_one_dimensional(emotion);
     check_table_rows(hidden, info.num_samples, "one per sample");
+    if (info.teacher_emotion) {
+      emotion_logprobs = file.dataset(format::kTeacherEmotionLogprobs);
+      check_table_rows(*emotion_logprobs, info.num_samples, "one per sample");
+      if (width_of(*emotion_logprobs) != info.num_emotions) {
+        fail("{}: {}: has width {}, but the file has {} emotions", path, emotion_logprobs->name(),
+             width_of(*emotion_logprobs), info.num_emotions);
+      }
+    }
     if (width_of(topk_logprobs) != info.topk) {
       fail("{}: {}: has width {}, but {} has {}", path, topk_logprobs.name(),
            width_of(topk_logprobs), topk_ids.name(), info.topk);
@@ -307,6 +317,25 @@ struct DialogueReader::Impl {
     const std::vector<float> hidden_state = hidden.read_rows<float>(index, 1);
     check_finite(hidden_state, hidden, index);
     sample.teacher_hidden = torch::tensor(hidden_state);
+    if (emotion_logprobs) read_teacher_emotion(index, sample);
+  }
+
+  // The teacher's emotion distribution of sample `index`: finite log-probabilities of one
+  // distribution.
+  void read_teacher_emotion(int64_t index, Sample& sample) const {
+    const std::vector<float> logprobs = emotion_logprobs->read_rows<float>(index, 1);
+    for (const float value : logprobs) {
+      if (std::isnan(value) || value > 0 || value == INFINITY) {
+        fail("{}: {}: sample {} holds {}, not a log-probability", path, emotion_logprobs->name(),
+             index, value);
+      }
+    }
+    const double mass = format::topk_mass(logprobs.data(), info.num_emotions);
+    if (std::abs(mass - 1) > format::kEmotionMassTolerance) {
+      fail("{}: {}: the emotion probabilities of sample {} sum to {:.6f}, not 1", path,
+           emotion_logprobs->name(), index, mass);
+    }
+    sample.teacher_emotion_logprobs = torch::tensor(logprobs);
   }
 };
 
@@ -387,6 +416,7 @@ void check_compatible(const DatasetInfo& first, const std::string& first_path,
   differ("eos_id", first.eos_id, other.eos_id);
   differ("top-K width", first.topk, other.topk);
   differ("teacher hidden size", first.teacher_hidden, other.teacher_hidden);
+  differ("presence of /teacher/emotion_logprobs", first.teacher_emotion, other.teacher_emotion);
   differ("audio dim", first.audio_dim, other.audio_dim);
   differ("visual dim", first.visual_dim, other.visual_dim);
   differ("privileged sources", format::join_list(first.privileged_sources),

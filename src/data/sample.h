@@ -25,6 +25,7 @@ struct DatasetInfo {
   std::vector<std::string> privileged_sources;  // e.g. reasoning, annotation, future_summary
   std::string tokenizer;                        // its identity, "" when the file does not say
   std::vector<std::string> emotion_labels;      // class names, empty when the file does not say
+  bool teacher_emotion = false;                 // the file holds /teacher/emotion_logprobs
 };
 
 struct Sample {
@@ -38,6 +39,7 @@ struct Sample {
   torch::Tensor topk_ids;        // [response_len, K] int64
   torch::Tensor topk_logprobs;   // [response_len, K] float32
   torch::Tensor teacher_hidden;  // [H] float32
+  torch::Tensor teacher_emotion_logprobs;  // [E] float32, undefined when the file has none
 };
 
 // A padded batch. Sequence layout per row: context tokens, then response tokens, then padding.
@@ -52,6 +54,7 @@ struct Batch {
   torch::Tensor topk_ids;        // [B, T, K] int64 teacher ids aligned with targets (0 elsewhere)
   torch::Tensor topk_logprobs;   // [B, T, K] float32 (0 elsewhere)
   torch::Tensor teacher_hidden;  // [B, H] float32
+  torch::Tensor teacher_emotion_logprobs;  // [B, E] float32; undefined when the data has none
   // Modalities: [B, F, D] float32 with a [B, F] bool mask; undefined when absent.
   torch::Tensor audio, audio_mask, visual, visual_mask;
   // Privileged sources, each [B, L] int64 tokens with a [B, L] bool mask. Empty at evaluation.

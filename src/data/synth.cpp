@@ -32,6 +32,13 @@ constexpr double kPreferredMass = 0.55, kAlternativeMass = 0.25, kBandMass = 0.2
 constexpr double kTeacherNoise = 0.1;  // std of the noise on the teacher's log-probs
 constexpr double kHiddenNoise = 0.1;   // relative to the unit-norm emotion/cause vectors
 constexpr float kPaddingLogprob = -30.0f;
+// The plug-in signals (SynthOptions::teacher_emotions, cause_words).
+constexpr double kTeacherEmotionAccuracy = 0.8;  // the teacher's top emotion is the sample's
+constexpr double kTeacherEmotionMargin = 2.0;    // logit of its top emotion over the others
+constexpr double kTeacherEmotionNoise = 0.5;     // std of the other emotions' logits
+constexpr double kCauseWordRecall = 0.8;         // a cue word of the context is picked
+constexpr int64_t kMaxCauseWords = 5;            // top-m words, a false positive included
+constexpr uint64_t kTeacherEmotionStream = 0xe3071011ULL, kCauseWordStream = 0xca05e3dULL;
 constexpr int64_t kBlockSamples = 1024;
 constexpr int32_t kPad = 0, kBos = 1, kEos = 2;
 
@@ -202,6 +209,13 @@ class ResponseModel {
 };
 
 const std::vector<std::string> kSources = {"reasoning", "annotation", "future_summary"};
+constexpr char kCauseSource[] = "emotion_cause";
+
+std::vector<std::string> privileged_sources(const SynthOptions& options) {
+  std::vector<std::string> sources = kSources;
+  if (options.cause_words) sources.push_back(kCauseSource);
+  return sources;
+}
 
 // Generates samples one at a time and writes them through the dataset writers.
 class Synthesizer {
@@ -219,8 +233,10 @@ class Synthesizer {
         emotion_(file, format::kEmotion, h5::ElementType::kInt32, 0),
         topk_ids_(file, format::kTopkIds, h5::ElementType::kInt32, options.topk),
         topk_logprobs_(file, format::kTopkLogprobs, float_type_, options.topk),
-        hidden_(file, format::kTeacherHidden, float_type_, options.teacher_hidden) {
-    for (const std::string& source : kSources) {
+        hidden_(file, format::kTeacherHidden, float_type_, options.teacher_hidden),
+        teacher_emotion_rng_(options.seed ^ kTeacherEmotionStream),
+        cause_rng_(options.seed ^ kCauseWordStream) {
+    for (const std::string& source : privileged_sources(options)) {
       privileged_.emplace_back(file, format::privileged_dataset(source), h5::ElementType::kInt32,
                                0);
     }
@@ -231,6 +247,10 @@ class Synthesizer {
     if (options.visual_dim > 0) {
       visual_.emplace_back(file, format::modality_dataset(format::kVisual), float_type_,
                            options.visual_dim);
+    }
+    if (options.teacher_emotions) {
+      teacher_emotions_.emplace_back(file, format::kTeacherEmotionLogprobs, float_type_,
+                                     options.num_emotions);
     }
   }
 
@@ -247,11 +267,17 @@ class Synthesizer {
     const int64_t e = rng_.below(options_.num_emotions);
     const int64_t c = rng_.below(options_.num_causes);
     emotion_.add(static_cast<int32_t>(e));
-    context_.add(make_context(e, c));
+    const std::vector<int32_t> context = make_context(e, c);
+    context_.add(context);
     const std::vector<int32_t> response = make_response(e, c);
     response_.add(response);
     add_hidden(e, c);
     add_privileged(e, c, response);
+    if (options_.cause_words) privileged_[kSources.size()].add(cause_words(context));
+    if (options_.teacher_emotions) {
+      const std::vector<float> row = teacher_emotion(e);
+      teacher_emotions_.front().add(row.data(), options_.num_emotions);
+    }
     for (auto& audio : audio_) {
       audio.add(make_frames(tables_.audio_means[e], kMinAudioFrames, kMaxAudioFrames));
     }
@@ -312,6 +338,40 @@ class Synthesizer {
         std::vector<int32_t>(response.begin(), response.begin() + kFutureSummaryLength));
   }
 
+  // A large model's emotion distribution with a plug-in's help: right with kTeacherEmotionAccuracy.
+  std::vector<float> teacher_emotion(int64_t e) {
+    Rng& rng = teacher_emotion_rng_;
+    const int64_t emotions = options_.num_emotions;
+    int64_t top = e;
+    if (emotions > 1 && rng.uniform() >= kTeacherEmotionAccuracy) {
+      top = (e + 1 + rng.below(emotions - 1)) % emotions;  // any other emotion
+    }
+    std::vector<double> logits(emotions);
+    for (int64_t k = 0; k < emotions; ++k) logits[k] = kTeacherEmotionNoise * rng.normal();
+    logits[top] += kTeacherEmotionMargin;
+    double total = 0;
+    for (double logit : logits) total += std::exp(logit);
+    std::vector<float> logprobs;
+    for (double logit : logits) logprobs.push_back(static_cast<float>(logit - std::log(total)));
+    return logprobs;
+  }
+
+  // The words a plug-in's attributions pick from the context: its cue words (each kept with
+  // kCauseWordRecall, in context order), then one filler word as a false positive.
+  std::vector<int32_t> cause_words(const std::vector<int32_t>& context) {
+    Rng& rng = cause_rng_;
+    std::vector<int32_t> words;
+    for (const int32_t token : context) {
+      const bool cue = token >= vocab_.emotion_cues && token < vocab_.band;
+      if (cue && rng.uniform() < kCauseWordRecall &&
+          static_cast<int64_t>(words.size()) < kMaxCauseWords - 1) {
+        words.push_back(token);
+      }
+    }
+    words.push_back(context[rng.below(static_cast<int64_t>(context.size()))]);
+    return words;
+  }
+
   std::vector<float> make_frames(const std::vector<float>& mean, int64_t min_frames,
                                  int64_t max_frames) {
     const int64_t frames = rng_.between(min_frames, max_frames);
@@ -333,6 +393,7 @@ class Synthesizer {
     for (auto& source : privileged_) source.flush();
     for (auto& audio : audio_) audio.flush();
     for (auto& visual : visual_) visual.flush();
+    for (auto& table : teacher_emotions_) table.flush();
   }
 
   const SynthOptions& options_;
@@ -348,6 +409,8 @@ class Synthesizer {
   TableWriter<float> topk_logprobs_, hidden_;
   std::vector<RaggedWriter<int32_t>> privileged_;
   std::vector<RaggedWriter<float>> audio_, visual_;  // zero or one each
+  std::vector<TableWriter<float>> teacher_emotions_;  // zero or one
+  Rng teacher_emotion_rng_, cause_rng_;               // the plug-in signals' own streams
 };
 
 void check_options(const SynthOptions& o) {
@@ -385,7 +448,7 @@ void write_attributes(h5::File& file, const SynthOptions& o) {
   if (o.audio_dim > 0) modalities.push_back(format::kAudio);
   if (o.visual_dim > 0) modalities.push_back(format::kVisual);
   file.set_attribute(format::kAttrModalities, format::join_list(modalities));
-  file.set_attribute(format::kAttrPrivilegedSources, format::join_list(kSources));
+  file.set_attribute(format::kAttrPrivilegedSources, format::join_list(privileged_sources(o)));
 }
 
 }  // namespace

@@ -31,6 +31,15 @@ struct SynthOptions {
   // dialogues for CPU runs; GPU configs ask for ~1000 to fill model.max_seq_len.
   int64_t min_context = 8;
   int64_t max_context = 24;
+  // HEF's plug-in signals (docs/hef.md), each drawn from its own random stream, so that the rest
+  // of the file is byte-identical with them or without:
+  // the teacher's emotion distribution (/teacher/emotion_logprobs), as a large model helped by a
+  // plug-in predicts it: its most likely emotion is the sample's with kTeacherEmotionAccuracy,
+  // another one otherwise;
+  bool teacher_emotions = false;
+  // the privileged source `emotion_cause`: the context's cue words as a plug-in's attributions
+  // pick them, with misses and a false positive.
+  bool cause_words = false;
 };
 
 // The smallest vocabulary that fits the generator's reserved id ranges for these options.

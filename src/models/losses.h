@@ -54,20 +54,27 @@ torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
 // logits [B, E], labels [B] int64.
 torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& labels);
 
-// The terms of the objective, each already normalised (CE and RKL per response token, emotion CE
-// and PI alignment per sample, MMD^2 as it is). T: torch::Tensor or double.
+// Emotion distillation (HEF, docs/hef.md): KL(teacher || student) between the teacher's emotion
+// distribution and the student's, summed over samples:
+//   sum_b sum_e p_be (log p_be - log softmax(logits_b)_e),  p_b = exp(teacher_logprobs_b).
+// logits [B, E], teacher_logprobs [B, E] (each row a distribution).
+torch::Tensor emotion_kd_sum(const torch::Tensor& logits, const torch::Tensor& teacher_logprobs);
+
+// The terms of the objective, each already normalised (CE and RKL per response token, emotion CE,
+// emotion KD and PI alignment per sample, MMD^2 as it is). T: torch::Tensor or double.
 template <typename T>
 struct LossTerms {
-  T ce, rkl, mmd, emotion, pi_align;
+  T ce, rkl, mmd, emotion, emotion_kd, pi_align;
 };
 
 // loss = ce_weight*CE + rkl_weight*RKL + mmd_weight*MMD^2 + emotion_weight*CE_emo
-//        + pi.align_weight*align   (docs/method.md, "Total loss").
+//        + emotion_kd_weight*KD_emo + pi.align_weight*align   (docs/method.md, "Total loss").
 template <typename T>
 T weighted_loss(const Config& config, const LossTerms<T>& terms) {
   const LossConfig& w = config.loss;
   return terms.ce * w.ce_weight + terms.rkl * w.rkl_weight + terms.mmd * w.mmd_weight +
-         terms.emotion * w.emotion_weight + terms.pi_align * config.pi.align_weight;
+         terms.emotion * w.emotion_weight + terms.emotion_kd * w.emotion_kd_weight +
+         terms.pi_align * config.pi.align_weight;
 }
 
 }  // namespace pride

@@ -163,8 +163,24 @@ void StudentImpl::check_batch(const Batch& batch) const {
 
 StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
   check_batch(batch);
+  return forward_checked(batch, embed_tokens(batch.tokens), pi);
+}
+
+StudentOutput StudentImpl::forward_embedded(const Batch& batch, const torch::Tensor& embeddings,
+                                            const PiUsage& pi) {
+  check_batch(batch);
+  const auto expected = std::vector<int64_t>{batch.size(), batch.tokens.size(1), arch_.block.d_model};
+  if (embeddings.sizes() != expected) {
+    fail("student: embeddings {} do not match the batch's tokens ({})", embeddings.sizes(),
+         expected);
+  }
+  return forward_checked(batch, embeddings, pi);
+}
+
+StudentOutput StudentImpl::forward_checked(const Batch& batch, const torch::Tensor& embeddings,
+                                           const PiUsage& pi) {
   const int64_t length = batch.tokens.size(1);
-  auto x = embed_tokens(batch.tokens);
+  auto x = embeddings;
   Memory memory = build_memory(batch, x, pi);
 
   const AttentionMask memory_mask = memory_attention_mask(memory.mask, x);

@@ -68,6 +68,11 @@ class StudentImpl : public torch::nn::Module {
       : StudentImpl(config, info, arch_from_keys(config, info)) {}
   StudentImpl(const ModelConfig& config, const DatasetInfo& info, const StudentArch& arch);
   StudentOutput forward(const Batch& batch, const PiUsage& pi = {});
+  // forward() from given token embeddings [B, T, d] (what embed() returns for batch.tokens, maybe
+  // scaled): gradient-based attributions read their gradient (hef/plugin.h).
+  StudentOutput forward_embedded(const Batch& batch, const torch::Tensor& embeddings,
+                                 const PiUsage& pi = {});
+  torch::Tensor embed(const torch::Tensor& tokens) { return embed_tokens(tokens); }
   // Only StudentOutput::features, as forward() computes them: with feature_source pi_slots the
   // memory and the feature head alone (no decoder), with response a whole forward.
   torch::Tensor features(const Batch& batch, const PiUsage& pi = {});
@@ -97,6 +102,8 @@ class StudentImpl : public torch::nn::Module {
   };
 
   void check_batch(const Batch& batch) const;
+  StudentOutput forward_checked(const Batch& batch, const torch::Tensor& embeddings,
+                                const PiUsage& pi);
   Memory build_memory(const Batch& batch, const torch::Tensor& token_embeddings, const PiUsage& pi);
   torch::Tensor pi_slots(const Batch& batch, const torch::Tensor& observed,
                          const torch::Tensor& observed_mask, const PiUsage& pi,

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "models/generate.h"
+#include "teacher/label_scores.h"
 #include "teacher/teacher_targets.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -79,7 +80,7 @@ std::vector<TaughtSample> PartTeacher::teach_batch(const std::vector<DialogueTex
     names.push_back(fmt::format("'{}' ({}, sample {})", sample.id, config_.input,
                                 first + static_cast<int64_t>(names.size())));
     try {  // a chat template may refuse a sample's messages (raise_exception)
-      prompts.push_back(builder_.prepare(sample));
+      prompts.push_back(builder_.prepare(sample, plugin_));
     } catch (const Error& error) {
       fail("{}: {}", names.back(), error.what());
     }
@@ -102,6 +103,12 @@ std::vector<TaughtSample> PartTeacher::teach_batch(const std::vector<DialogueTex
   int64_t tokens = 0;
   for (size_t i = 0; i < batch.size(); ++i) tokens += score_prompts[i].size() + responses[i].size();
   progress_.scored(tokens, seconds_since(begin));
+  std::vector<std::vector<float>> emotions;
+  if (config_.score_emotions) {
+    std::vector<Ids> emotion_prompts;
+    for (const SamplePrompts& p : prompts) emotion_prompts.push_back(p.emotion_prompt.ids);
+    emotions = score_labels(teacher_.model, emotion_prompts, label_ids_, names, device_);
+  }
 
   std::vector<TaughtSample> taught(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -112,6 +119,7 @@ std::vector<TaughtSample> PartTeacher::teach_batch(const std::vector<DialogueTex
     out.privileged = std::move(prompts[i].privileged);
     if (!reasoning.empty()) out.privileged[kReasoningSource] = reasoning[i];
     out.targets = std::move(targets[i]);
+    if (!emotions.empty()) out.emotion_logprobs = std::move(emotions[i]);
     out.audio = features_.load(batch[i], Modality::kAudio).value_or(dialogue::FeatureArray{});
     out.visual = features_.load(batch[i], Modality::kVisual).value_or(dialogue::FeatureArray{});
   }
@@ -156,10 +164,15 @@ void PartTeacher::open_prompt_log() {
 
 void PartTeacher::log_prompts(int64_t index, const SamplePrompts& prompts, const Prompt& score) {
   if (!prompt_log_.is_open()) return;
-  const nlohmann::ordered_json line = {{"sample", index},
-                                       {"context", prompts.context_text},
-                                       {"reasoning_prompt", prompts.reasoning_prompt.text},
-                                       {"score_prompt", score.text}};
+  nlohmann::ordered_json line = {{"sample", index},
+                                 {"context", prompts.context_text},
+                                 {"reasoning_prompt", prompts.reasoning_prompt.text},
+                                 {"score_prompt", score.text}};
+  if (config_.score_emotions) line["emotion_prompt"] = prompts.emotion_prompt.text;
+  if (plugin_ != nullptr) {
+    line["emotion_candidates"] = prompts.hints.candidates;
+    line["cause_words"] = prompts.hints.cause_words;
+  }
   prompt_log_ << line.dump() << "\n" << std::flush;
 }
 

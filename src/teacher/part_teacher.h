@@ -26,14 +26,17 @@ namespace pride::teacher {
 // Teaches one rank's parts, in order, skipping those already written with this stamp.
 class PartTeacher {
  public:
+  // `plugin`: teach.plugin's hints, or nullptr.
   PartTeacher(const Config& config, Teacher& teacher, const ChatTemplates& chat,
               const InputSummary& input, const TeachFileHeader& header, int rank,
-              torch::Device device, Progress& progress)
+              torch::Device device, Progress& progress, HintSource* plugin)
       : config_(config.teach),
         teacher_(teacher),
         header_(header),
         labels_(dialogue::label_set(input.label_set)),
-        builder_(config.teach, *teacher.tokenizer, teacher.eos_id, chat),
+        builder_(config.teach, *teacher.tokenizer, teacher.eos_id, chat, labels_.labels),
+        label_ids_(builder_.label_ids()),
+        plugin_(plugin),
         features_(std::filesystem::path(config.teach.input).parent_path().string()),
         reader_(config.teach.input),
         rank_(rank),
@@ -65,6 +68,8 @@ class PartTeacher {
   const TeachFileHeader& header_;
   const dialogue::LabelSet& labels_;
   PromptBuilder builder_;
+  std::vector<Ids> label_ids_;  // each emotion label as it follows the emotion prompt
+  HintSource* plugin_;
   dialogue::FeatureLoader features_;
   dialogue::DialogueReader reader_;
   int64_t next_index_ = 0;

@@ -20,6 +20,20 @@ const std::vector<std::string> kReasoningKeys = {"dialogue", "speaker", "emotion
                                                  "response"};
 const std::vector<std::string> kScoreKeys = {"dialogue",   "speaker",  "emotion",
                                              "privileged", "response", "reasoning"};
+// The emotion prompt must not name the gold emotion (it is what the teacher predicts).
+const std::vector<std::string> kEmotionKeys = {"dialogue", "speaker", "emotion_labels"};
+// What a plug-in adds to the reasoning and emotion prompts (teach.plugin).
+const std::vector<std::string> kPluginKeys = {"emotion_candidates", "other_emotions",
+                                              "cause_words"};
+
+std::vector<std::string> with_plugin_keys(std::vector<std::string> keys, bool plugin) {
+  if (plugin) keys.insert(keys.end(), kPluginKeys.begin(), kPluginKeys.end());
+  return keys;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  return fmt::format("{}", fmt::join(items, ", "));
+}
 
 // Renders `text` with every allowed key bound to itself, so that an unknown one fails now.
 void check_template(const std::string& text, const std::vector<std::string>& keys,
@@ -48,6 +62,29 @@ const char kDefaultReasoningTemplate[] =
     "2. Situation: what happened, and what do they need now?\n"
     "3. Reply: what must an empathetic reply from {speaker} address?\n"
     "Reasoning:";
+
+const char kDefaultEmotionTemplate[] =
+    "{dialogue}\n"
+    "How does the person {speaker} is talking to feel? One of: {emotion_labels}.\n"
+    "Emotion:";
+
+const char kHefReasoningTemplate[] =
+    "{dialogue}\n"
+    "Before {speaker} replies, think it through step by step.\n"
+    "1. Feelings: what does the other person feel, and why? An emotion expert suggests, most "
+    "likely first: {emotion_candidates}. Consider these first; only if none fits, the others: "
+    "{other_emotions}.\n"
+    "2. Situation: what happened, and what do they need now? Focus on the words that caused the "
+    "feeling: {cause_words}.\n"
+    "3. Reply: what must an empathetic reply from {speaker} address?\n"
+    "Reasoning:";
+
+const char kHefEmotionTemplate[] =
+    "{dialogue}\n"
+    "How does the person {speaker} is talking to feel? An emotion expert suggests, most likely "
+    "first: {emotion_candidates}. Consider these first; only if none fits, one of the others: "
+    "{other_emotions}. The words that caused the feeling: {cause_words}.\n"
+    "Emotion:";
 
 std::string render_template(const std::string& text,
                             const std::map<std::string, std::string>& values,
@@ -81,17 +118,29 @@ std::string render_template(const std::string& text,
 }
 
 PromptBuilder::PromptBuilder(const TeachConfig& config, const text::Tokenizer& tokenizer,
-                             int32_t eos_id, const ChatTemplates& chat)
+                             int32_t eos_id, const ChatTemplates& chat,
+                             std::vector<std::string> labels)
     : config_(config),
       tokenizer_(tokenizer),
       eos_id_(eos_id),
-      reasoning_template_(config.reasoning_template.empty() ? kDefaultReasoningTemplate
-                                                            : config.reasoning_template),
-      chat_(chat) {
+      chat_(chat),
+      labels_(std::move(labels)) {
+  const bool hef = config.prompt_set == "hef";
+  reasoning_template_ = !config.reasoning_template.empty() ? config.reasoning_template
+                        : hef                              ? kHefReasoningTemplate
+                                                           : kDefaultReasoningTemplate;
+  emotion_template_ = !config.emotion_template.empty() ? config.emotion_template
+                      : hef                            ? kHefEmotionTemplate
+                                                       : kDefaultEmotionTemplate;
+  const bool plugin = !config.plugin.empty();
   check_template(config.turn_template, kTurnKeys, "teach.turn_template");
   check_template(config.context_template, kContextKeys, "teach.context_template");
-  check_template(reasoning_template_, kReasoningKeys, "teach.reasoning_template");
-  check_template(config.score_template, kScoreKeys, "teach.score_template");
+  check_template(reasoning_template_, with_plugin_keys(kReasoningKeys, plugin),
+                 "teach.reasoning_template");
+  check_template(config.score_template, with_plugin_keys(kScoreKeys, plugin),
+                 "teach.score_template");
+  check_template(emotion_template_, with_plugin_keys(kEmotionKeys, plugin),
+                 "teach.emotion_template");
 }
 
 std::string PromptBuilder::dialogue_text(const dialogue::DialogueText& sample,
@@ -107,14 +156,28 @@ std::string PromptBuilder::dialogue_text(const dialogue::DialogueText& sample,
 }
 
 std::map<std::string, std::string> PromptBuilder::values(const dialogue::DialogueText& sample,
-                                                         int64_t first_turn) const {
+                                                         int64_t first_turn,
+                                                         const PluginHints& hints) const {
   std::string privileged;
   for (const auto& [name, text] : sample.privileged) privileged += name + ": " + text + "\n";
   return {{"dialogue", dialogue_text(sample, first_turn)},
           {"speaker", sample.response.speaker},
           {"emotion", sample.emotion},
           {"privileged", privileged},
-          {"response", sample.response.text}};
+          {"response", sample.response.text},
+          {"emotion_labels", join(labels_)},
+          {"emotion_candidates", join(hints.candidates)},
+          {"other_emotions", join(hints.others)},
+          {"cause_words", join(hints.cause_words)}};
+}
+
+std::vector<Ids> PromptBuilder::label_ids() const {
+  const std::string prefix = chat_.teacher ? "" : " ";
+  std::vector<Ids> ids;
+  for (const std::string& label : labels_) {
+    ids.push_back(as_ids(tokenizer_.encode(prefix + label, /*add_special=*/false)));
+  }
+  return ids;
 }
 
 std::string PromptBuilder::context_text(const dialogue::DialogueText& sample,
@@ -184,7 +247,8 @@ dialogue::DialogueText PromptBuilder::cut_last_turn(const dialogue::DialogueText
   return cut;
 }
 
-SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& original) const {
+SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& original,
+                                     HintSource* plugin) const {
   SamplePrompts prompts;
   // Drop the fewest oldest turns that make the context fit; when the last turn alone is too long,
   // keep its last tokens (under a chat template, the end of its text). Dropping turns only shortens
@@ -231,10 +295,19 @@ SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& original) con
   for (const auto& [name, text] : sample.privileged) {
     prompts.privileged[name] = as_ids(tokenizer_.encode(text, false));
   }
+  if (plugin) {
+    prompts.hints = plugin->hints(sample, prompts.context);
+    prompts.privileged[kEmotionCauseSource] =
+        as_ids(tokenizer_.encode(join(prompts.hints.cause_words), false));
+  }
+  const auto bound = values(sample, prompts.first_turn, prompts.hints);
   if (config_.reasoning) {
-    const std::string prompt = render_template(
-        reasoning_template_, values(sample, prompts.first_turn), "teach.reasoning_template");
-    prompts.reasoning_prompt = teacher_prompt(prompt);
+    prompts.reasoning_prompt =
+        teacher_prompt(render_template(reasoning_template_, bound, "teach.reasoning_template"));
+  }
+  if (config_.score_emotions) {
+    prompts.emotion_prompt =
+        teacher_prompt(render_template(emotion_template_, bound, "teach.emotion_template"));
   }
   return prompts;
 }
@@ -245,7 +318,7 @@ Prompt PromptBuilder::score_prompt(const dialogue::DialogueText& sample,
   if (config_.score_template.empty()) {
     return {prompts.context_text, prompts.context};
   }
-  auto bound = values(sample, prompts.first_turn);
+  auto bound = values(sample, prompts.first_turn, prompts.hints);
   bound["reasoning"] = tokenizer_.decode({reasoning.begin(), reasoning.end()});
   return teacher_prompt(render_template(config_.score_template, bound, "teach.score_template"));
 }

@@ -27,6 +27,30 @@ std::string render_template(const std::string& text,
 // The built-in reasoning prompt: feelings first, then the situation, then what a reply must
 // address.
 extern const char kDefaultReasoningTemplate[];
+// The built-in emotion prompt (teach.score_emotions): each label's text follows it.
+extern const char kDefaultEmotionTemplate[];
+// teach.prompt_set hef (docs/hef.md): the same prompts with the plug-in's emotion candidates,
+// to be considered first, and its cause words, to focus on.
+extern const char kHefReasoningTemplate[];
+extern const char kHefEmotionTemplate[];
+
+// What an HEF plug-in found in one sample (hef/plugin.h), as the templates' placeholders read it.
+struct PluginHints {
+  std::vector<std::string> candidates;  // {emotion_candidates}: the top-k labels, most likely first
+  std::vector<std::string> others;      // {other_emotions}: the remaining labels, in class order
+  std::vector<std::string> cause_words;  // {cause_words}: the top-m words, most attributed first
+};
+
+// The source of a sample's hints: the plug-in, reading the student's context prompt.
+class HintSource {
+ public:
+  virtual ~HintSource() = default;
+  virtual PluginHints hints(const dialogue::DialogueText& sample,
+                            const std::vector<int32_t>& context_ids) = 0;
+};
+
+// The privileged source that holds the plug-in's cause words.
+inline constexpr char kEmotionCauseSource[] = "emotion_cause";
 
 // A prompt as rendered (in a chat format where one applies) and its ids.
 struct Prompt {
@@ -40,6 +64,8 @@ struct SamplePrompts {
   std::string context_text;  // the context as rendered (before a cut to the budget)
   Ids response;              // the gold response, ending with eos
   Prompt reasoning_prompt;   // empty when teach.reasoning is off
+  Prompt emotion_prompt;     // empty unless teach.score_emotions
+  PluginHints hints;         // empty without teach.plugin
   // Under teach.chat with an empty teach.score_template: the context as a request in the
   // teacher's chat format, budgeted with the context.
   Prompt chat_context;
@@ -52,10 +78,16 @@ class PromptBuilder {
  public:
   // Checks every template's placeholders up front, so that a typo fails before any work.
   // `chat`: the teacher's and the student's chat templates (none: plain text prompts).
+  // `labels`: the label set's names, in class order ({emotion_labels}, {other_emotions}).
   PromptBuilder(const TeachConfig& config, const text::Tokenizer& tokenizer, int32_t eos_id,
-                const ChatTemplates& chat);
+                const ChatTemplates& chat, std::vector<std::string> labels = {});
 
-  SamplePrompts prepare(const dialogue::DialogueText& sample) const;
+  // `plugin` (teach.plugin): read once the context is known; its cause words become the
+  // privileged source emotion_cause and its hints fill the templates' placeholders.
+  SamplePrompts prepare(const dialogue::DialogueText& sample, HintSource* plugin = nullptr) const;
+  // Each emotion label's ids as they follow the emotion prompt (after a space in a plain text
+  // prompt; at once after a chat template's generation prompt).
+  std::vector<Ids> label_ids() const;
   // What the teacher reads before the gold response: teach.score_template with the reasoning
   // (its ids, decoded only for that template), or the context when it is empty.
   Prompt score_prompt(const dialogue::DialogueText& sample, const SamplePrompts& prompts,
@@ -63,7 +95,7 @@ class PromptBuilder {
 
  private:
   std::map<std::string, std::string> values(const dialogue::DialogueText& sample,
-                                            int64_t first_turn) const;
+                                            int64_t first_turn, const PluginHints& hints) const;
   std::string dialogue_text(const dialogue::DialogueText& sample, int64_t first_turn) const;
   std::string context_text(const dialogue::DialogueText& sample, int64_t first_turn) const;
   // The student's context from turn `first_turn` on, rendered and encoded: the text template
@@ -86,8 +118,9 @@ class PromptBuilder {
   const TeachConfig& config_;
   const text::Tokenizer& tokenizer_;
   int32_t eos_id_;
-  std::string reasoning_template_;
+  std::string reasoning_template_, emotion_template_;
   const ChatTemplates& chat_;
+  std::vector<std::string> labels_;
 };
 
 }  // namespace pride::teacher

@@ -91,6 +91,12 @@ void write_samples(h5::File& file, const TeachFileHeader& header,
     }
     tokens.flush();
   }
+  if (header.emotion_logprobs) {
+    const auto labels = static_cast<int64_t>(header.emotion_labels.size());
+    TableWriter<float> table(file, format::kTeacherEmotionLogprobs, float_type, labels);
+    for (const TaughtSample& sample : samples) table.add(sample.emotion_logprobs.data(), labels);
+    table.flush();
+  }
   for (const std::string& source : header.privileged_sources) {
     RaggedWriter<int32_t> writer(file, format::privileged_dataset(source), h5::ElementType::kInt32,
                                  0);

@@ -34,6 +34,7 @@ struct TeachFileHeader {
   int64_t audio_dim = 0, visual_dim = 0;  // 0: the modality is absent
   bool half = false;                      // fp16 floats
   bool hidden_tokens = false;
+  bool emotion_logprobs = false;  // /teacher/emotion_logprobs (teach.score_emotions)
 };
 
 // One sample, taught: everything its rows in the file hold.
@@ -43,6 +44,7 @@ struct TaughtSample {
   std::map<std::string, std::vector<int32_t>> privileged;  // missing sources are written empty
   dialogue::FeatureArray audio, visual;                    // frames 0 when the sample has none
   TeacherTargets targets;
+  std::vector<float> emotion_logprobs;  // [E] when the header says so
 };
 
 // Writes the samples of `range` as a complete file at `path` (via `path`.partial).

@@ -14,6 +14,7 @@
 #include "data/shard_manifest.h"
 #include "dialogue/label_sets.h"
 #include "sharding/shard_tool.h"
+#include "teacher/prompts.h"
 #include "util/error.h"
 
 namespace pride::teacher {
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 // bytes, the teach keys that change what is written (not batch or part sizes), and the chat
 // templates the prompts are rendered with.
 std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
-                        const ChatTemplates& chat) {
+                        const ChatTemplates& chat, const std::string& plugin) {
   std::ostringstream text;
   text << std::ifstream(fs::path(c.teacher) / "config.json").rdbuf() << "\n";
   std::set<std::string> weights;  // name and size of every weight file, in order
@@ -44,6 +45,10 @@ std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
   if (chat.teacher || chat.student) {  // without chat, the fingerprint of earlier releases
     text << "\n" << c.system_prompt << "\n" << chat.identity();
   }
+  if (c.score_emotions || !plugin.empty()) {  // HEF; without it, the fingerprint of earlier releases
+    text << "\n" << c.score_emotions << "|" << c.emotion_template << "|" << c.prompt_set << "|"
+         << plugin;
+  }
   const std::string bytes = text.str();
   return fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));
 }
@@ -51,7 +56,8 @@ std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
 }  // namespace
 
 TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
-                            const InputSummary& input, const ChatTemplates& chat) {
+                            const InputSummary& input, const ChatTemplates& chat,
+                            const std::string& plugin) {
   TeachFileHeader header;
   header.vocab_size = teacher.model->config().vocab_size;
   const auto& special = teacher.tokenizer->special_tokens();
@@ -61,16 +67,18 @@ TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
   header.emotion_labels = dialogue::label_set(input.label_set).labels;
   header.privileged_sources.assign(input.sources.begin(), input.sources.end());
   if (config.reasoning) header.privileged_sources.push_back(kReasoningSource);
+  if (!plugin.empty()) header.privileged_sources.push_back(kEmotionCauseSource);
   std::sort(header.privileged_sources.begin(), header.privileged_sources.end());
   header.tokenizer = teacher.tokenizer->identity();
   header.teacher = fs::path(config.teacher).lexically_normal().filename().string();
-  header.fingerprint = fingerprint(config, *teacher.tokenizer, chat);
+  header.fingerprint = fingerprint(config, *teacher.tokenizer, chat, plugin);
   header.topk = config.topk;
   header.hidden_size = teacher.model->config().hidden_size;
   header.audio_dim = input.audio_dim;
   header.visual_dim = input.visual_dim;
   header.half = config.storage == "fp16";
   header.hidden_tokens = config.hidden_tokens;
+  header.emotion_logprobs = config.score_emotions;
   return header;
 }
 

@@ -18,9 +18,11 @@ namespace pride::teacher {
 
 inline constexpr char kPartsDir[] = "parts";  // under teach.out: the finished parts
 
-// The header of every file of this run, its fingerprint included.
+// The header of every file of this run, its fingerprint included. `plugin`: the plug-in's identity
+// (hef::EmotionPlugin::identity), "" without one.
 TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
-                            const InputSummary& input, const ChatTemplates& chat);
+                            const InputSummary& input, const ChatTemplates& chat,
+                            const std::string& plugin);
 
 // The samples of a contiguous run of parts.
 SampleRange span_of(const std::vector<SampleRange>& parts);

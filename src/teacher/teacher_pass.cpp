@@ -9,8 +9,11 @@
 #include <fmt/ranges.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "data/shard_manifest.h"
+#include "dialogue/label_sets.h"
+#include "hef/plugin.h"
 #include "dialogue/features.h"
 #include "sharding/shard_tool.h"
 #include "teacher/chat_prompts.h"
@@ -45,7 +48,16 @@ void run_teach(const Config& config, Communicator& comm, torch::Device device) {
   dialogue::FeatureLoader features(fs::path(c.input).parent_path().string());
   const InputSummary input = scan_input(c.input, features, c.reasoning);
   const ChatTemplates chat = find_chat_templates(config);
-  const TeachFileHeader header = make_header(c, teacher, input, chat);
+  std::optional<hef::EmotionPlugin> plugin;
+  if (!c.plugin.empty()) {
+    if (input.sources.count(kEmotionCauseSource) > 0) {
+      fail("{}: the samples have a privileged source '{}' already, which teach.plugin writes",
+           c.input, kEmotionCauseSource);
+    }
+    plugin.emplace(c, dialogue::label_set(input.label_set).labels, *teacher.tokenizer, device);
+  }
+  const TeachFileHeader header =
+      make_header(c, teacher, input, chat, plugin ? plugin->identity() : "");
 
   if (already_finished(c.out, header.fingerprint)) {
     if (world.rank == 0) fmt::print("teach: {} already holds this run's finished output\n", c.out);
@@ -68,7 +80,8 @@ void run_teach(const Config& config, Communicator& comm, torch::Device device) {
   const fs::path shard = fs::path(c.out) / data_shard_file_name(world.rank, world.world_size);
   Progress progress(comm, span_of(mine).size(), c.progress_every_s);
   if (stamp_of(shard.string()) != stamp(header.fingerprint, span_of(mine))) {
-    PartTeacher part_teacher(config, teacher, chat, input, header, world.rank, device, progress);
+    PartTeacher part_teacher(config, teacher, chat, input, header, world.rank, device, progress,
+                             plugin ? &*plugin : nullptr);
     std::vector<std::string> paths;
     for (const SampleRange& part : mine) {
       paths.push_back((parts_dir / part_file_name(part)).string());

@@ -42,6 +42,9 @@ Batch synthetic_batch(const DatasetInfo& info, const SyntheticShape& shape) {
       torch::log_softmax(torch::randn({rows, length, info.topk}), -1) + std::log(kTeacherTopKMass);
   batch.topk_logprobs = logprobs * on_response;
   batch.teacher_hidden = torch::randn({rows, info.teacher_hidden});
+  if (info.teacher_emotion) {
+    batch.teacher_emotion_logprobs = torch::log_softmax(torch::randn({rows, info.num_emotions}), -1);
+  }
   if (info.audio_dim > 0) {
     batch.audio = torch::randn({rows, shape.audio_frames, info.audio_dim});
     batch.audio_mask = all_true(rows, shape.audio_frames);
@@ -74,10 +77,13 @@ torch::Tensor single_process_loss(Student& student, const Batch& batch, const Pi
                  ? mmd2_unbiased(out.features, batch.teacher_hidden, loss.mmd_bandwidths)
                  : torch::zeros({}, ce.options());
   auto emotion = emotion_ce_sum(out.emotion_logits, batch.emotion);
+  auto emotion_kd = batch.teacher_emotion_logprobs.defined()
+                        ? emotion_kd_sum(out.emotion_logits, batch.teacher_emotion_logprobs)
+                        : torch::zeros({}, ce.options());
   auto align =
       out.pi_align.defined() ? out.pi_align.sum() / samples : torch::zeros({}, ce.options());
-  return weighted_loss<torch::Tensor>(config,
-                                      {ce / tokens, rkl / tokens, mmd, emotion / samples, align});
+  return weighted_loss<torch::Tensor>(
+      config, {ce / tokens, rkl / tokens, mmd, emotion / samples, emotion_kd / samples, align});
 }
 
 }  // namespace pride

@@ -23,6 +23,7 @@
 
 #include "checkpoints/checkpoint.h"
 #include "data/batch.h"
+#include "data/format.h"
 #include "data/reader.h"
 #include "eval/evaluator.h"
 #include "eval/generation_eval.h"
@@ -63,7 +64,16 @@ struct StepResult {
 };
 
 // Order of the per-step loss sums kept on the device, then what the step's one read-back adds.
-enum TermIndex : int64_t { kCe, kRkl, kEmotion, kAlign, kNumTerms, kMmd = kNumTerms, kStopFlag };
+enum TermIndex : int64_t {
+  kCe,
+  kRkl,
+  kEmotion,
+  kEmotionKd,
+  kAlign,
+  kNumTerms,
+  kMmd = kNumTerms,
+  kStopFlag
+};
 
 // Global counts of a step, identical on every rank.
 struct StepCounts {
@@ -109,6 +119,7 @@ class Trainer {
         throughput_(flat_.numel(), config.train.peak_tflops,
                     device.is_cuda() ? device.index() : -1) {
     check_eval_matches_train();
+    check_teacher_emotions();
   }
 
   int run(const TrainOptions& options) {
@@ -195,7 +206,19 @@ class Trainer {
     }
   }
 
+  // Emotion distillation reads the teacher's emotion distributions, which only some files hold.
+  void check_teacher_emotions() const {
+    if (emotion_kd_on() && !train_data_.info().teacher_emotion) {
+      fail(
+          "loss.emotion_kd_weight = {} needs the teacher's emotion distributions ({}), which {} "
+          "does not hold: teach with teach.score_emotions=true, or set loss.emotion_kd_weight=0",
+          config_.loss.emotion_kd_weight, format::kTeacherEmotionLogprobs,
+          fmt::join(train_data_.files(), ", "));
+    }
+  }
+
   bool mmd_on() const { return config_.loss.mmd_weight > 0; }
+  bool emotion_kd_on() const { return config_.loss.emotion_kd_weight > 0; }
 
   void announce(ProgressPrinter& progress, int64_t start) const {
     progress.note(fmt::format(
@@ -297,7 +320,11 @@ class Trainer {
     const auto [ce, rkl] =
         token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
                         w.rkl_temperature, w.rkl_tail_bucket);
-    const auto emotion = emotion_ce_sum(out.emotion_logits.to(torch::kFloat), batch.emotion);
+    const auto emotion_logits = out.emotion_logits.to(torch::kFloat);
+    const auto emotion = emotion_ce_sum(emotion_logits, batch.emotion);
+    const auto emotion_kd = emotion_kd_on()
+                                ? emotion_kd_sum(emotion_logits, batch.teacher_emotion_logprobs)
+                                : torch::zeros({}, ce.options());
     const auto align = out.pi_align.defined() ? out.pi_align.to(torch::kFloat).sum()
                                               : torch::zeros({}, ce.options());
     // The MMD's gradient through this micro-batch's rows; its value is the step's, logged once.
@@ -309,9 +336,9 @@ class Trainer {
     const double world = comm_.world_size();
     const double per_token = world / counts.response_tokens;
     const double per_sample = world / counts.samples;
-    auto objective =
-        weighted_loss<torch::Tensor>(config_, {ce * per_token, rkl * per_token, mmd_term * world,
-                                               emotion * per_sample, align * per_sample});
+    auto objective = weighted_loss<torch::Tensor>(
+        config_, {ce * per_token, rkl * per_token, mmd_term * world, emotion * per_sample,
+                  emotion_kd * per_sample, align * per_sample});
     // PRIDE_INJECT_FAULT=loss:<rank>:<step>:nan: a NaN gradient on one rank, as an overflow
     // would make; the all-reduce spreads it to every rank.
     if (j == 0 && fault_requested("loss", comm_.rank(), step + 1, "nan")) {
@@ -322,7 +349,7 @@ class Trainer {
       OpPhaseScope backward_phase(OpPhase::kBackward);
       objective.backward();
     }
-    sums += torch::stack({ce, rkl, emotion, align}).detach().to(torch::kFloat64);
+    sums += torch::stack({ce, rkl, emotion, emotion_kd, align}).detach().to(torch::kFloat64);
   }
 
   // One optimizer step: its metrics record and whether any rank asked to stop.
@@ -376,15 +403,18 @@ class Trainer {
     const double ce = packed[kCe].item<double>() / counts.response_tokens;
     const double rkl = packed[kRkl].item<double>() / counts.response_tokens;
     const double emotion = packed[kEmotion].item<double>() / counts.samples;
+    const double emotion_kd = packed[kEmotionKd].item<double>() / counts.samples;
     const double align = packed[kAlign].item<double>() / counts.samples;
     const double mmd_value = packed[kMmd].item<double>();
-    const double loss = weighted_loss<double>(config_, {ce, rkl, mmd_value, emotion, align});
+    const double loss =
+        weighted_loss<double>(config_, {ce, rkl, mmd_value, emotion, emotion_kd, align});
     nlohmann::json record = {{"step", step + 1},
                              {"loss", loss},
                              {"ce", ce},
                              {"rkl", rkl},
                              {"mmd", mmd_value},
                              {"emotion_ce", emotion},
+                             {"emotion_kd", emotion_kd},
                              {"pi_align", align},
                              {"lr", lr},
                              {"grad_norm", finite ? grad_norm : -1.0},
