@@ -122,8 +122,11 @@ PluginReading EmotionPlugin::read(const dialogue::DialogueText& sample,
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return reading.words[a].score > reading.words[b].score;
   });
-  for (size_t i = 0; i < order.size() && i < static_cast<size_t>(config_.plugin_cause_words); ++i) {
-    reading.cause_words.push_back(reading.words[order[i]].word);
+  // Each word once, at its best-scoring occurrence.
+  auto& chosen = reading.cause_words;
+  for (size_t i = 0; i < order.size() && chosen.size() < size_t(config_.plugin_cause_words); ++i) {
+    const std::string& word = reading.words[order[i]].word;
+    if (std::find(chosen.begin(), chosen.end(), word) == chosen.end()) chosen.push_back(word);
   }
   return reading;
 }

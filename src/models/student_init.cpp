@@ -319,6 +319,22 @@ StudentArch StudentSpec::arch() const {
   return arch;
 }
 
+namespace {
+
+// A card's list of names ("data.<key>"): an array of strings.
+std::vector<std::string> card_names(const json& names, const std::string& origin, const char* key) {
+  std::vector<std::string> out;
+  for (const json& name : names.is_array() ? names : json::array({nullptr})) {
+    if (!name.is_string()) {
+      fail("{}: \"data.{}\" must be a list of names, got {}", origin, key, names.dump());
+    }
+    out.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
 json StudentSpec::to_json() const {
   return {{"format", kCardFormat},
           {"version", 1},
@@ -334,7 +350,9 @@ json StudentSpec::to_json() const {
             {"teacher_hidden", info.teacher_hidden},
             {"audio_dim", info.audio_dim},
             {"visual_dim", info.visual_dim},
-            {"privileged_sources", info.privileged_sources}}},
+            {"privileged_sources", info.privileged_sources},
+            {"emotion_labels", info.emotion_labels},
+            {"tokenizer_identity", info.tokenizer}}},
           {"pretrained", pretrained},
           {"tokenizer", tokenizer}};
 }
@@ -367,13 +385,21 @@ StudentSpec StudentSpec::from_json(const json& card, const std::string& origin) 
     info.teacher_hidden = card_integer(data, "teacher_hidden", origin, "data.");
     info.audio_dim = card_integer(data, "audio_dim", origin, "data.");
     info.visual_dim = card_integer(data, "visual_dim", origin, "data.");
-    const json& sources = data.at("privileged_sources");
-    for (const json& source : sources.is_array() ? sources : json::array({nullptr})) {
-      if (!source.is_string()) {
-        fail("{}: \"data.privileged_sources\" must be a list of names, got {}", origin,
-             sources.dump());
+    info.privileged_sources = card_names(data.at("privileged_sources"), origin, "privileged_sources");
+    // Cards before HEF (docs/hef.md) have neither: no labels and no tokenizer identity known.
+    if (data.contains("emotion_labels")) {
+      info.emotion_labels = card_names(data["emotion_labels"], origin, "emotion_labels");
+      if (!info.emotion_labels.empty() &&
+          static_cast<int64_t>(info.emotion_labels.size()) != info.num_emotions) {
+        fail("{}: \"data.emotion_labels\" names {} labels for {} emotions", origin,
+             info.emotion_labels.size(), info.num_emotions);
       }
-      info.privileged_sources.push_back(source.get<std::string>());
+    }
+    if (data.contains("tokenizer_identity")) {
+      if (!data["tokenizer_identity"].is_string()) {
+        fail("{}: \"data.tokenizer_identity\" must be a string", origin);
+      }
+      info.tokenizer = data["tokenizer_identity"].get<std::string>();
     }
     spec.pretrained = card.value("pretrained", json());
     if (!spec.pretrained.is_null() && !spec.pretrained.is_object()) {

@@ -14,11 +14,11 @@ mpi() {  # mpi N pride-args...: N ranks of pride on this machine
   mpirun --oversubscribe --bind-to none -n "$n" -x OMP_NUM_THREADS "$PRIDE" "$@"
 }
 
-make_data() {  # small train and eval sets, shared by the runs of one test
+make_data() {  # small train and eval sets, shared by the runs of one test; with HEF's signals
   "$PRIDE" data synth --out "$WORK/train.h5" --samples 256 --seed 11 --vocab 512 --topk 6 \
-    --hidden 24 --audio-dim 8 --visual-dim 6 >/dev/null
+    --hidden 24 --audio-dim 8 --visual-dim 6 --teacher-emotions --cause-words >/dev/null
   "$PRIDE" data synth --out "$WORK/eval.h5" --samples 48 --seed 12 --vocab 512 --topk 6 \
-    --hidden 24 --audio-dim 8 --visual-dim 6 >/dev/null
+    --hidden 24 --audio-dim 8 --visual-dim 6 --teacher-emotions --cause-words >/dev/null
 }
 
 # A small student with every loss term on, logging every step.
@@ -28,7 +28,7 @@ SMALL=(--config "$REPO/configs/tiny.yaml"
   --set model.d_ff=64 --set model.memory_slots=4 --set train.global_batch_size=8
   --set train.micro_batch_size=8
   --set train.warmup_steps=2 --set train.eval_every=4 --set train.eval_samples=24
-  --set run.log_every=1 --set checkpoint.every_steps=0)
+  --set run.log_every=1 --set checkpoint.every_steps=0 --set loss.emotion_kd_weight=0.5)
 
 train_and_export() {  # train_and_export NAME RANKS [train args...]: a SMALL run, weights exported
   local name=$1 ranks=$2
