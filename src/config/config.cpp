@@ -139,6 +139,11 @@ std::vector<Field> fields_of(Config& c) {
       {"teach.plugin_attribution", &c.teach.plugin_attribution, -kInf, kInf,
        {"gradient_x_input", "integrated_gradients"}},
       {"teach.plugin_ig_steps", &c.teach.plugin_ig_steps, 1, 1 << 12},
+      {"hef.out", &c.hef.out},
+      {"hef.response_template", &c.hef.response_template},
+      {"hef.max_new_tokens", &c.hef.max_new_tokens, 1, 1 << 20},
+      {"hef.temperature", &c.hef.temperature, 0, 100},
+      {"hef.top_p", &c.hef.top_p, 1e-9, 1},
   };
 }
 

@@ -189,6 +189,16 @@ struct TeachConfig {
   int64_t plugin_ig_steps = 16;                          // integrated gradients' Riemann steps
 };
 
+// `pride hef` (docs/hef.md): the large model's emotion and response with and without the plug-in;
+// the teacher, input, plug-in and prompts are teach.*'s.
+struct HefConfig {
+  std::string out = "";                 // predictions.jsonl and metrics.json
+  std::string response_template = "";   // empty: the built-in one (with the plug-in's hints)
+  int64_t max_new_tokens = 64;
+  double temperature = 0.0;  // 0: greedy
+  double top_p = 1.0;
+};
+
 struct Config {
   RunConfig run;
   DataConfig data;
@@ -200,6 +210,7 @@ struct Config {
   CheckpointConfig checkpoint;
   DistConfig dist;
   TeachConfig teach;
+  HefConfig hef;
 };
 
 // Loads `files` in order (later keys override earlier ones), then applies `overrides`

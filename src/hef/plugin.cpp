@@ -206,7 +206,8 @@ std::vector<WordScore> EmotionPlugin::words_of(const dialogue::DialogueText& sam
 
 teacher::PluginHints EmotionPlugin::hints(const dialogue::DialogueText& sample,
                                           const std::vector<int32_t>& context_ids) {
-  const PluginReading reading = read(sample, context_ids);
+  last_ = read(sample, context_ids);
+  const PluginReading& reading = last_;
   teacher::PluginHints hints;
   const auto top = static_cast<size_t>(config_.plugin_top_emotions);
   for (size_t i = 0; i < reading.ranked.size(); ++i) {

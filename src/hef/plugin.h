@@ -45,6 +45,8 @@ class EmotionPlugin : public teacher::HintSource {
   PluginReading read(const dialogue::DialogueText& sample, const std::vector<int32_t>& context_ids);
   teacher::PluginHints hints(const dialogue::DialogueText& sample,
                              const std::vector<int32_t>& context_ids) override;
+  // The reading behind the last hints() (pride hef reports it whole).
+  const PluginReading& last_reading() const { return last_; }
   // The checkpoint's path and step, for the teach run's fingerprint.
   std::string identity() const;
 
@@ -59,6 +61,7 @@ class EmotionPlugin : public teacher::HintSource {
   const text::Tokenizer& tokenizer_;
   torch::Device device_;
   LoadedStudent student_;
+  PluginReading last_;
 };
 
 }  // namespace pride::hef

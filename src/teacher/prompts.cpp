@@ -171,6 +171,17 @@ std::map<std::string, std::string> PromptBuilder::values(const dialogue::Dialogu
           {"cause_words", join(hints.cause_words)}};
 }
 
+void PromptBuilder::check_request_template(const std::string& text, const std::string& key) const {
+  check_template(text, with_plugin_keys(kEmotionKeys, !config_.plugin.empty()), key);
+}
+
+Prompt PromptBuilder::request(const std::string& text_template, const std::string& key,
+                              const dialogue::DialogueText& sample,
+                              const SamplePrompts& prompts) const {
+  return teacher_prompt(
+      render_template(text_template, values(sample, prompts.first_turn, prompts.hints), key));
+}
+
 std::vector<Ids> PromptBuilder::label_ids() const {
   const std::string prefix = chat_.teacher ? "" : " ";
   std::vector<Ids> ids;

@@ -85,6 +85,12 @@ class PromptBuilder {
   // `plugin` (teach.plugin): read once the context is known; its cause words become the
   // privileged source emotion_cause and its hints fill the templates' placeholders.
   SamplePrompts prepare(const dialogue::DialogueText& sample, HintSource* plugin = nullptr) const;
+  // Checks a request template's placeholders now (those of the emotion prompt); `key` names it.
+  void check_request_template(const std::string& text, const std::string& key) const;
+  // A request to the teacher from `text_template` with the sample's values and hints, rendered
+  // like the reasoning prompt (in the teacher's chat format where one applies).
+  Prompt request(const std::string& text_template, const std::string& key,
+                 const dialogue::DialogueText& sample, const SamplePrompts& prompts) const;
   // Each emotion label's ids as they follow the emotion prompt (after a space in a plain text
   // prompt; at once after a chat template's generation prompt).
   std::vector<Ids> label_ids() const;

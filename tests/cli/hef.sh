@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib/common.sh"
 LIB="$REPO/tests/cli/lib"
 REF="/usr/bin/python3 $LIB/hf_reference.py"
 HEF_REF="/usr/bin/python3 $LIB/hef_reference.py"
+ATTRIBUTION_REF="/usr/bin/python3 -W ignore $LIB/attribution_reference.py"
 NPM="${PRIDE_CACHE:-$HOME/.cache/pride}/npm"
 
 $REF make-tokenizer "$WORK/teacher" --merges "e r,t h,th e,i n,a n,an x" --special-config
@@ -95,6 +96,32 @@ print(len(rows), "steps, last emotion_kd", rows[-1]["emotion_kd"])
 sys.exit(not (rows and all(math.isfinite(r[k]) and r["emotion_kd"] > 0 for r in rows
                            for k in ("loss", "emotion_kd", "emotion_ce"))))' \
   "$WORK/student/metrics.jsonl"
+
+# pride hef: the plug-in's attributions equal the Python mirror's (gradient x input, and integrated
+# gradients), its words are the top ones by score, and the emotion metrics are recomputed.
+mkdir -p "$WORK/plugin_export"
+"$PRIDE" ckpt export "$WORK/plugin/checkpoints/latest" \
+  --out "$WORK/plugin_export/student.safetensors" >/dev/null
+for attribution in "gradient_x_input 1" "integrated_gradients 8"; do
+  set -- $attribution
+  mpi 2 hef "${TEACH[@]}" --set "teach.plugin=$WORK/plugin/checkpoints" --set "hef.out=$WORK/$1" \
+    --set "teach.plugin_attribution=$1" --set "teach.plugin_ig_steps=$2" \
+    --set hef.max_new_tokens=8 >/dev/null
+  check "pride hef, $1: attributions equal the independent computation (1e-5)" \
+    $ATTRIBUTION_REF check "$WORK/plugin_export" "$WORK/$1/predictions.jsonl" "$2" 1e-5
+done
+check "pride hef: one line per sample in input order, both responses, both predictions" \
+  /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ids = [json.loads(l)["id"] for l in open(sys.argv[2])]
+ok = [r["id"] for r in rows] == ids and all(
+    isinstance(r["response"], str) and isinstance(r["response_without_plugin"], str) and
+    len(r["teacher"]["emotion_logprobs"]) == 32 and r["teacher_with_plugin"]["emotion"] for r in rows)
+sys.exit(not ok)' "$WORK/gradient_x_input/predictions.jsonl" "$WORK/ed.jsonl"
+check "pride hef: accuracy and macro-F1 recomputed independently" \
+  $ATTRIBUTION_REF metrics "$WORK/gradient_x_input/predictions.jsonl" \
+  "$WORK/gradient_x_input/metrics.json"
 
 # Errors, each exit 2 naming what is wrong.
 "$PRIDE" data synth --out "$WORK/synth.h5" --samples 16 --vocab 300 >/dev/null
