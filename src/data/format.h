@@ -14,11 +14,29 @@ namespace pride::format {
 // by more than this (float32 rounding of stored log-probs).
 inline constexpr double kTopkMassTolerance = 1e-3;
 
+// A teacher emotion row is one distribution: its probabilities sum to 1 within this (float16
+// storage rounds each log-probability to about 1e-3 relative).
+inline constexpr double kEmotionMassTolerance = 1e-2;
+
 // sum_k exp(logprobs[k]) of one teacher row, in double.
 inline double topk_mass(const float* logprobs, int64_t k) {
   double mass = 0;
   for (int64_t i = 0; i < k; ++i) mass += std::exp(static_cast<double>(logprobs[i]));
   return mass;
+}
+
+// What is wrong with one sample's teacher emotion row (log-probabilities of one distribution over
+// `n` emotions), or "" when nothing is.
+inline std::string emotion_row_problem(const float* logprobs, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(logprobs[i])) return "holds NaN";
+    if (logprobs[i] > 0) return "holds a log-probability above 0";
+  }
+  const double mass = topk_mass(logprobs, n);
+  if (std::abs(mass - 1) > kEmotionMassTolerance) {
+    return "has emotion probabilities summing to " + std::to_string(mass) + ", not 1";
+  }
+  return "";
 }
 
 inline constexpr char kFormatName[] = "pride-dialogue";
@@ -55,9 +73,6 @@ inline constexpr char kTeacherHiddenTokens[] = "/teacher/hidden_tokens";  // opt
 // Optional, [N, E]: the teacher's emotion distribution per sample as log-probabilities (pride teach
 // with teach.score_emotions, or a plug-in signal of pride data synth).
 inline constexpr char kTeacherEmotionLogprobs[] = "/teacher/emotion_logprobs";
-// A teacher emotion row is one distribution: its probabilities sum to 1 within this (float16
-// storage rounds each log-probability to about 1e-3 relative).
-inline constexpr double kEmotionMassTolerance = 1e-2;
 
 inline constexpr char kAudio[] = "audio";
 inline constexpr char kVisual[] = "visual";

@@ -112,9 +112,21 @@ class Inspector {
     const h5::Dataset hidden = file_.dataset(format::kTeacherHidden);
     expect_shape(hidden, info_.num_samples, info_.teacher_hidden, "one per sample");
     check_finite(hidden, nullptr);
+    if (info_.teacher_emotion) check_teacher_emotions();
   }
 
   // Offsets: 1-D, N+1 entries, start at 0, non-decreasing, end at the flat dataset's length.
+  void check_teacher_emotions() {
+    const h5::Dataset emotions = file_.dataset(format::kTeacherEmotionLogprobs);
+    expect_shape(emotions, info_.num_samples, info_.num_emotions, "one per sample");
+    if (!emotions.is_float()) fail_in(emotions, "must hold floating-point values");
+    scan_rows<float>(emotions, nullptr, info_.num_samples,
+                     [&](int64_t sample, const float* v, int64_t cols) {
+                       const std::string problem = format::emotion_row_problem(v, cols);
+                       if (!problem.empty()) fail_in(emotions, fmt::format("sample {} {}", sample, problem));
+                     });
+  }
+
   void check_offsets(const h5::Dataset& offsets, const h5::Dataset& data) {
     if (!checked_offsets_.insert(offsets.name()).second) return;
     expect_shape(offsets, info_.num_samples + 1, 0, "number of samples + 1");
@@ -232,12 +244,13 @@ std::string InspectReport::summary() const {
   return fmt::format(
       "file: {}\nformat: {} v{} (valid)\nsamples: {}\nvocab_size: {}  emotions: {}  "
       "pad/bos/eos: {}/{}/{}\ncontext tokens: {} (mean {:.2f} per sample)\n"
-      "response tokens: {} (mean {:.2f} per sample)\nteacher: top-K {}, hidden {}, {}\n"
+      "response tokens: {} (mean {:.2f} per sample)\nteacher: top-K {}, hidden {}, {}{}\n"
       "privileged sources: {}\nmodalities: {}\n",
       path, format::kFormatName, format::kVersion, info.num_samples, info.vocab_size,
       info.num_emotions, info.pad_id, info.bos_id, info.eos_id, context_tokens, mean_context_len,
       response_tokens, mean_response_len, info.topk, info.teacher_hidden,
-      half_precision ? "float16" : "float32", format::join_list(info.privileged_sources),
+      half_precision ? "float16" : "float32",
+      info.teacher_emotion ? ", emotion distributions" : "", format::join_list(info.privileged_sources),
       modalities_text(info));
 }
 

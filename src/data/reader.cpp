@@ -324,16 +324,9 @@ struct DialogueReader::Impl {
   // distribution.
   void read_teacher_emotion(int64_t index, Sample& sample) const {
     const std::vector<float> logprobs = emotion_logprobs->read_rows<float>(index, 1);
-    for (const float value : logprobs) {
-      if (std::isnan(value) || value > 0 || value == INFINITY) {
-        fail("{}: {}: sample {} holds {}, not a log-probability", path, emotion_logprobs->name(),
-             index, value);
-      }
-    }
-    const double mass = format::topk_mass(logprobs.data(), info.num_emotions);
-    if (std::abs(mass - 1) > format::kEmotionMassTolerance) {
-      fail("{}: {}: the emotion probabilities of sample {} sum to {:.6f}, not 1", path,
-           emotion_logprobs->name(), index, mass);
+    const std::string problem = format::emotion_row_problem(logprobs.data(), info.num_emotions);
+    if (!problem.empty()) {
+      fail("{}: {}: sample {} {}", path, emotion_logprobs->name(), index, problem);
     }
     sample.teacher_emotion_logprobs = torch::tensor(logprobs);
   }

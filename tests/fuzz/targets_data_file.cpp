@@ -85,7 +85,7 @@ std::vector<std::string> dataset_names(const std::vector<std::string>& sources) 
                                      format::modality_dataset(format::kVisual)};
   for (const std::string& source : sources) ragged.push_back(format::privileged_dataset(source));
   std::vector<std::string> names = {format::kEmotion, format::kTopkIds, format::kTopkLogprobs,
-                                    format::kTeacherHidden};
+                                    format::kTeacherHidden, format::kTeacherEmotionLogprobs};
   for (const std::string& field : ragged) {
     names.push_back(field);
     names.push_back(format::offsets_of(field));
@@ -123,7 +123,8 @@ std::string scratch_file(const std::string& what) {
       .string();
 }
 
-// Four samples of every field, the audio and visual modalities, K = 4, H = 8.
+// Four samples of every field, the audio and visual modalities, the teacher's emotions and the
+// cause words, K = 4, H = 8.
 const DataFile& seed_description() {
   static const DataFile description = [] {
     SynthOptions options;
@@ -136,6 +137,7 @@ const DataFile& seed_description() {
     options.visual_dim = 2;
     options.min_context = 2;
     options.max_context = 5;
+    options.teacher_emotions = options.cause_words = true;  // HEF's datasets are fuzzed too
     options.vocab_size = minimum_vocab_size(options);
     const std::string path = scratch_file("synth");
     synthesize(path, options);

@@ -525,6 +525,41 @@ TEST(Data, SynthesizedTopkRowsHoldAtMostAllTheMass) {
   EXPECT_GT(largest, 0.9);  // the top-K does hold most of the mass
 }
 
+TEST(Data, PluginSignalsLeaveEveryOtherValueAsItWas) {
+  SynthOptions options = small_options();
+  options.samples = 200;
+  const DialogueReader plain(synth_file("plain.h5", options));
+  options.teacher_emotions = options.cause_words = true;
+  const DialogueReader hef(synth_file("hef.h5", options));
+  EXPECT_FALSE(plain.info().teacher_emotion);
+  EXPECT_TRUE(hef.info().teacher_emotion);
+  EXPECT_EQ(hef.info().privileged_sources.back(), "emotion_cause");
+  int64_t right = 0;
+  for (int64_t i = 0; i < hef.size(); ++i) {
+    Sample with = hef.read(i, true);
+    const Sample without = plain.read(i, true);
+    EXPECT_FALSE(with.privileged.at("emotion_cause").empty());
+    with.privileged.erase("emotion_cause");
+    expect_same_sample(with, without);
+    const torch::Tensor& emotions = with.teacher_emotion_logprobs;
+    EXPECT_NEAR(emotions.exp().sum().item<double>(), 1.0, 1e-5);
+    right += emotions.argmax().item<int64_t>() == with.emotion;
+  }
+  EXPECT_NEAR(static_cast<double>(right) / hef.size(), 0.8, 0.1);  // kTeacherEmotionAccuracy
+}
+
+TEST_F(Corruption, TeacherEmotionsThatAreNotADistribution) {
+  SynthOptions options = small_options();
+  options.teacher_emotions = true;
+  path_ = synth_file("emotions.h5", options);
+  set_value<float>("/teacher/emotion_logprobs", 13, 2, -0.01f);  // now the row sums above 1
+  expect_rejected({"/teacher/emotion_logprobs", "sample 13", "summing to"});
+  const std::string message = error_of([&] { DialogueReader(path_).read(13, false); });
+  EXPECT_TRUE(contains(message, path_) && contains(message, "sample 13")) << message;
+  set_value<float>("/teacher/emotion_logprobs", 13, 2, NAN);
+  expect_rejected({"/teacher/emotion_logprobs", "sample 13", "NaN"});
+}
+
 TEST_F(Corruption, EmotionOutOfRange) {
   set_value<int32_t>("/samples/emotion", 9, 0, 6);
   expect_rejected({"/samples/emotion", "emotion 6 of sample 9"});

@@ -329,5 +329,39 @@ TEST(EmotionCeSum, BadLabelIsAnErrorNamingIt) {
   }
 }
 
+// ---- emotion KD (HEF) ----------------------------------------------------------------------
+
+TEST(EmotionKdSum, MatchesHandComputedValue) {
+  // Two samples: KL(p || softmax(logits)) = sum_e p_e (log p_e - logits_e + logsumexp(logits)).
+  const std::vector<std::vector<double>> p = {{0.7, 0.2, 0.1}, {0.25, 0.25, 0.5}};
+  const std::vector<std::vector<double>> l = {{1.0, 0.0, -1.0}, {0.5, 2.0, 0.0}};
+  double expected = 0;
+  for (size_t b = 0; b < 2; ++b) {
+    for (size_t e = 0; e < 3; ++e) {
+      expected += p[b][e] * (std::log(p[b][e]) - l[b][e] + log_sum_exp(l[b]));
+    }
+  }
+  auto logits = torch::tensor({1.0, 0.0, -1.0, 0.5, 2.0, 0.0}, kF64).view({2, 3});
+  auto teacher = torch::tensor({0.7, 0.2, 0.1, 0.25, 0.25, 0.5}, kF64).view({2, 3}).log();
+  EXPECT_NEAR(value(emotion_kd_sum(logits, teacher)), expected, 1e-12);
+}
+
+TEST(EmotionKdSum, ZeroWhenTheStudentIsTheTeacher) {
+  auto logits = torch::randn({4, 5}, kF64);
+  EXPECT_NEAR(value(emotion_kd_sum(logits, torch::log_softmax(logits, -1))), 0.0, 1e-12);
+}
+
+TEST(EmotionKdSum, GradientMatchesFiniteDifferences) {
+  auto teacher = torch::log_softmax(torch::randn({3, 4}, kF64), -1);
+  expect_gradient_matches_finite_differences(
+      [&](const torch::Tensor& l) { return emotion_kd_sum(l, teacher); },
+      torch::randn({3, 4}, kF64));
+}
+
+TEST(EmotionKdSum, ShapeMismatchIsAnError) {
+  EXPECT_THROW(emotion_kd_sum(torch::randn({2, 3}), torch::randn({2, 4})), Error);
+  EXPECT_THROW(emotion_kd_sum(torch::randn({6}), torch::randn({6})), Error);
+}
+
 }  // namespace
 }  // namespace pride
