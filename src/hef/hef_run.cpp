@@ -14,7 +14,7 @@
 #include "dialogue/features.h"
 #include "dialogue/label_sets.h"
 #include "eval/text_metrics.h"
-#include "hef/plugin.h"
+#include "teacher/plugin.h"
 #include "io/file_io.h"
 #include "models/generate.h"
 #include "teacher/chat_prompts.h"
@@ -151,9 +151,9 @@ class HefRank {
   }
 
   json start_line(const dialogue::DialogueText& sample, int64_t index) const {
-    const PluginReading& reading = plugin_.last_reading();
+    const teacher::PluginReading& reading = plugin_.last_reading();
     json words = json::array();
-    for (const WordScore& word : reading.words) words.push_back({word.word, word.score});
+    for (const teacher::WordScore& word : reading.words) words.push_back({word.word, word.score});
     return {{"sample", index},
             {"id", sample.id},
             {"gold_emotion", sample.emotion},
@@ -210,7 +210,7 @@ class HefRank {
   dialogue::FeatureLoader features_;
   teacher::InputSummary input_;
   std::vector<std::string> labels_;
-  EmotionPlugin plugin_;
+  teacher::EmotionPlugin plugin_;
   Arm without_, with_;
   std::vector<Ids> label_ids_;
 };

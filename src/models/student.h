@@ -69,7 +69,7 @@ class StudentImpl : public torch::nn::Module {
   StudentImpl(const ModelConfig& config, const DatasetInfo& info, const StudentArch& arch);
   StudentOutput forward(const Batch& batch, const PiUsage& pi = {});
   // forward() from given token embeddings [B, T, d] (what embed() returns for batch.tokens, maybe
-  // scaled): gradient-based attributions read their gradient (hef/plugin.h).
+  // scaled): gradient-based attributions read their gradient (teacher/plugin.h).
   StudentOutput forward_embedded(const Batch& batch, const torch::Tensor& embeddings,
                                  const PiUsage& pi = {});
   torch::Tensor embed(const torch::Tensor& tokens) { return embed_tokens(tokens); }

@@ -13,7 +13,7 @@
 
 #include "data/shard_manifest.h"
 #include "dialogue/label_sets.h"
-#include "hef/plugin.h"
+#include "teacher/plugin.h"
 #include "dialogue/features.h"
 #include "sharding/shard_tool.h"
 #include "teacher/chat_prompts.h"
@@ -48,7 +48,7 @@ void run_teach(const Config& config, Communicator& comm, torch::Device device) {
   dialogue::FeatureLoader features(fs::path(c.input).parent_path().string());
   const InputSummary input = scan_input(c.input, features, c.reasoning);
   const ChatTemplates chat = find_chat_templates(config);
-  std::optional<hef::EmotionPlugin> plugin;
+  std::optional<EmotionPlugin> plugin;
   if (!c.plugin.empty()) {
     if (input.sources.count(kEmotionCauseSource) > 0) {
       fail("{}: the samples have a privileged source '{}' already, which teach.plugin writes",

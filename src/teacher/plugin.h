@@ -18,7 +18,7 @@
 #include "teacher/prompts.h"
 #include "text/tokenizer.h"
 
-namespace pride::hef {
+namespace pride::teacher {
 
 struct WordScore {
   std::string word;  // as it stands in the dialogue, edge punctuation stripped
@@ -35,7 +35,7 @@ struct PluginReading {
   std::vector<std::string> cause_words; // the top-m words by score, highest first
 };
 
-class EmotionPlugin : public teacher::HintSource {
+class EmotionPlugin : public HintSource {
  public:
   // `labels`: the data's label set, which the checkpoint's must equal (an error naming both).
   // `tokenizer`: the one the context ids are in; the checkpoint's data must have used it.
@@ -43,7 +43,7 @@ class EmotionPlugin : public teacher::HintSource {
                 const text::Tokenizer& tokenizer, torch::Device device);
 
   PluginReading read(const dialogue::DialogueText& sample, const std::vector<int32_t>& context_ids);
-  teacher::PluginHints hints(const dialogue::DialogueText& sample,
+  PluginHints hints(const dialogue::DialogueText& sample,
                              const std::vector<int32_t>& context_ids) override;
   // The reading behind the last hints() (pride hef reports it whole).
   const PluginReading& last_reading() const { return last_; }
@@ -64,4 +64,4 @@ class EmotionPlugin : public teacher::HintSource {
   PluginReading last_;
 };
 
-}  // namespace pride::hef
+}  // namespace pride::teacher

@@ -1,6 +1,6 @@
 // Implements plugin.h: the checks that make a checkpoint a plug-in, the integrated gradients, and
 // the words rebuilt from the tokenizer's pieces.
-#include "hef/plugin.h"
+#include "teacher/plugin.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,7 +11,7 @@
 
 #include "util/error.h"
 
-namespace pride::hef {
+namespace pride::teacher {
 namespace {
 
 // A context-only batch of `rows` copies of `tokens` [1, T]: what inference gives the emotion head.
@@ -204,11 +204,11 @@ std::vector<WordScore> EmotionPlugin::words_of(const dialogue::DialogueText& sam
   return words;
 }
 
-teacher::PluginHints EmotionPlugin::hints(const dialogue::DialogueText& sample,
+PluginHints EmotionPlugin::hints(const dialogue::DialogueText& sample,
                                           const std::vector<int32_t>& context_ids) {
   last_ = read(sample, context_ids);
   const PluginReading& reading = last_;
-  teacher::PluginHints hints;
+  PluginHints hints;
   const auto top = static_cast<size_t>(config_.plugin_top_emotions);
   for (size_t i = 0; i < reading.ranked.size(); ++i) {
     (i < top ? hints.candidates : hints.others).push_back(labels_[reading.ranked[i]]);
@@ -225,4 +225,4 @@ teacher::PluginHints EmotionPlugin::hints(const dialogue::DialogueText& sample,
   return hints;
 }
 
-}  // namespace pride::hef
+}  // namespace pride::teacher
