@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <numeric>
 
 #include "util/error.h"
@@ -75,6 +76,21 @@ std::vector<std::pair<size_t, size_t>> turn_ranges(const std::string& text,
   return ranges;
 }
 
+// The plug-in's student; any other model is an error saying what a plug-in is.
+LoadedStudent load_plugin(const std::string& path, torch::Device device) {
+  if (std::filesystem::exists(std::filesystem::path(path) / "config.json")) {
+    fail(
+        "teach.plugin {}: a Hugging Face model has no emotion head; a plug-in is a pride student "
+        "(a checkpoint of pride train, or its export) trained on the data's emotion labels",
+        path);
+  }
+  try {
+    return load_student(path, device);
+  } catch (const Error& error) {
+    fail("teach.plugin: {} (a plug-in is a pride student checkpoint, or its export)", error.what());
+  }
+}
+
 }  // namespace
 
 EmotionPlugin::EmotionPlugin(const TeachConfig& config, const std::vector<std::string>& labels,
@@ -83,7 +99,7 @@ EmotionPlugin::EmotionPlugin(const TeachConfig& config, const std::vector<std::s
       labels_(labels),
       tokenizer_(tokenizer),
       device_(device),
-      student_(load_student(config.plugin, device)) {
+      student_(load_plugin(config.plugin, device)) {
   const DatasetInfo& info = student_.spec.info;
   if (info.num_emotions < 1) {
     fail("teach.plugin {}: the student has no emotion head to predict with", student_.path);

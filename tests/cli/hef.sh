@@ -130,6 +130,9 @@ check "pride hef: accuracy and macro-F1 recomputed independently" \
 check "a plug-in of another label set is refused, naming both" \
   expect_error "are not the data's [afraid, angry" teach "${TEACH[@]}" \
   --set "teach.out=$WORK/bad" --set "teach.plugin=$WORK/synthetic/checkpoints"
+check "a model without an emotion head is no plug-in" \
+  expect_error "a Hugging Face model has no emotion head" teach "${TEACH[@]}" \
+  --set "teach.out=$WORK/bad" --set "teach.plugin=$WORK/teacher"
 check "the HEF prompts need a plug-in" \
   expect_error "teach.prompt_set hef needs teach.plugin" teach "${TEACH[@]}" \
   --set "teach.out=$WORK/bad" --set teach.prompt_set=hef
