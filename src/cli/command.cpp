@@ -31,7 +31,8 @@ void add_all_commands(CLI::App& app, CommandTable& table) {
   static constexpr AddCommands kCommands[] = {
       add_train_command,    add_eval_command,     add_teach_command,  add_hef_command,
       add_data_commands,    add_shard_command,    add_ckpt_commands,  add_bench_commands,
-      add_score_command,    add_tokenize_command, add_generate_command, add_chat_commands};
+      add_judge_command,    add_score_command,    add_tokenize_command, add_generate_command,
+      add_chat_commands};
   for (AddCommands add : kCommands) add(app, table);
 }
 

@@ -50,6 +50,7 @@ void add_train_command(CLI::App& app, CommandTable& table);
 void add_eval_command(CLI::App& app, CommandTable& table);
 void add_teach_command(CLI::App& app, CommandTable& table);
 void add_hef_command(CLI::App& app, CommandTable& table);
+void add_judge_command(CLI::App& app, CommandTable& table);
 void add_data_commands(CLI::App& app, CommandTable& table);  // data synth | inspect | convert
 void add_shard_command(CLI::App& app, CommandTable& table);
 void add_ckpt_commands(CLI::App& app, CommandTable& table);   // ckpt inspect | export

@@ -199,6 +199,24 @@ struct HefConfig {
   double top_p = 1.0;
 };
 
+// `pride judge` (docs/judge.md): pairwise empathy judgments by a Hugging Face causal LM.
+struct JudgeConfig {
+  std::string model = "";      // the judge: a Hugging Face model directory
+  std::string tokenizer = "";  // empty: the model's directory
+  std::string dtype = "fp32";
+  std::string chat = "auto";        // auto: the judge's chat template when it has one
+  std::string system_prompt = "";   // its chat prompts' system message; empty: none
+  std::string input = "";           // the dialogues (JSONL), one per pair, in order
+  std::string a = "", b = "";       // the two response files (JSONL), line i answers dialogue i
+  std::string a_field = "", b_field = "";  // empty: "response", "hypothesis_text" or "text"
+  std::string out = "";             // verdicts.jsonl and metrics.json
+  std::string template_text = "";   // judge.template; empty: the built-in empathy rubric
+  int64_t batch_size = 8;
+  int64_t bootstrap = 1000;         // resamples of the confidence intervals
+  double confidence = 0.95;
+  int64_t seed = 1234;
+};
+
 struct Config {
   RunConfig run;
   DataConfig data;
@@ -211,6 +229,7 @@ struct Config {
   DistConfig dist;
   TeachConfig teach;
   HefConfig hef;
+  JudgeConfig judge;
 };
 
 // Loads `files` in order (later keys override earlier ones), then applies `overrides`

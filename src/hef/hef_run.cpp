@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "dialogue/dialogue.h"
+#include "distributed/rank_files.h"
 #include "dialogue/features.h"
 #include "dialogue/label_sets.h"
 #include "eval/text_metrics.h"
@@ -110,25 +111,23 @@ class HefRank {
 
   int64_t samples() const { return input_.samples; }
 
-  // Answers samples [begin, end) into `path`, one JSON line each.
-  void answer(int64_t begin, int64_t end, const std::string& path) {
-    std::ofstream out(path, std::ios::trunc);
-    if (!out) fail("hef: cannot write {}", path);
+  // The JSON line of each sample of [begin, end).
+  std::vector<std::string> answer(int64_t begin, int64_t end) {
     dialogue::DialogueReader reader(config_.teach.input);
     dialogue::DialogueText sample;
     for (int64_t i = 0; i < begin; ++i) reader.next(sample);
+    std::vector<std::string> lines;
     std::vector<dialogue::DialogueText> batch;
     for (int64_t i = begin; i < end; ++i) {
       if (!reader.next(batch.emplace_back())) fail("{}: ended before sample {}", reader.path(), i);
       if (static_cast<int64_t>(batch.size()) == config_.teach.batch_size || i + 1 == end) {
         for (const json& line : answer_batch(batch, i + 1 - static_cast<int64_t>(batch.size()))) {
-          out << line.dump() << "\n";
+          lines.push_back(line.dump());
         }
         batch.clear();
       }
     }
-    out.close();
-    if (!out) fail("hef: cannot write {}", path);
+    return lines;
   }
 
  private:
@@ -272,21 +271,10 @@ void run_hef(const Config& config, Communicator& comm, torch::Device device) {
   require(config.hef.out, "hef.out");
   const WorldInfo& world = comm.world();
   HefRank rank(config, device);
-  fs::create_directories(config.hef.out);
-  const int64_t samples = rank.samples();
-  const int64_t begin = samples * world.rank / world.world_size;
-  const int64_t end = samples * (world.rank + 1) / world.world_size;
-  const auto part = [&](int r) {
-    return (fs::path(config.hef.out) / fmt::format("predictions-{}.jsonl", r)).string();
-  };
-  rank.answer(begin, end, part(world.rank));
-  comm.barrier();
+  const auto [begin, end] = share_of(rank.samples(), world.rank, world.world_size);
+  const std::string predictions =
+      join_rank_lines(comm, config.hef.out, "predictions", rank.answer(begin, end));
   if (world.rank != 0) return;
-  std::string joined;
-  for (int r = 0; r < world.world_size; ++r) joined += read_text_file(part(r));
-  const std::string predictions = (fs::path(config.hef.out) / "predictions.jsonl").string();
-  replace_file_atomically(predictions, joined);
-  for (int r = 0; r < world.world_size; ++r) fs::remove(part(r));
   const json metrics = metrics_of(predictions);
   replace_file_atomically((fs::path(config.hef.out) / "metrics.json").string(),
                           metrics.dump(2) + "\n");

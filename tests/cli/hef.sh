@@ -8,7 +8,7 @@
 source "$(dirname "$0")/lib/common.sh"
 LIB="$REPO/tests/cli/lib"
 REF="/usr/bin/python3 $LIB/hf_reference.py"
-HEF_REF="/usr/bin/python3 $LIB/hef_reference.py"
+LABEL_REF="/usr/bin/python3 $LIB/label_reference.py"
 ATTRIBUTION_REF="/usr/bin/python3 -W ignore $LIB/attribution_reference.py"
 NPM="${PRIDE_CACHE:-$HOME/.cache/pride}/npm"
 
@@ -28,24 +28,10 @@ STUDENT=(--config "$REPO/configs/tiny.yaml" --set model.d_model=32 --set model.n
 
 PRIDE_TEACH_PROMPTS="$WORK/prompts" mpi 2 teach "${TEACH[@]}" --set "teach.out=$WORK/taught" \
   >/dev/null
-$HEF_REF labels "$WORK/prompts" "$WORK/label_texts.json"
+$LABEL_REF labels "$WORK/prompts" "$WORK/label_texts.json"
 if command -v node >/dev/null && "$REPO/scripts/install-references.sh"; then
-  node - "$NPM/node_modules/tokenizers" "$WORK/teacher/tokenizer.json" "$WORK/label_texts.json" \
-    >"$WORK/label_ids.json" <<'JS'
-const fs = require("fs");
-const [modules, file, texts] = process.argv.slice(2);
-const { Tokenizer } = require(modules);
-(async () => {
-  const tokenizer = Tokenizer.fromFile(file);
-  const encode = async (text, addSpecialTokens) =>
-    (await tokenizer.encodeBatch([text], { addSpecialTokens }))[0].getIds();
-  const jobs = JSON.parse(fs.readFileSync(texts, "utf8"));
-  const out = { prompts: [], labels: [] };
-  for (const prompt of jobs.prompts) out.prompts.push(await encode(prompt, true));
-  for (const label of jobs.labels) out.labels.push(await encode(label, false));
-  process.stdout.write(JSON.stringify(out));
-})();
-JS
+  node "$LIB/encode_label_texts.js" "$NPM/node_modules/tokenizers" "$WORK/teacher/tokenizer.json" \
+    "$WORK/label_texts.json" >"$WORK/label_ids.json"
   check "labels of several tokens, some sharing a prefix" /usr/bin/python3 -c '
 import json, sys
 labels = json.load(open(sys.argv[1]))["labels"]
@@ -54,7 +40,7 @@ shared = sum(a[:2] == b[:2] for i, a in enumerate(labels) for b in labels[i + 1:
 print(multi, "multi-token labels,", shared, "pairs sharing their first two tokens")
 sys.exit(not (multi > 20 and shared > 0))' "$WORK/label_ids.json"
   check "the teacher's emotion distributions equal the independent forward (1e-4)" \
-    $HEF_REF check "$WORK/label_ids.json" "$WORK/taught" "$WORK/teacher" 1e-4
+    $LABEL_REF check "$WORK/label_ids.json" "$WORK/taught" "$WORK/teacher" 1e-4
 else
   echo "SKIPPED: the reference check needs node and the pinned npm packages"
 fi
