@@ -29,9 +29,9 @@ const Command& CommandTable::chosen() const {
 void add_all_commands(CLI::App& app, CommandTable& table) {
   using AddCommands = void (*)(CLI::App&, CommandTable&);
   static constexpr AddCommands kCommands[] = {
-      add_train_command,    add_eval_command,     add_teach_command,  add_hef_command,
-      add_data_commands,    add_shard_command,    add_ckpt_commands,  add_bench_commands,
-      add_judge_command,    add_score_command,    add_tokenize_command, add_generate_command,
+      add_train_command, add_eval_command,  add_teach_command,    add_hef_command,
+      add_data_commands, add_shard_command, add_ckpt_commands,    add_bench_commands,
+      add_judge_command, add_score_command, add_tokenize_command, add_generate_command,
       add_chat_commands};
   for (AddCommands add : kCommands) add(app, table);
 }

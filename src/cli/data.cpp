@@ -44,8 +44,9 @@ void add_synth_command(CLI::App& data, CommandTable& table) {
   add("--min-context", options.min_context, "shortest context, tokens");
   add("--max-context", options.max_context, "longest context, tokens");
   command->add_flag("--half", options.half_precision, "store features and log-probs as float16");
-  command->add_flag("--teacher-emotions", options.teacher_emotions,
-                    "add the teacher's emotion distributions, as with an HEF plug-in (docs/hef.md)");
+  command->add_flag(
+      "--teacher-emotions", options.teacher_emotions,
+      "add the teacher's emotion distributions, as with an HEF plug-in (docs/hef.md)");
   command->add_flag("--cause-words", options.cause_words,
                     "add the privileged source emotion_cause: a plug-in's cause words");
 }

@@ -180,20 +180,20 @@ struct TeachConfig {
   // HEF (docs/hef.md). score_emotions: every emotion label's text is scored after
   // emotion_template and the distribution stored as /teacher/emotion_logprobs.
   bool score_emotions = false;
-  std::string emotion_template = "";  // empty: the built-in one of prompt_set
+  std::string emotion_template = "";   // empty: the built-in one of prompt_set
   std::string prompt_set = "default";  // default | hef (needs plugin): the built-in templates
   std::string plugin = "";             // a pride checkpoint with an emotion head: the plug-in
   int64_t plugin_top_emotions = 3;     // k: {emotion_candidates}
   int64_t plugin_cause_words = 5;      // m: {cause_words} and the emotion_cause source
   std::string plugin_attribution = "gradient_x_input";  // | integrated_gradients
-  int64_t plugin_ig_steps = 16;                          // integrated gradients' Riemann steps
+  int64_t plugin_ig_steps = 16;                         // integrated gradients' Riemann steps
 };
 
 // `pride hef` (docs/hef.md): the large model's emotion and response with and without the plug-in;
 // the teacher, input, plug-in and prompts are teach.*'s.
 struct HefConfig {
-  std::string out = "";                 // predictions.jsonl and metrics.json
-  std::string response_template = "";   // empty: the built-in one (with the plug-in's hints)
+  std::string out = "";                // predictions.jsonl and metrics.json
+  std::string response_template = "";  // empty: the built-in one (with the plug-in's hints)
   int64_t max_new_tokens = 64;
   double temperature = 0.0;  // 0: greedy
   double top_p = 1.0;
@@ -204,15 +204,15 @@ struct JudgeConfig {
   std::string model = "";      // the judge: a Hugging Face model directory
   std::string tokenizer = "";  // empty: the model's directory
   std::string dtype = "fp32";
-  std::string chat = "auto";        // auto: the judge's chat template when it has one
-  std::string system_prompt = "";   // its chat prompts' system message; empty: none
-  std::string input = "";           // the dialogues (JSONL), one per pair, in order
-  std::string a = "", b = "";       // the two response files (JSONL), line i answers dialogue i
+  std::string chat = "auto";       // auto: the judge's chat template when it has one
+  std::string system_prompt = "";  // its chat prompts' system message; empty: none
+  std::string input = "";          // the dialogues (JSONL), one per pair, in order
+  std::string a = "", b = "";      // the two response files (JSONL), line i answers dialogue i
   std::string a_field = "", b_field = "";  // empty: "response", "hypothesis_text" or "text"
-  std::string out = "";             // verdicts.jsonl and metrics.json
-  std::string template_text = "";   // judge.template; empty: the built-in empathy rubric
+  std::string out = "";                    // verdicts.jsonl and metrics.json
+  std::string template_text = "";          // judge.template; empty: the built-in empathy rubric
   int64_t batch_size = 8;
-  int64_t bootstrap = 1000;         // resamples of the confidence intervals
+  int64_t bootstrap = 1000;  // resamples of the confidence intervals
   double confidence = 0.95;
   int64_t seed = 1234;
 };

@@ -205,8 +205,8 @@ Batch Batch::map(const std::function<torch::Tensor(const torch::Tensor&)>& f) co
   for (torch::Tensor* tensor :
        {&moved.tokens, &moved.context_mask, &moved.response_mask, &moved.targets, &moved.emotion,
         &moved.topk_ids, &moved.topk_logprobs, &moved.teacher_hidden,
-        &moved.teacher_emotion_logprobs, &moved.audio,
-        &moved.audio_mask, &moved.visual, &moved.visual_mask}) {
+        &moved.teacher_emotion_logprobs, &moved.audio, &moved.audio_mask, &moved.visual,
+        &moved.visual_mask}) {
     *tensor = move(*tensor);
   }
   for (auto* tensors : {&moved.privileged, &moved.privileged_mask}) {

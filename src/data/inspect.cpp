@@ -123,7 +123,8 @@ class Inspector {
     scan_rows<float>(emotions, nullptr, info_.num_samples,
                      [&](int64_t sample, const float* v, int64_t cols) {
                        const std::string problem = format::emotion_row_problem(v, cols);
-                       if (!problem.empty()) fail_in(emotions, fmt::format("sample {} {}", sample, problem));
+                       if (!problem.empty())
+                         fail_in(emotions, fmt::format("sample {} {}", sample, problem));
                      });
   }
 
@@ -249,9 +250,8 @@ std::string InspectReport::summary() const {
       path, format::kFormatName, format::kVersion, info.num_samples, info.vocab_size,
       info.num_emotions, info.pad_id, info.bos_id, info.eos_id, context_tokens, mean_context_len,
       response_tokens, mean_response_len, info.topk, info.teacher_hidden,
-      half_precision ? "float16" : "float32",
-      info.teacher_emotion ? ", emotion distributions" : "", format::join_list(info.privileged_sources),
-      modalities_text(info));
+      half_precision ? "float16" : "float32", info.teacher_emotion ? ", emotion distributions" : "",
+      format::join_list(info.privileged_sources), modalities_text(info));
 }
 
 InspectReport inspect_file(const std::string& path) {

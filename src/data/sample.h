@@ -34,11 +34,11 @@ struct Sample {
   std::vector<int32_t> response;
   int32_t emotion = 0;
   std::map<std::string, std::vector<int32_t>> privileged;  // empty when PI is not read
-  torch::Tensor audio;           // [frames, audio_dim] float32, undefined when absent
-  torch::Tensor visual;          // [frames, visual_dim] float32, undefined when absent
-  torch::Tensor topk_ids;        // [response_len, K] int64
-  torch::Tensor topk_logprobs;   // [response_len, K] float32
-  torch::Tensor teacher_hidden;  // [H] float32
+  torch::Tensor audio;                     // [frames, audio_dim] float32, undefined when absent
+  torch::Tensor visual;                    // [frames, visual_dim] float32, undefined when absent
+  torch::Tensor topk_ids;                  // [response_len, K] int64
+  torch::Tensor topk_logprobs;             // [response_len, K] float32
+  torch::Tensor teacher_hidden;            // [H] float32
   torch::Tensor teacher_emotion_logprobs;  // [E] float32, undefined when the file has none
 };
 

@@ -408,7 +408,7 @@ class Synthesizer {
   TableWriter<int32_t> topk_ids_;
   TableWriter<float> topk_logprobs_, hidden_;
   std::vector<RaggedWriter<int32_t>> privileged_;
-  std::vector<RaggedWriter<float>> audio_, visual_;  // zero or one each
+  std::vector<RaggedWriter<float>> audio_, visual_;   // zero or one each
   std::vector<TableWriter<float>> teacher_emotions_;  // zero or one
   Rng teacher_emotion_rng_, cause_rng_;               // the plug-in signals' own streams
 };

@@ -11,16 +11,16 @@
 #include <memory>
 
 #include "dialogue/dialogue.h"
-#include "distributed/rank_files.h"
 #include "dialogue/features.h"
 #include "dialogue/label_sets.h"
+#include "distributed/rank_files.h"
 #include "eval/text_metrics.h"
-#include "teacher/plugin.h"
 #include "io/file_io.h"
 #include "models/generate.h"
 #include "teacher/chat_prompts.h"
 #include "teacher/input_scan.h"
 #include "teacher/label_scores.h"
+#include "teacher/plugin.h"
 #include "teacher/prompts.h"
 #include "teacher/teacher_model.h"
 #include "util/error.h"
@@ -60,8 +60,8 @@ Arm make_arm(const Config& config, const teacher::Teacher& teacher,
   arm.config.score_emotions = true;
   if (with_plugin) {
     arm.config.prompt_set = "hef";
-    arm.response_template = config.hef.response_template.empty() ? kHefResponseTemplate
-                                                                 : config.hef.response_template;
+    arm.response_template =
+        config.hef.response_template.empty() ? kHefResponseTemplate : config.hef.response_template;
   } else {  // the built-in plain prompts: the user's templates may name the plug-in's hints
     arm.config.plugin.clear();
     arm.config.prompt_set = "default";
@@ -91,7 +91,8 @@ std::string response_text(const text::Tokenizer& tokenizer, const Generation& ge
   std::string text = tokenizer.decode(ids);
   text = text.substr(0, text.find('\n'));
   const size_t first = text.find_first_not_of(" \t");
-  return first == std::string::npos ? "" : text.substr(first, text.find_last_not_of(" \t") + 1 - first);
+  return first == std::string::npos ? ""
+                                    : text.substr(first, text.find_last_not_of(" \t") + 1 - first);
 }
 
 class HefRank {
@@ -171,8 +172,8 @@ class HefRank {
                     std::vector<json>& lines) {
     std::vector<Ids> emotion_prompts;
     for (const auto& p : prompts) emotion_prompts.push_back(p.emotion_prompt.ids);
-    const auto scores = teacher::score_labels(teacher_.model, emotion_prompts, label_ids_, names,
-                                              device_);
+    const auto scores =
+        teacher::score_labels(teacher_.model, emotion_prompts, label_ids_, names, device_);
     for (size_t i = 0; i < lines.size(); ++i) {
       const auto best = std::max_element(scores[i].begin(), scores[i].end()) - scores[i].begin();
       lines[i][key] = {{"emotion", labels_[best]}, {"emotion_logprobs", scores[i]}};
@@ -216,7 +217,8 @@ class HefRank {
 
 // Accuracy and macro-F1 (over the labels that occur as gold or predicted, as scikit-learn's
 // f1_score(average="macro") counts them) of `predicted` against `gold`.
-json emotion_scores(const std::vector<std::string>& gold, const std::vector<std::string>& predicted) {
+json emotion_scores(const std::vector<std::string>& gold,
+                    const std::vector<std::string>& predicted) {
   std::map<std::string, std::array<int64_t, 3>> counts;  // label -> true pos, false pos, false neg
   int64_t correct = 0;
   for (size_t i = 0; i < gold.size(); ++i) {

@@ -151,8 +151,8 @@ class Judge {
       std::vector<teacher::Prompt> prompts;
       std::vector<std::string> names;
       for (size_t i = begin; i < end; ++i) {
-        const std::string name = fmt::format("pair {} ('{}')", first + static_cast<int64_t>(i),
-                                             pairs[i].dialogue.id);
+        const std::string name =
+            fmt::format("pair {} ('{}')", first + static_cast<int64_t>(i), pairs[i].dialogue.id);
         prompts.push_back(prompt(pairs[i], pairs[i].a, pairs[i].b));
         prompts.push_back(prompt(pairs[i], pairs[i].b, pairs[i].a));
         names.insert(names.end(), {name + " a first", name + " b first"});
@@ -204,11 +204,11 @@ class Judge {
   teacher::Prompt prompt(const Pair& pair, const std::string& first,
                          const std::string& second) const {
     std::string dialogue;
-    for (const auto& turn : pair.dialogue.context) dialogue += turn.speaker + ": " + turn.text + "\n";
-    const std::string text =
-        teacher::render_template(template_, placeholders(dialogue, pair.dialogue.response.speaker,
-                                                         first, second),
-                                 "judge.template");
+    for (const auto& turn : pair.dialogue.context)
+      dialogue += turn.speaker + ": " + turn.text + "\n";
+    const std::string text = teacher::render_template(
+        template_, placeholders(dialogue, pair.dialogue.response.speaker, first, second),
+        "judge.template");
     if (!chat_) {
       const auto ids = model_.tokenizer->encode(text, /*add_special=*/true);
       return {text, {ids.begin(), ids.end()}};
@@ -241,8 +241,8 @@ void run_judge(const Config& config, Communicator& comm, torch::Device device) {
   const auto b = read_responses(c.b, c.b_field, "judge.b", dialogues);
   Judge judge(config, device);
   const WorldInfo& world = comm.world();
-  const auto [begin, end] = share_of(static_cast<int64_t>(dialogues.size()), world.rank,
-                                     world.world_size);
+  const auto [begin, end] =
+      share_of(static_cast<int64_t>(dialogues.size()), world.rank, world.world_size);
   std::vector<Pair> mine;
   for (int64_t i = begin; i < end; ++i) mine.push_back({dialogues[i], a[i], b[i]});
   const std::string verdicts_path =

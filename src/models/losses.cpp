@@ -220,9 +220,10 @@ torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& l
 
 torch::Tensor emotion_kd_sum(const torch::Tensor& logits, const torch::Tensor& teacher_logprobs) {
   if (logits.dim() != 2 || teacher_logprobs.sizes() != logits.sizes()) {
-    fail("emotion_kd_sum: need student logits [B, E] and teacher log-probs of the same shape, got "
-         "{} and {}",
-         logits.sizes(), teacher_logprobs.sizes());
+    fail(
+        "emotion_kd_sum: need student logits [B, E] and teacher log-probs of the same shape, got "
+        "{} and {}",
+        logits.sizes(), teacher_logprobs.sizes());
   }
   const auto teacher = teacher_logprobs.to(logits.scalar_type());
   return (teacher.exp() * (teacher - torch::log_softmax(logits, -1))).sum();

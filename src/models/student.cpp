@@ -169,7 +169,8 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
 StudentOutput StudentImpl::forward_embedded(const Batch& batch, const torch::Tensor& embeddings,
                                             const PiUsage& pi) {
   check_batch(batch);
-  const auto expected = std::vector<int64_t>{batch.size(), batch.tokens.size(1), arch_.block.d_model};
+  const auto expected =
+      std::vector<int64_t>{batch.size(), batch.tokens.size(1), arch_.block.d_model};
   if (embeddings.sizes() != expected) {
     fail("student: embeddings {} do not match the batch's tokens ({})", embeddings.sizes(),
          expected);

@@ -385,7 +385,8 @@ StudentSpec StudentSpec::from_json(const json& card, const std::string& origin) 
     info.teacher_hidden = card_integer(data, "teacher_hidden", origin, "data.");
     info.audio_dim = card_integer(data, "audio_dim", origin, "data.");
     info.visual_dim = card_integer(data, "visual_dim", origin, "data.");
-    info.privileged_sources = card_names(data.at("privileged_sources"), origin, "privileged_sources");
+    info.privileged_sources =
+        card_names(data.at("privileged_sources"), origin, "privileged_sources");
     // Cards before HEF (docs/hef.md) have neither: no labels and no tokenizer identity known.
     if (data.contains("emotion_labels")) {
       info.emotion_labels = card_names(data["emotion_labels"], origin, "emotion_labels");

@@ -33,14 +33,13 @@ std::vector<double> score_rows(CausalLM& model, const std::vector<std::vector<in
       model->hidden_states(tokens.to(device), padded ? valid.to(device) : torch::Tensor());
   const torch::Tensor states = hidden.reshape({count * longest, hidden.size(2)})
                                    .index_select(0, torch::tensor(positions).to(device));
-  const torch::Tensor logprobs =
-      torch::log_softmax(model->logits(states).to(torch::kFloat), -1)
-          .gather(1, torch::tensor(targets).to(device).unsqueeze(1))
-          .squeeze(1)
-          .to(torch::kDouble)
-          .cpu();
-  const torch::Tensor sums = torch::zeros({count}, torch::kDouble)
-                                 .index_add_(0, torch::tensor(owners), logprobs);
+  const torch::Tensor logprobs = torch::log_softmax(model->logits(states).to(torch::kFloat), -1)
+                                     .gather(1, torch::tensor(targets).to(device).unsqueeze(1))
+                                     .squeeze(1)
+                                     .to(torch::kDouble)
+                                     .cpu();
+  const torch::Tensor sums =
+      torch::zeros({count}, torch::kDouble).index_add_(0, torch::tensor(owners), logprobs);
   std::vector<double> scores(count);
   for (int64_t r = 0; r < count; ++r) {
     scores[r] = sums[r].item<double>() / static_cast<double>(rows[r].size() - label_starts[r]);
@@ -81,10 +80,10 @@ std::vector<std::vector<float>> score_labels(CausalLM& model,
   }
   std::vector<std::vector<float>> distributions;
   for (size_t b = 0; b < prompts.size(); ++b) {
-    const torch::Tensor row =
-        torch::log_softmax(torch::tensor(std::vector<double>(scores.begin() + b * num_labels,
-                                                              scores.begin() + (b + 1) * num_labels)),
-                           0);
+    const torch::Tensor row = torch::log_softmax(
+        torch::tensor(std::vector<double>(scores.begin() + b * num_labels,
+                                          scores.begin() + (b + 1) * num_labels)),
+        0);
     if (!torch::isfinite(row).all().item<bool>()) {
       fail("teach: sample {}: the teacher's emotion scores are not finite (try teach.dtype=fp32)",
            sample_names[b]);

@@ -15,7 +15,8 @@
 namespace pride::teacher {
 
 // For each prompt, log-probabilities over the labels [prompts][labels]:
-//   score_e = (1/|l_e|) sum_j log p(l_e,j | prompt, l_e,<j),  logprob_e = score_e - logsumexp(score)
+//   score_e = (1/|l_e|) sum_j log p(l_e,j | prompt, l_e,<j),  logprob_e = score_e -
+//   logsumexp(score)
 // Prompts and labels non-empty, ids inside the model's vocabulary; `sample_names` name the prompts
 // in errors (a non-finite score).
 std::vector<std::vector<float>> score_labels(CausalLM& model,

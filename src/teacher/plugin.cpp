@@ -109,7 +109,8 @@ EmotionPlugin::EmotionPlugin(const TeachConfig& config, const std::vector<std::s
         "teach.plugin {}: its emotion labels [{}] are not the data's [{}]; a plug-in must have "
         "been trained on the same label set",
         student_.path,
-        info.emotion_labels.empty() ? "none recorded" : fmt::format("{}", fmt::join(info.emotion_labels, ", ")),
+        info.emotion_labels.empty() ? "none recorded"
+                                    : fmt::format("{}", fmt::join(info.emotion_labels, ", ")),
         fmt::join(labels, ", "));
   }
   if (!info.tokenizer.empty() && info.tokenizer != tokenizer.identity()) {
@@ -130,7 +131,8 @@ PluginReading EmotionPlugin::read(const dialogue::DialogueText& sample,
   const auto room = static_cast<size_t>(student_.spec.model.max_seq_len);
   const size_t skip = context_ids.size() > room ? context_ids.size() - room : 0;
   reading.context_ids.assign(context_ids.begin() + static_cast<ptrdiff_t>(skip), context_ids.end());
-  if (reading.context_ids.empty()) fail("teach.plugin: sample '{}' has an empty context", sample.id);
+  if (reading.context_ids.empty())
+    fail("teach.plugin: sample '{}' has an empty context", sample.id);
   attribute(reading);
   reading.words = words_of(sample, reading);
   std::vector<size_t> order(reading.words.size());
@@ -162,8 +164,8 @@ void EmotionPlugin::attribute(PluginReading& reading) {
   const torch::Tensor alphas =
       torch::arange(1, steps + 1, input.options()).div(static_cast<double>(steps)).view({-1, 1, 1});
   const torch::Tensor scaled = (alphas * input).detach().requires_grad_(true);
-  const torch::Tensor logits =
-      model->forward_embedded(context_batch(tokens, steps), scaled).emotion_logits.to(torch::kFloat);
+  const torch::Tensor logits = model->forward_embedded(context_batch(tokens, steps), scaled)
+                                   .emotion_logits.to(torch::kFloat);
   const torch::Tensor probabilities = torch::softmax(logits[steps - 1], -1).to(torch::kCPU);
   const int64_t predicted = probabilities.argmax().item<int64_t>();
   const torch::Tensor gradient =
@@ -214,14 +216,15 @@ std::vector<WordScore> EmotionPlugin::words_of(const dialogue::DialogueText& sam
     size_t first = i, last = end;
     while (first < last && is_edge_punctuation(text[first])) ++first;
     while (last > first && is_edge_punctuation(text[last - 1])) --last;
-    if (first < last && in_turns(i, end)) words.push_back({text.substr(first, last - first), score});
+    if (first < last && in_turns(i, end))
+      words.push_back({text.substr(first, last - first), score});
     i = end;
   }
   return words;
 }
 
 PluginHints EmotionPlugin::hints(const dialogue::DialogueText& sample,
-                                          const std::vector<int32_t>& context_ids) {
+                                 const std::vector<int32_t>& context_ids) {
   last_ = read(sample, context_ids);
   const PluginReading& reading = last_;
   PluginHints hints;

@@ -27,12 +27,12 @@ struct WordScore {
 
 // What the plug-in reads in one context.
 struct PluginReading {
-  std::vector<float> probabilities;     // [E], softmax of the emotion head
-  std::vector<int64_t> ranked;          // label indices, most likely first
-  std::vector<double> token_scores;     // per context token (after the cut to max_seq_len)
-  std::vector<int32_t> context_ids;     // the tokens read
-  std::vector<WordScore> words;         // the dialogue turns' words, in context order
-  std::vector<std::string> cause_words; // the top-m words by score, highest first
+  std::vector<float> probabilities;      // [E], softmax of the emotion head
+  std::vector<int64_t> ranked;           // label indices, most likely first
+  std::vector<double> token_scores;      // per context token (after the cut to max_seq_len)
+  std::vector<int32_t> context_ids;      // the tokens read
+  std::vector<WordScore> words;          // the dialogue turns' words, in context order
+  std::vector<std::string> cause_words;  // the top-m words by score, highest first
 };
 
 class EmotionPlugin : public HintSource {
@@ -44,7 +44,7 @@ class EmotionPlugin : public HintSource {
 
   PluginReading read(const dialogue::DialogueText& sample, const std::vector<int32_t>& context_ids);
   PluginHints hints(const dialogue::DialogueText& sample,
-                             const std::vector<int32_t>& context_ids) override;
+                    const std::vector<int32_t>& context_ids) override;
   // The reading behind the last hints() (pride hef reports it whole).
   const PluginReading& last_reading() const { return last_; }
   // The checkpoint's path and step, for the teach run's fingerprint.

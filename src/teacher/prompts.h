@@ -34,7 +34,8 @@ extern const char kDefaultEmotionTemplate[];
 extern const char kHefReasoningTemplate[];
 extern const char kHefEmotionTemplate[];
 
-// What an HEF plug-in found in one sample (teacher/plugin.h), as the templates' placeholders read it.
+// What an HEF plug-in found in one sample (teacher/plugin.h), as the templates' placeholders read
+// it.
 struct PluginHints {
   std::vector<std::string> candidates;  // {emotion_candidates}: the top-k labels, most likely first
   std::vector<std::string> others;      // {other_emotions}: the remaining labels, in class order

@@ -45,9 +45,10 @@ std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
   if (chat.teacher || chat.student) {  // without chat, the fingerprint of earlier releases
     text << "\n" << c.system_prompt << "\n" << chat.identity();
   }
-  if (c.score_emotions || !plugin.empty()) {  // HEF; without it, the fingerprint of earlier releases
-    text << "\n" << c.score_emotions << "|" << c.emotion_template << "|" << c.prompt_set << "|"
-         << plugin;
+  if (c.score_emotions ||
+      !plugin.empty()) {  // HEF; without it, the fingerprint of earlier releases
+    text << "\n"
+         << c.score_emotions << "|" << c.emotion_template << "|" << c.prompt_set << "|" << plugin;
   }
   const std::string bytes = text.str();
   return fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));

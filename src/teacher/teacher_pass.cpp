@@ -12,13 +12,13 @@
 #include <optional>
 
 #include "data/shard_manifest.h"
-#include "dialogue/label_sets.h"
-#include "teacher/plugin.h"
 #include "dialogue/features.h"
+#include "dialogue/label_sets.h"
 #include "sharding/shard_tool.h"
 #include "teacher/chat_prompts.h"
 #include "teacher/input_scan.h"
 #include "teacher/part_teacher.h"
+#include "teacher/plugin.h"
 #include "teacher/progress.h"
 #include "teacher/teach_output.h"
 #include "teacher/teacher_model.h"

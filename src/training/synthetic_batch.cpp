@@ -43,7 +43,8 @@ Batch synthetic_batch(const DatasetInfo& info, const SyntheticShape& shape) {
   batch.topk_logprobs = logprobs * on_response;
   batch.teacher_hidden = torch::randn({rows, info.teacher_hidden});
   if (info.teacher_emotion) {
-    batch.teacher_emotion_logprobs = torch::log_softmax(torch::randn({rows, info.num_emotions}), -1);
+    batch.teacher_emotion_logprobs =
+        torch::log_softmax(torch::randn({rows, info.num_emotions}), -1);
   }
   if (info.audio_dim > 0) {
     batch.audio = torch::randn({rows, shape.audio_frames, info.audio_dim});
