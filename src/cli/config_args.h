@@ -4,11 +4,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include <memory>
-
+#include "cli/command.h"
 #include "config/config.h"
 #include "distributed/communicator.h"
 #include "distributed/device.h"
@@ -38,6 +39,19 @@ inline Rank set_up_rank(const ConfigArgs& args, const WorldInfo& world) {
   const torch::Device device = choose_device(config, world);
   auto comm = make_communicator(config.dist.backend, device, config.dist.timeout_s);
   return {std::move(config), device, std::move(comm)};
+}
+
+// A command that takes only --config/--set and runs `job` on every rank (teach, hef, judge).
+inline void add_rank_job(CLI::App& app, CommandTable& table, const std::string& name,
+                         const std::string& about, std::function<void(Rank& rank)> job) {
+  auto args = std::make_shared<ConfigArgs>();
+  CLI::App* command =
+      table.add(app, name, about, Runs::kOnEveryRank, [args, job](const WorldInfo& world) {
+        Rank rank = set_up_rank(*args, world);
+        job(rank);
+        return 0;
+      });
+  args->add_to(command);
 }
 
 }  // namespace pride::cli
