@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -53,6 +54,7 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     auto y = at::linear(x, weight, joined(biases));  // one operator (the frontend's is two)
     const auto type = y.scalar_type();
     ctx->save_for_backward({as_type(x, type), as_type(weight, type)});
+    ctx->saved_data["weights"] = weights.vec();  // the parameters, whose .grad backward may fill
     std::vector<int64_t> rows;
     for (const auto& w : weights) rows.push_back(w.size(0));
     ctx->saved_data["rows"] = rows;
@@ -78,9 +80,41 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     // grad^T x over all rows, as autograd's mm backward computes it (the transposed operand as a
     // view): the same rounding as the layers' own backward, which a permuted copy would not give.
     const auto rows_grad = grad.reshape({-1, grad.size(-1)});
-    split(rows_grad.t().mm(x.reshape({-1, x.size(-1)})));  // [out, in]
+    const auto rows_x = x.reshape({-1, x.size(-1)});
+    const auto into =
+        grads_to_add_into(ctx->saved_data["weights"].toTensorVector(), x.scalar_type());
+    if (into.defined()) {
+      // Added where AccumulateGrad would add it (one addmm_ instead of an mm, a split and an add_
+      // per layer); onto a zeroed .grad the same values as the mm.
+      into.addmm_(rows_grad.t(), rows_x);
+      out.resize(out.size() + rows.size());  // undefined: nothing left for autograd to add
+    } else {
+      split(rows_grad.t().mm(rows_x));  // [out, in]
+    }
     if (ctx->saved_data["biases"].toInt() > 0) split(rows_grad.sum(0));
     return out;
+  }
+
+  // The stacked weights' .grad as one [rows, in] tensor when backward may add their gradient there
+  // itself (compat::will_add_into_grad) and they lie back to back in one buffer, as in the
+  // trainer's flat gradient buffer; else undefined. `type`: the type the products ran in.
+  static torch::Tensor grads_to_add_into(const std::vector<torch::Tensor>& weights,
+                                         torch::ScalarType type) {
+    const auto& first = weights[0].grad();
+    int64_t rows = 0;
+    for (const auto& weight : weights) {
+      if (!compat::will_add_into_grad(weight)) return {};
+      const auto& grad = weight.grad();
+      const auto* expected =
+          static_cast<const char*>(first.data_ptr()) + rows * weight.size(1) * first.element_size();
+      if (grad.scalar_type() != type || !grad.is_contiguous() || !grad.is_alias_of(first) ||
+          !grad.sizes().equals(weight.sizes()) || grad.data_ptr() != expected) {
+        return {};
+      }
+      rows += weight.size(0);
+    }
+    return weights.size() == 1 ? first
+                               : first.as_strided({rows, first.size(1)}, {first.size(1), 1});
   }
 };
 
@@ -98,6 +132,43 @@ torch::Tensor stacked_linear(const torch::Tensor& x,
   }
   return StackedLinearFunction::apply(x, at::TensorList(weights), at::TensorList(biases));
 }
+
+#if !PRIDE_TORCH_HAS_RMS_NORM
+// RMSNorm on LibTorch before 2.4 (no at::rms_norm), for x and weight of one type, float or double:
+// the composite x * rsqrt(mean(x^2) + eps) * weight with its gradient written out. Autograd through
+// the composite records 16 operators in backward; this records 11 and rounds exactly as autograd
+// does: the same products and reductions in the same order, with autograd's exact power-of-two
+// scalings (-0.5 from rsqrt, 2 from x^2) folded into one division by -D. x comes in twice, as the
+// product x * r and as the square x^2 read it, so that its two gradient parts reach the residual
+// stream's sum one after the other, as autograd adds them there (a part summed first would round
+// the stream's gradient differently).
+struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& /*x_squared_input*/,
+                               const torch::Tensor& weight, double eps) {
+    auto inv_rms = torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    auto normed = x * inv_rms;
+    ctx->save_for_backward({x, weight, inv_rms, normed});
+    return normed * weight;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &weight = saved[1], &inv_rms = saved[2], &normed = saved[3];
+    const auto& grad = grads[0];
+    std::vector<int64_t> leading(x.dim() - 1);
+    std::iota(leading.begin(), leading.end(), 0);
+    auto grad_weight = (grad * normed).sum(leading);
+    auto grad_normed = grad * weight;
+    // d/dx of x * r, r = (mean(x^2) + eps)^-1/2: grad_normed * r, then through r and x^2:
+    // -x * r^3 * sum(grad_normed * x) / D.
+    auto row_sums = (grad_normed * x).sum(-1, /*keepdim=*/true);
+    auto coefficient = (row_sums * inv_rms.pow(3)) / -double(x.size(-1));
+    return {grad_normed * inv_rms, coefficient * x, grad_weight, torch::Tensor()};
+  }
+};
+#endif
 
 // theta^(-2i/head_dim) for i < head_dim/2, in fp64; with Llama 3 scaling, wavelengths beyond the
 // original context are stretched by `factor`, those between the two cut-offs blended smoothly.
@@ -223,8 +294,12 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   // One ATen operator (one fused kernel on CUDA from LibTorch 2.8, with its own backward).
   return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
 #else
-  // Composite on 1.13. A written-out gradient takes half the backward operators, but its rounding
-  // moved tests/cli/equivalence.sh's worst response-feature split past 1e-5 (1.04e-5).
+  // On 1.13 the composite with its gradient written out (RMSNormFunction), where the types allow.
+  // A gradient written as the textbook formula took more operators off, but its rounding moved
+  // tests/cli/equivalence.sh's worst response-feature split past 1e-5 (1.04e-5).
+  if (x.scalar_type() == weight_.scalar_type() && x.scalar_type() == accumulate_type(x)) {
+    return RMSNormFunction::apply(x, x, weight_, eps_);
+  }
   const auto wide = as_type(x, accumulate_type(x));
   auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
   return as_type(normed, x.scalar_type()) * weight_;
