@@ -196,16 +196,47 @@ Rotary tables_from(const torch::Tensor& freqs, const torch::Tensor& like) {
           torch::cat({-sin, sin}, -1).to(type)};
 }
 
+// [B, kv, T, d] -> [B, heads, T, d]: kv head j serves query heads j*rep .. (j+1)*rep-1 (a copy, for
+// the attention kernels that take as many key/value heads as query heads).
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t heads) {
+  const int64_t kv = x.size(1), rep = heads / kv;
+  if (rep == 1) return x;
+  return x.unsqueeze(2)
+      .expand({x.size(0), kv, rep, x.size(2), x.size(3)})
+      .reshape({x.size(0), heads, x.size(2), x.size(3)});
+}
+
+// The key/value head that each of `heads` query heads reads ([heads] int64: j for query heads
+// j*rep .. (j+1)*rep-1), built once per shape and device on each thread.
+const torch::Tensor& kv_head_of_query(int64_t kv_heads, int64_t heads,
+                                      const torch::Device& device) {
+  thread_local std::map<std::tuple<int64_t, int64_t, std::string>, torch::Tensor> indices;
+  torch::Tensor& index = indices[{kv_heads, heads, device.str()}];
+  if (!index.defined()) {
+    index = torch::div(torch::arange(heads, torch::kLong), heads / kv_heads, "floor").to(device);
+  }
+  return index;
+}
+
 // LibTorch before 2.0 has no fused attention: softmax(q k^T / sqrt(d) + mask) v is math, and
 // autograd through it records about 25 operators per call in backward (each 4-D matmul's
-// reshapes, expands and transposes). This is the same math (compat's, with the same types) with
-// its gradient written out: nine operators. q [B, H, Tq, d]; k, v [B, H, Tk, d].
+// reshapes, expands and transposes), plus three for each key and value head copy that
+// grouped-query attention makes (and three for each copy's gradient). This is the same math
+// (compat's, with the same types) with its gradient written out: nine operators, and the copies
+// one index_select each (the same copy as repeat_kv), their gradients summed over the query heads
+// that share a key/value head as the copies' backward summed them.
+// q [B, H, Tq, d]; k, v [B, KV, Tk, d] with KV dividing H.
 struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
                                const torch::Tensor& k, const torch::Tensor& v,
                                const c10::optional<torch::Tensor>& additive_mask, bool causal) {
     const auto wide = accumulate_type(q);
-    const auto wide_q = as_type(q, wide), wide_k = as_type(k, wide);
+    const int64_t heads = q.size(1);
+    auto repeated = [heads](const torch::Tensor& x) {
+      return x.size(1) == heads ? x
+                                : x.index_select(1, kv_head_of_query(x.size(1), heads, x.device()));
+    };
+    const auto wide_q = as_type(q, wide), wide_k = repeated(as_type(k, wide)), values = repeated(v);
     auto scores = torch::matmul(wide_q, wide_k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
     if (additive_mask) scores = scores + as_type(*additive_mask, wide);
     if (causal) {
@@ -213,10 +244,11 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
                           -std::numeric_limits<double>::infinity());
     }
     auto probs = torch::softmax(scores, -1);
-    ctx->save_for_backward({wide_q, wide_k, v, probs});
+    ctx->save_for_backward({wide_q, wide_k, values, probs});
     ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
     ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
-    return torch::matmul(as_type(probs, v.scalar_type()), v);
+    ctx->saved_data["kv_heads"] = k.size(1);
+    return torch::matmul(as_type(probs, v.scalar_type()), values);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -224,12 +256,19 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
     const auto saved = ctx->get_saved_variables();
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
     const auto& grad = grads[0];
-    auto grad_v = torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad);
+    // [B, H, Tk, d] -> [B, KV, Tk, d]: a key/value head's gradient is its copies' sum.
+    const int64_t kv_heads = ctx->saved_data["kv_heads"].toInt();
+    auto over_copies = [kv_heads](const torch::Tensor& x) {
+      if (x.size(1) == kv_heads) return x;
+      return x.view({x.size(0), kv_heads, x.size(1) / kv_heads, x.size(2), x.size(3)}).sum(2);
+    };
+    auto grad_v =
+        over_copies(torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad));
     auto grad_probs = as_type(torch::matmul(grad, v.transpose(-2, -1)), probs.scalar_type());
     auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type()) /
                        std::sqrt(double(q.size(-1)));
     auto grad_q = torch::matmul(grad_scores, k);
-    auto grad_k = torch::matmul(grad_scores.transpose(-2, -1), q);
+    auto grad_k = over_copies(torch::matmul(grad_scores.transpose(-2, -1), q));
     auto type_of = [&](const char* key) {
       return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
     };
@@ -245,7 +284,9 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   // Under autocast the products' types are autocast's (bf16) while the saved operands are not:
   // there the composite, whose backward autograd types.
   if (compat::kHasFusedAttention || compat::AutocastGuard::is_enabled(q.device().type())) {
-    return compat::scaled_dot_product_attention(q, k, v, additive_mask, causal);
+    const int64_t heads = q.size(1);
+    return compat::scaled_dot_product_attention(q, repeat_kv(k, heads), repeat_kv(v, heads),
+                                                additive_mask, causal);
   }
   // An optional, not an undefined tensor: autograd asks every tensor input for its device.
   const auto mask =
@@ -342,15 +383,6 @@ AttentionImpl::AttentionImpl(const AttentionShape& s)
   }
 }
 
-// [B, kv, S, hd] -> [B, heads, S, hd]: kv head j serves query heads j*rep .. (j+1)*rep-1.
-torch::Tensor AttentionImpl::repeat_kv(const torch::Tensor& x) const {
-  const int64_t rep = n_heads_ / n_kv_heads_;
-  if (rep == 1) return x;
-  return x.unsqueeze(2)
-      .expand({x.size(0), n_kv_heads_, rep, x.size(2), head_dim_})
-      .reshape({x.size(0), n_heads_, x.size(2), head_dim_});
-}
-
 // Queries, keys and values [B, heads, T, head_dim], rotated when rotary tables are given. Self-
 // attention projects q, k and v in one product and rotates q and k together; attention over
 // another sequence projects k and v in one.
@@ -399,7 +431,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
                                      KVCache* cache) {
   auto [q, k, v] = project(x, memory, rotary);
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
-  auto out = scaled_dot_product(q, repeat_kv(k), repeat_kv(v), mask);
+  auto out = scaled_dot_product(q, k, v, mask);
   return stacked_linear(out.transpose(1, 2).reshape({x.size(0), x.size(1), n_heads_ * head_dim_}),
                         {&o_proj});
 }

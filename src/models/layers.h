@@ -110,7 +110,6 @@ class AttentionImpl : public torch::nn::Module {
     torch::Tensor q, k, v;  // [B, heads, T, head_dim]
   };
   Heads project(const torch::Tensor& x, const torch::Tensor& memory, const Rotary* rotary);
-  torch::Tensor repeat_kv(const torch::Tensor& x) const;
 
   int64_t n_heads_, n_kv_heads_, head_dim_;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
@@ -118,7 +117,8 @@ class AttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Attention);
 
-// softmax(q k^T / sqrt(d) | mask) v over [B, H, Tq, d] queries and [B, H, Tk, d] keys/values.
+// softmax(q k^T / sqrt(d) | mask) v over [B, H, Tq, d] queries and [B, KV, Tk, d] keys/values,
+// KV dividing H (grouped-query: key/value head j serves query heads j*H/KV .. (j+1)*H/KV-1).
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask);
 

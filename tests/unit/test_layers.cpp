@@ -87,5 +87,49 @@ TEST(Layers, LinearGradientsAddedIntoTheFlatBufferMatchAutograd) {
   }
 }
 
+// Keys and values repeated for every query head, as the layers did before attention grouped the
+// query heads instead.
+torch::Tensor repeated(const torch::Tensor& x, int64_t heads) {
+  const int64_t rep = heads / x.size(1);
+  return x.unsqueeze(2)
+      .expand({x.size(0), x.size(1), rep, x.size(2), x.size(3)})
+      .reshape({x.size(0), heads, x.size(2), x.size(3)});
+}
+
+// Queries, keys and values [B, heads, T, d] laid out as the attention layer makes them: q and k
+// slices of one rotated tensor, v a transposed slice of the projection's output.
+std::vector<torch::Tensor> layer_like_heads(int64_t heads, int64_t kv, int64_t tq, int64_t tk) {
+  const auto qk = torch::randn({2, heads + kv, tq, 32});
+  const auto kv_rows = torch::randn({2, tk, 2 * kv, 32});
+  auto q = qk.narrow(1, 0, heads).clone().requires_grad_();
+  auto k = kv_rows.narrow(2, 0, kv).transpose(1, 2).clone().requires_grad_();
+  auto v = kv_rows.narrow(2, kv, kv).transpose(1, 2).clone().requires_grad_();
+  return {q, k, v};
+}
+
+// Grouped-query attention (key/value heads broadcast over their query heads) gives what
+// attention over repeated keys and values gives, gradients included, bit for bit: causal, and
+// with a padding mask.
+TEST(Layers, GroupedQueryAttentionEqualsRepeatedKeysAndValues) {
+  torch::manual_seed(6);
+  const auto allowed = torch::rand({2, 1, 1, 20}) > 0.3;
+  for (const auto& mask : {AttentionMask::causal_only(), AttentionMask(allowed)}) {
+    const int64_t tk = mask.causal ? 27 : 20;
+    const auto grouped = layer_like_heads(4, 2, 27, tk);
+    std::vector<torch::Tensor> plain;
+    for (const auto& t : grouped) plain.push_back(t.detach().clone().requires_grad_());
+    const auto upstream = torch::randn({2, 4, 27, 32});
+    auto out = scaled_dot_product(grouped[0], grouped[1], grouped[2], mask);
+    out.backward(upstream);
+    auto expected =
+        scaled_dot_product(plain[0], repeated(plain[1], 4), repeated(plain[2], 4), mask);
+    expected.backward(upstream);
+    EXPECT_TRUE(torch::equal(out, expected)) << mask.causal;
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_TRUE(torch::equal(grouped[i].grad(), plain[i].grad())) << i << " " << mask.causal;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pride
