@@ -31,9 +31,19 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const Rotary& rotary) {
   return x * rotary.cos + x.roll(x.size(-1) / 2, -1) * rotary.sin_signed;
 }
 
+// x [..., d] as rows [N, d], without dispatching an operator when it already is 2-D.
+torch::Tensor as_rows(const torch::Tensor& x) {
+  return x.dim() == 2 ? x : x.reshape({-1, x.size(-1)});
+}
+
 // x in `type`, without dispatching an operator when it already is.
 torch::Tensor as_type(const torch::Tensor& x, torch::ScalarType type) {
   return x.scalar_type() == type ? x : x.to(type);
+}
+
+// The positions of x, [B, T, d] or rows [B*T, d]: B*T.
+int64_t rows_of(const torch::Tensor& x) {
+  return x.dim() == 2 ? x.size(0) : x.size(0) * x.size(1);
 }
 
 // One or more concatenated tensors as one (no copy for a single one).
@@ -79,8 +89,8 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     };
     // grad^T x over all rows, as autograd's mm backward computes it (the transposed operand as a
     // view): the same rounding as the layers' own backward, which a permuted copy would not give.
-    const auto rows_grad = grad.reshape({-1, grad.size(-1)});
-    const auto rows_x = x.reshape({-1, x.size(-1)});
+    const auto rows_grad = as_rows(grad);
+    const auto rows_x = as_rows(x);
     const auto into =
         grads_to_add_into(ctx->saved_data["weights"].toTensorVector(), x.scalar_type());
     if (into.defined()) {
@@ -386,14 +396,15 @@ AttentionImpl::AttentionImpl(const AttentionShape& s)
 // Queries, keys and values [B, heads, T, head_dim], rotated when rotary tables are given. Self-
 // attention projects q, k and v in one product and rotates q and k together; attention over
 // another sequence projects k and v in one.
-AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, const torch::Tensor& memory,
-                                            const Rotary* rotary) {
+AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batch,
+                                            const torch::Tensor& memory, const Rotary* rotary) {
   const int64_t qk_heads = n_heads_ + n_kv_heads_;
+  const int64_t length = rows_of(x) / batch;
   const bool normed = !q_norm.is_empty();
   torch::Tensor q, k, v, qk;  // qk: q and k side by side, [B, T, heads + kv heads, head_dim]
   if (x.is_same(memory)) {
     auto qkv = stacked_linear(x, {&q_proj, &k_proj, &v_proj})
-                   .view({x.size(0), x.size(1), qk_heads + n_kv_heads_, head_dim_});
+                   .view({batch, length, qk_heads + n_kv_heads_, head_dim_});
     // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
     // would write its gradient into a zeroed tensor of the whole size.
     if (rotary != nullptr && !normed) {
@@ -407,7 +418,7 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, const torch:
       v = parts[2];
     }
   } else {
-    q = stacked_linear(x, {&q_proj}).view({x.size(0), x.size(1), n_heads_, head_dim_});
+    q = stacked_linear(x, {&q_proj}).view({batch, length, n_heads_, head_dim_});
     auto kv = stacked_linear(memory, {&k_proj, &v_proj})
                   .view({memory.size(0), memory.size(1), 2 * n_kv_heads_, head_dim_});
     auto parts = kv.chunk(2, 2);
@@ -429,11 +440,19 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, const torch:
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& memory,
                                      const AttentionMask& mask, const Rotary* rotary,
                                      KVCache* cache) {
-  auto [q, k, v] = project(x, memory, rotary);
+  return forward_rows(x, x.size(0), memory, mask, rotary, cache);
+}
+
+torch::Tensor AttentionImpl::forward_rows(const torch::Tensor& x, int64_t batch,
+                                          const torch::Tensor& memory, const AttentionMask& mask,
+                                          const Rotary* rotary, KVCache* cache) {
+  auto [q, k, v] = project(x, batch, memory, rotary);
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
-  auto out = scaled_dot_product(q, k, v, mask);
-  return stacked_linear(out.transpose(1, 2).reshape({x.size(0), x.size(1), n_heads_ * head_dim_}),
-                        {&o_proj});
+  auto out = scaled_dot_product(q, k, v, mask).transpose(1, 2);  // [B, T, heads, head_dim]
+  const int64_t width = n_heads_ * head_dim_;
+  return stacked_linear(
+      x.dim() == 2 ? out.reshape({-1, width}) : out.reshape({batch, out.size(1), width}),
+      {&o_proj});
 }
 
 AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
@@ -485,14 +504,23 @@ DecoderLayerImpl::DecoderLayerImpl(const BlockShape& s) {
   mlp = register_module("mlp", SwiGLU(s.d_model, s.d_ff));
 }
 
-torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const AttentionMask& self_mask,
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionMask& self_mask,
                                         const Rotary& rotary, const torch::Tensor& memory,
                                         const AttentionMask& memory_mask, KVCache* cache) {
+  return forward_rows(x.reshape({-1, x.size(-1)}), x.size(0), self_mask, rotary, memory,
+                      memory_mask, cache)
+      .view(x.sizes());
+}
+
+torch::Tensor DecoderLayerImpl::forward_rows(torch::Tensor x, int64_t batch,
+                                             const AttentionMask& self_mask, const Rotary& rotary,
+                                             const torch::Tensor& memory,
+                                             const AttentionMask& memory_mask, KVCache* cache) {
   auto h = input_layernorm(x);
-  x = x + self_attn(h, h, self_mask, &rotary, cache);
+  x = x + self_attn->forward_rows(h, batch, h, self_mask, &rotary, cache);
   if (!cross_attn.is_empty()) {
     if (!memory.defined()) fail("decoder layer: the cross-attention needs a memory");
-    x = x + cross_attn(cross_attn_layernorm(x), memory, memory_mask);
+    x = x + cross_attn->forward_rows(cross_attn_layernorm(x), batch, memory, memory_mask);
   }
   return x + mlp(post_attention_layernorm(x));
 }

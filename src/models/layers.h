@@ -104,12 +104,18 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& memory,
                         const AttentionMask& mask, const Rotary* rotary = nullptr,
                         KVCache* cache = nullptr);
+  // The same with the queries' positions as rows: x [batch * T, d] (self-attention: memory is x),
+  // output [batch * T, d].
+  torch::Tensor forward_rows(const torch::Tensor& x, int64_t batch, const torch::Tensor& memory,
+                             const AttentionMask& mask, const Rotary* rotary = nullptr,
+                             KVCache* cache = nullptr);
 
  private:
   struct Heads {
     torch::Tensor q, k, v;  // [B, heads, T, head_dim]
   };
-  Heads project(const torch::Tensor& x, const torch::Tensor& memory, const Rotary* rotary);
+  Heads project(const torch::Tensor& x, int64_t batch, const torch::Tensor& memory,
+                const Rotary* rotary);
 
   int64_t n_heads_, n_kv_heads_, head_dim_;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
@@ -150,9 +156,15 @@ struct BlockShape {
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const BlockShape& shape);
-  torch::Tensor forward(torch::Tensor x, const AttentionMask& self_mask, const Rotary& rotary,
-                        const torch::Tensor& memory = {}, const AttentionMask& memory_mask = {},
-                        KVCache* cache = nullptr);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionMask& self_mask,
+                        const Rotary& rotary, const torch::Tensor& memory = {},
+                        const AttentionMask& memory_mask = {}, KVCache* cache = nullptr);
+  // The same over the positions as rows, x [batch * T, d] -> [batch * T, d]: every linear layer
+  // then reads and writes 2-D tensors, whose gradients need no reshaping (two operators fewer per
+  // layer in backward). A stack of blocks passes rows from one to the next.
+  torch::Tensor forward_rows(torch::Tensor x, int64_t batch, const AttentionMask& self_mask,
+                             const Rotary& rotary, const torch::Tensor& memory = {},
+                             const AttentionMask& memory_mask = {}, KVCache* cache = nullptr);
 
  private:
   RMSNorm input_layernorm{nullptr};

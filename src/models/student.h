@@ -104,7 +104,8 @@ class StudentImpl : public torch::nn::Module {
   torch::Tensor encode_privileged(const Batch& batch);
 
   torch::Tensor logits_of(const torch::Tensor& hidden);
-  torch::Tensor run_layer(size_t i, const torch::Tensor& x, const Rotary& rotary,
+  // x: the positions as rows [B*T, d] (batch B)
+  torch::Tensor run_layer(size_t i, const torch::Tensor& x, int64_t batch, const Rotary& rotary,
                           const torch::Tensor& memory, const AttentionMask& memory_mask);
 
   ModelConfig config_;
