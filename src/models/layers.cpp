@@ -52,6 +52,34 @@ torch::Tensor joined(at::TensorList parts) {
   return parts.size() == 1 ? parts[0] : torch::cat(parts);
 }
 
+// `parts` (matrices [rows_i, in]) as one [sum of rows, in] tensor without a copy, when they lie
+// back to back in one buffer (the trainer's flat parameter and gradient buffers); else undefined.
+// `cached` keeps the view from one step to the next: reused (no operator) while it still is that
+// tensor, rebuilt otherwise.
+torch::Tensor adjacent_rows(const std::vector<torch::Tensor>& parts, torch::Tensor& cached) {
+  const auto& first = parts[0];
+  const int64_t width = first.size(1);
+  int64_t rows = 0;
+  for (const auto& part : parts) {
+    const auto* expected =
+        static_cast<const char*>(first.data_ptr()) + rows * width * first.element_size();
+    if (part.dim() != 2 || part.size(1) != width || part.scalar_type() != first.scalar_type() ||
+        !part.is_contiguous() || !part.is_alias_of(first) || part.data_ptr() != expected) {
+      return {};
+    }
+    rows += part.size(0);
+  }
+  if (parts.size() == 1) return first;
+  const bool reusable = cached.defined() && cached.is_alias_of(first) &&
+                        cached.data_ptr() == first.data_ptr() && cached.size(0) == rows &&
+                        cached.size(1) == width && cached.scalar_type() == first.scalar_type();
+  if (!reusable) {
+    torch::NoGradGuard no_grad;  // a view for reading and writing values, not part of any graph
+    cached = first.as_strided({rows, width}, {width, 1});
+  }
+  return cached;
+}
+
 // y = x W^T + b for the weights (and biases) of one or more linear layers that read the same x,
 // stacked: one GEMM instead of one per layer, and the gradient written out. Autograd through
 // aten::linear records about ten operators per layer in backward (the matmul's reshapes and
@@ -59,8 +87,10 @@ torch::Tensor joined(at::TensorList parts) {
 // autocast the products run in the type aten::linear chose; gradients return in the inputs' types.
 struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               at::TensorList weights, at::TensorList biases) {
-    const auto weight = joined(weights);
+                               at::TensorList weights, at::TensorList biases,
+                               c10::intrusive_ptr<StackedViews> views) {
+    auto weight = adjacent_rows(weights.vec(), views->weights);
+    if (!weight.defined()) weight = joined(weights);
     auto y = at::linear(x, weight, joined(biases));  // one operator (the frontend's is two)
     const auto type = y.scalar_type();
     ctx->save_for_backward({as_type(x, type), as_type(weight, type)});
@@ -71,6 +101,7 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     ctx->saved_data["biases"] = static_cast<int64_t>(biases.size());
     ctx->saved_data["x_type"] = static_cast<int64_t>(x.scalar_type());
     ctx->saved_data["weight_type"] = static_cast<int64_t>(weights[0].scalar_type());
+    ctx->saved_data["views"] = c10::IValue::make_capsule(std::move(views));
     return y;
   }
 
@@ -91,8 +122,9 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     // view): the same rounding as the layers' own backward, which a permuted copy would not give.
     const auto rows_grad = as_rows(grad);
     const auto rows_x = as_rows(x);
-    const auto into =
-        grads_to_add_into(ctx->saved_data["weights"].toTensorVector(), x.scalar_type());
+    auto views = ctx->saved_data["views"].toCapsule();
+    const auto into = grads_to_add_into(ctx->saved_data["weights"].toTensorVector(),
+                                        x.scalar_type(), static_cast<StackedViews&>(*views).grads);
     if (into.defined()) {
       // Added where AccumulateGrad would add it (one addmm_ instead of an mm, a split and an add_
       // per layer); onto a zeroed .grad the same values as the mm.
@@ -102,6 +134,7 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
       split(rows_grad.t().mm(rows_x));  // [out, in]
     }
     if (ctx->saved_data["biases"].toInt() > 0) split(rows_grad.sum(0));
+    out.emplace_back();  // none for the views
     return out;
   }
 
@@ -109,29 +142,24 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
   // itself (compat::will_add_into_grad) and they lie back to back in one buffer, as in the
   // trainer's flat gradient buffer; else undefined. `type`: the type the products ran in.
   static torch::Tensor grads_to_add_into(const std::vector<torch::Tensor>& weights,
-                                         torch::ScalarType type) {
-    const auto& first = weights[0].grad();
-    int64_t rows = 0;
+                                         torch::ScalarType type, torch::Tensor& cached) {
+    std::vector<torch::Tensor> grads;
     for (const auto& weight : weights) {
       if (!compat::will_add_into_grad(weight)) return {};
       const auto& grad = weight.grad();
-      const auto* expected =
-          static_cast<const char*>(first.data_ptr()) + rows * weight.size(1) * first.element_size();
-      if (grad.scalar_type() != type || !grad.is_contiguous() || !grad.is_alias_of(first) ||
-          !grad.sizes().equals(weight.sizes()) || grad.data_ptr() != expected) {
-        return {};
-      }
-      rows += weight.size(0);
+      if (grad.scalar_type() != type || !grad.sizes().equals(weight.sizes())) return {};
+      grads.push_back(grad);
     }
-    return weights.size() == 1 ? first
-                               : first.as_strided({rows, first.size(1)}, {first.size(1), 1});
+    return adjacent_rows(grads, cached);
   }
 };
 
 // The stacked layers' output (see StackedLinearFunction); the layers keep their own parameters
-// (names, initialisation, checkpoint and Hugging Face layouts).
+// (names, initialisation, checkpoint and Hugging Face layouts). `views`: the stacking module's,
+// kept across steps (none: built for this call).
 torch::Tensor stacked_linear(const torch::Tensor& x,
-                             std::initializer_list<const torch::nn::Linear*> layers) {
+                             std::initializer_list<const torch::nn::Linear*> layers,
+                             c10::intrusive_ptr<StackedViews> views = {}) {
   std::vector<torch::Tensor> weights, biases;
   for (const auto* layer : layers) {
     weights.push_back((*layer)->weight);
@@ -140,7 +168,9 @@ torch::Tensor stacked_linear(const torch::Tensor& x,
   if (!biases.empty() && biases.size() != weights.size()) {
     fail("stacked linear layers must all have biases or none");
   }
-  return StackedLinearFunction::apply(x, at::TensorList(weights), at::TensorList(biases));
+  if (!views) views = c10::make_intrusive<StackedViews>();
+  return StackedLinearFunction::apply(x, at::TensorList(weights), at::TensorList(biases),
+                                      std::move(views));
 }
 
 #if !PRIDE_TORCH_HAS_RMS_NORM
@@ -403,7 +433,7 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
   const bool normed = !q_norm.is_empty();
   torch::Tensor q, k, v, qk;  // qk: q and k side by side, [B, T, heads + kv heads, head_dim]
   if (x.is_same(memory)) {
-    auto qkv = stacked_linear(x, {&q_proj, &k_proj, &v_proj})
+    auto qkv = stacked_linear(x, {&q_proj, &k_proj, &v_proj}, qkv_views_)
                    .view({batch, length, qk_heads + n_kv_heads_, head_dim_});
     // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
     // would write its gradient into a zeroed tensor of the whole size.
@@ -419,7 +449,7 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
     }
   } else {
     q = stacked_linear(x, {&q_proj}).view({batch, length, n_heads_, head_dim_});
-    auto kv = stacked_linear(memory, {&k_proj, &v_proj})
+    auto kv = stacked_linear(memory, {&k_proj, &v_proj}, kv_views_)
                   .view({memory.size(0), memory.size(1), 2 * n_kv_heads_, head_dim_});
     auto parts = kv.chunk(2, 2);
     k = parts[0];
@@ -488,7 +518,7 @@ SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  auto gate_up = stacked_linear(x, {&gate_proj, &up_proj}).chunk(2, -1);
+  auto gate_up = stacked_linear(x, {&gate_proj, &up_proj}, gate_up_views_).chunk(2, -1);
   return stacked_linear(torch::silu(gate_up[0]) * gate_up[1], {&down_proj});
 }
 

@@ -21,6 +21,13 @@ torch::nn::Linear init_linear(int64_t in, int64_t out, bool bias);
 // autograd records for aten::linear in backward (see layers.cpp, StackedLinearFunction).
 torch::Tensor apply_linear(const torch::nn::Linear& layer, const torch::Tensor& x);
 
+// What a module that stacks linear layers reading the same input keeps across steps: their
+// weights, and their gradients, each as one matrix viewing the trainer's flat buffers (rebuilt
+// when the buffers move; see layers.cpp, adjacent_rows).
+struct StackedViews : torch::CustomClassHolder {
+  torch::Tensor weights, grads;
+};
+
 // y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32.
 class RMSNormImpl : public torch::nn::Module {
  public:
@@ -120,6 +127,8 @@ class AttentionImpl : public torch::nn::Module {
   int64_t n_heads_, n_kv_heads_, head_dim_;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
+  c10::intrusive_ptr<StackedViews> qkv_views_ = c10::make_intrusive<StackedViews>();
+  c10::intrusive_ptr<StackedViews> kv_views_ = c10::make_intrusive<StackedViews>();
 };
 TORCH_MODULE(Attention);
 
@@ -136,6 +145,7 @@ class SwiGLUImpl : public torch::nn::Module {
 
  private:
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  c10::intrusive_ptr<StackedViews> gate_up_views_ = c10::make_intrusive<StackedViews>();
 };
 TORCH_MODULE(SwiGLU);
 
