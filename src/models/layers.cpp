@@ -269,7 +269,8 @@ const torch::Tensor& kv_head_of_query(int64_t kv_heads, int64_t heads,
 struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
                                const torch::Tensor& k, const torch::Tensor& v,
-                               const c10::optional<torch::Tensor>& additive_mask, bool causal) {
+                               const c10::optional<torch::Tensor>& additive_mask,
+                               const c10::optional<torch::Tensor>& no_key, bool causal) {
     const auto wide = accumulate_type(q);
     const int64_t heads = q.size(1);
     auto repeated = [heads](const torch::Tensor& x) {
@@ -284,6 +285,9 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
                           -std::numeric_limits<double>::infinity());
     }
     auto probs = torch::softmax(scores, -1);
+    // Rows without any key: zero weights give zero outputs, and zero gradients through the
+    // softmax, as zeroing the outputs after would (one operator fewer in backward).
+    if (no_key) probs.masked_fill_(*no_key, 0.0);
     ctx->save_for_backward({wide_q, wide_k, values, probs});
     ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
     ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
@@ -312,26 +316,34 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
     auto type_of = [&](const char* key) {
       return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
     };
-    return {as_type(grad_q, type_of("q_type")), as_type(grad_k, type_of("k_type")), grad_v,
-            torch::Tensor(), torch::Tensor()};
+    return {as_type(grad_q, type_of("q_type")),
+            as_type(grad_k, type_of("k_type")),
+            grad_v,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
 // compat::scaled_dot_product_attention, with the written-out gradient where LibTorch has no
 // fused attention (outside autocast).
+// Query rows marked in `no_key` (undefined: none) output zeros.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        const torch::Tensor& additive_mask, bool causal) {
+                        const torch::Tensor& additive_mask, const torch::Tensor& no_key,
+                        bool causal) {
   // Under autocast the products' types are autocast's (bf16) while the saved operands are not:
   // there the composite, whose backward autograd types.
   if (compat::kHasFusedAttention || compat::AutocastGuard::is_enabled(q.device().type())) {
     const int64_t heads = q.size(1);
-    return compat::scaled_dot_product_attention(q, repeat_kv(k, heads), repeat_kv(v, heads),
-                                                additive_mask, causal);
+    auto out = compat::scaled_dot_product_attention(q, repeat_kv(k, heads), repeat_kv(v, heads),
+                                                    additive_mask, causal);
+    return no_key.defined() ? out.masked_fill(no_key, 0.0) : out;
   }
-  // An optional, not an undefined tensor: autograd asks every tensor input for its device.
-  const auto mask =
-      additive_mask.defined() ? c10::optional<torch::Tensor>(additive_mask) : c10::nullopt;
-  return MathAttentionFunction::apply(q, k, v, mask, causal);
+  // Optionals, not undefined tensors: autograd asks every tensor input for its device.
+  auto optional = [](const torch::Tensor& t) {
+    return t.defined() ? c10::optional<torch::Tensor>(t) : c10::nullopt;
+  };
+  return MathAttentionFunction::apply(q, k, v, optional(additive_mask), optional(no_key), causal);
 }
 
 // Writes this call's keys/values [B, kv, T, hd] after the cached ones; returns all of them.
@@ -503,12 +515,11 @@ AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask) {
   if (!mask.allowed.defined()) {
-    return attention(q, k, v, {}, mask.causal && q.size(2) > 1);
+    return attention(q, k, v, {}, {}, mask.causal && q.size(2) > 1);
   }
   const bool ready = mask.additive.defined() && mask.additive.scalar_type() == q.scalar_type();
   const AttentionMask prepared = ready ? mask : mask.prepared(q.scalar_type());
-  auto out = attention(q, k, v, prepared.additive, /*causal=*/false);
-  return out.masked_fill(prepared.no_key, 0.0);
+  return attention(q, k, v, prepared.additive, prepared.no_key, /*causal=*/false);
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {

@@ -168,8 +168,7 @@ StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
   Memory memory = build_memory(batch, embedded, pi);
 
   const AttentionMask memory_mask = memory_attention_mask(memory.mask, embedded);
-  const auto positions = torch::arange(length, batch.tokens.options()).unsqueeze(0);
-  const Rotary rotary = rotary_tables_at(positions, arch_.head_dim(), arch_.rope, embedded);
+  const Rotary& rotary = training_rotary(length, embedded);
   // The positions as rows [B*T, d] through the blocks and the LM head (DecoderLayer::forward_rows)
   auto x = embedded.reshape({-1, embedded.size(-1)});
   for (size_t i = 0; i < layers->size(); ++i) {
@@ -205,6 +204,20 @@ torch::Tensor StudentImpl::run_layer(size_t i, const torch::Tensor& x, int64_t b
   };
   if (!activation_checkpointing_) return block({x, memory});
   return checkpointed(block, {x, memory}, layer->parameters());
+}
+
+// Positions 0..length-1 are the same every step: the tables are built once per length, device
+// and type (about twenty operators each forward otherwise).
+const Rotary& StudentImpl::training_rotary(int64_t length, const torch::Tensor& like) {
+  const bool reusable = rotary_.cos.defined() && rotary_.cos.size(-2) == length &&
+                        rotary_.cos.device() == like.device() &&
+                        rotary_.cos.scalar_type() == like.scalar_type();
+  if (!reusable) {
+    const auto positions =
+        torch::arange(length, torch::TensorOptions(torch::kLong).device(like.device()));
+    rotary_ = rotary_tables_at(positions.unsqueeze(0), arch_.head_dim(), arch_.rope, like);
+  }
+  return rotary_;
 }
 
 torch::Tensor StudentImpl::logits_of(const torch::Tensor& hidden) {

@@ -131,5 +131,31 @@ TEST(Layers, GroupedQueryAttentionEqualsRepeatedKeysAndValues) {
   }
 }
 
+// Query rows that may attend to no key output zeros and pass no gradient, as the composite
+// attention with its outputs zeroed after gives, and the other rows are the composite's.
+TEST(Layers, AttentionRowsWithoutKeysMatchTheComposite) {
+  torch::manual_seed(7);
+  auto allowed = torch::rand({2, 1, 1, 20}) > 0.3;
+  allowed[1].fill_(false);  // the second sample sees no key at all
+  const auto prepared = AttentionMask(allowed).prepared(torch::kFloat);
+  const auto heads = layer_like_heads(4, 2, 27, 20);
+  std::vector<torch::Tensor> plain;
+  for (const auto& t : heads) plain.push_back(t.detach().clone().requires_grad_());
+  const auto upstream = torch::randn({2, 4, 27, 32});
+  auto out = scaled_dot_product(heads[0], heads[1], heads[2], prepared);
+  out.backward(upstream);
+  auto expected = compat::scaled_dot_product_attention(plain[0], repeated(plain[1], 4),
+                                                       repeated(plain[2], 4), prepared.additive,
+                                                       /*causal=*/false)
+                      .masked_fill(prepared.no_key, 0.0);
+  expected.backward(upstream);
+  EXPECT_EQ(out[1].abs().max().item<float>(), 0.0f);
+  EXPECT_TRUE(torch::equal(out, expected));
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(torch::equal(heads[i].grad(), plain[i].grad())) << i;
+    EXPECT_EQ(heads[i].grad()[1].abs().max().item<float>(), 0.0f) << i;
+  }
+}
+
 }  // namespace
 }  // namespace pride
