@@ -1,6 +1,9 @@
 // Llama-family layers shared by the Hugging Face causal LMs and the PRIDE student: RMSNorm, rotary
 // tables, grouped-query attention by scaled-dot-product attention, SwiGLU, the decoder block with
-// its optional multi-source cross-attention, and the learned-query resampler.
+// its optional multi-source cross-attention, and the learned-query resampler. The linear layers,
+// and on LibTorch 1.13 RMSNorm and attention, have their gradients written out: autograd through
+// the composites dispatches several times as many operators per step (docs/performance.md,
+// "Operators per step"); RMSNorm's and attention's round exactly as autograd's do.
 #include "models/layers.h"
 
 #include <cmath>
@@ -83,8 +86,11 @@ torch::Tensor adjacent_rows(const std::vector<torch::Tensor>& parts, torch::Tens
 // y = x W^T + b for the weights (and biases) of one or more linear layers that read the same x,
 // stacked: one GEMM instead of one per layer, and the gradient written out. Autograd through
 // aten::linear records about ten operators per layer in backward (the matmul's reshapes and
-// transposes); this records two products, three views and a split for the whole stack. Under
-// autocast the products run in the type aten::linear chose; gradients return in the inputs' types.
+// transposes); this records two products and a transpose for the whole stack when the input and
+// its gradient are rows [N, d] (plus a reshape for each that is not), the weight gradient added
+// straight into the flat gradient buffer where autograd would add it there (else a split and
+// autograd's add per layer). Under autocast the products run in the type aten::linear chose;
+// gradients return in the inputs' types.
 struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                at::TensorList weights, at::TensorList biases,

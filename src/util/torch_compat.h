@@ -10,7 +10,7 @@
 // Gradients added in place by a backward function: whether autograd's AccumulateGrad would only
 // add into a leaf's existing .grad reads the running backward pass's exec info
 // (torch/csrc/autograd/graph_task.h, the same in 1.13 and 2.x) and the node's hooks (2.x keeps
-// tensor hooks apart from the other pre-hooks).
+// tensor hooks apart from the other pre-hooks, and 2.1+ has post-accumulate-grad tensor hooks).
 //
 // Post-accumulate-grad hooks: Python gained Tensor.register_post_accumulate_grad_hook in 2.1,
 // but the C++ API has no removable equivalent in any version. What works unchanged from 1.13
@@ -167,6 +167,10 @@ inline bool will_add_into_grad(const torch::Tensor& leaf) {
   if (!accumulator || !accumulator->pre_hooks().empty()) return false;
 #if TORCH_VERSION_MAJOR >= 2
   if (!accumulator->tensor_pre_hooks().empty()) return false;
+#endif
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // Python's post-accumulate-grad hooks run inside AccumulateGrad, only when it adds something.
+  if (accumulator->tensor_post_acc_grad_hooks() != nullptr) return false;
 #endif
   const auto* exec_info = torch::autograd::get_current_graph_task_exec_info();
   if (exec_info == nullptr) return false;  // not inside a backward pass
