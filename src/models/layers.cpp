@@ -583,10 +583,14 @@ ResamplerImpl::ResamplerImpl(const BlockShape& s, int64_t num_slots) {
 }
 
 torch::Tensor ResamplerImpl::forward(const torch::Tensor& tokens, const torch::Tensor& mask) {
-  auto slots = queries_.unsqueeze(0).expand({tokens.size(0), -1, -1});
+  const int64_t batch = tokens.size(0);
+  // Every sample's slots as rows [B * slots, d], as DecoderLayer::forward_rows has its positions.
+  auto slots = queries_.repeat({batch, 1});
   // mask [B, L] -> [B, 1, 1, L]: every slot sees the same admissible tokens.
-  slots = slots + attn(query_norm(slots), input_norm(tokens), mask.unsqueeze(1).unsqueeze(1));
-  return slots + mlp(post_attention_layernorm(slots));
+  slots = slots + attn->forward_rows(query_norm(slots), batch, input_norm(tokens),
+                                     mask.unsqueeze(1).unsqueeze(1));
+  slots = slots + mlp(post_attention_layernorm(slots));
+  return slots.view({batch, queries_.size(0), slots.size(-1)});
 }
 
 }  // namespace pride
