@@ -1,12 +1,16 @@
 // Llama-family layers shared by the Hugging Face causal LMs and the PRIDE student: RMSNorm, rotary
 // tables, grouped-query attention by scaled-dot-product attention, SwiGLU, the decoder block with
-// its optional multi-source cross-attention, and the learned-query resampler.
+// its optional multi-source cross-attention, and the learned-query resampler. The linear layers,
+// and on LibTorch 1.13 RMSNorm and attention, have their gradients written out: autograd through
+// the composites dispatches several times as many operators per step (docs/performance.md,
+// "Operators per step"); RMSNorm's and attention's round exactly as autograd's do.
 #include "models/layers.h"
 
 #include <cmath>
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -30,9 +34,19 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const Rotary& rotary) {
   return x * rotary.cos + x.roll(x.size(-1) / 2, -1) * rotary.sin_signed;
 }
 
+// x [..., d] as rows [N, d], without dispatching an operator when it already is 2-D.
+torch::Tensor as_rows(const torch::Tensor& x) {
+  return x.dim() == 2 ? x : x.reshape({-1, x.size(-1)});
+}
+
 // x in `type`, without dispatching an operator when it already is.
 torch::Tensor as_type(const torch::Tensor& x, torch::ScalarType type) {
   return x.scalar_type() == type ? x : x.to(type);
+}
+
+// The positions of x, [B, T, d] or rows [B*T, d]: B*T.
+int64_t rows_of(const torch::Tensor& x) {
+  return x.dim() == 2 ? x.size(0) : x.size(0) * x.size(1);
 }
 
 // One or more concatenated tensors as one (no copy for a single one).
@@ -41,24 +55,59 @@ torch::Tensor joined(at::TensorList parts) {
   return parts.size() == 1 ? parts[0] : torch::cat(parts);
 }
 
+// `parts` (matrices [rows_i, in]) as one [sum of rows, in] tensor without a copy, when they lie
+// back to back in one buffer (the trainer's flat parameter and gradient buffers); else undefined.
+// `cached` keeps the view from one step to the next: reused (no operator) while it still is that
+// tensor, rebuilt otherwise.
+torch::Tensor adjacent_rows(const std::vector<torch::Tensor>& parts, torch::Tensor& cached) {
+  const auto& first = parts[0];
+  const int64_t width = first.size(1);
+  int64_t rows = 0;
+  for (const auto& part : parts) {
+    const auto* expected =
+        static_cast<const char*>(first.data_ptr()) + rows * width * first.element_size();
+    if (part.dim() != 2 || part.size(1) != width || part.scalar_type() != first.scalar_type() ||
+        !part.is_contiguous() || !part.is_alias_of(first) || part.data_ptr() != expected) {
+      return {};
+    }
+    rows += part.size(0);
+  }
+  if (parts.size() == 1) return first;
+  const bool reusable = cached.defined() && cached.is_alias_of(first) &&
+                        cached.data_ptr() == first.data_ptr() && cached.size(0) == rows &&
+                        cached.size(1) == width && cached.scalar_type() == first.scalar_type();
+  if (!reusable) {
+    torch::NoGradGuard no_grad;  // a view for reading and writing values, not part of any graph
+    cached = first.as_strided({rows, width}, {width, 1});
+  }
+  return cached;
+}
+
 // y = x W^T + b for the weights (and biases) of one or more linear layers that read the same x,
 // stacked: one GEMM instead of one per layer, and the gradient written out. Autograd through
 // aten::linear records about ten operators per layer in backward (the matmul's reshapes and
-// transposes); this records two products, three views and a split for the whole stack. Under
-// autocast the products run in the type aten::linear chose; gradients return in the inputs' types.
+// transposes); this records two products and a transpose for the whole stack when the input and
+// its gradient are rows [N, d] (plus a reshape for each that is not), the weight gradient added
+// straight into the flat gradient buffer where autograd would add it there (else a split and
+// autograd's add per layer). Under autocast the products run in the type aten::linear chose;
+// gradients return in the inputs' types.
 struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               at::TensorList weights, at::TensorList biases) {
-    const auto weight = joined(weights);
+                               at::TensorList weights, at::TensorList biases,
+                               c10::intrusive_ptr<StackedViews> views) {
+    auto weight = adjacent_rows(weights.vec(), views->weights);
+    if (!weight.defined()) weight = joined(weights);
     auto y = at::linear(x, weight, joined(biases));  // one operator (the frontend's is two)
     const auto type = y.scalar_type();
     ctx->save_for_backward({as_type(x, type), as_type(weight, type)});
+    ctx->saved_data["weights"] = weights.vec();  // the parameters, whose .grad backward may fill
     std::vector<int64_t> rows;
     for (const auto& w : weights) rows.push_back(w.size(0));
     ctx->saved_data["rows"] = rows;
     ctx->saved_data["biases"] = static_cast<int64_t>(biases.size());
     ctx->saved_data["x_type"] = static_cast<int64_t>(x.scalar_type());
     ctx->saved_data["weight_type"] = static_cast<int64_t>(weights[0].scalar_type());
+    ctx->saved_data["views"] = c10::IValue::make_capsule(std::move(views));
     return y;
   }
 
@@ -77,17 +126,46 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     };
     // grad^T x over all rows, as autograd's mm backward computes it (the transposed operand as a
     // view): the same rounding as the layers' own backward, which a permuted copy would not give.
-    const auto rows_grad = grad.reshape({-1, grad.size(-1)});
-    split(rows_grad.t().mm(x.reshape({-1, x.size(-1)})));  // [out, in]
+    const auto rows_grad = as_rows(grad);
+    const auto rows_x = as_rows(x);
+    auto views = ctx->saved_data["views"].toCapsule();
+    const auto into = grads_to_add_into(ctx->saved_data["weights"].toTensorVector(),
+                                        x.scalar_type(), static_cast<StackedViews&>(*views).grads);
+    if (into.defined()) {
+      // Added where AccumulateGrad would add it (one addmm_ instead of an mm, a split and an add_
+      // per layer); onto a zeroed .grad the same values as the mm.
+      into.addmm_(rows_grad.t(), rows_x);
+      out.resize(out.size() + rows.size());  // undefined: nothing left for autograd to add
+    } else {
+      split(rows_grad.t().mm(rows_x));  // [out, in]
+    }
     if (ctx->saved_data["biases"].toInt() > 0) split(rows_grad.sum(0));
+    out.emplace_back();  // none for the views
     return out;
+  }
+
+  // The stacked weights' .grad as one [rows, in] tensor when backward may add their gradient there
+  // itself (compat::will_add_into_grad) and they lie back to back in one buffer, as in the
+  // trainer's flat gradient buffer; else undefined. `type`: the type the products ran in.
+  static torch::Tensor grads_to_add_into(const std::vector<torch::Tensor>& weights,
+                                         torch::ScalarType type, torch::Tensor& cached) {
+    std::vector<torch::Tensor> grads;
+    for (const auto& weight : weights) {
+      if (!compat::will_add_into_grad(weight)) return {};
+      const auto& grad = weight.grad();
+      if (grad.scalar_type() != type || !grad.sizes().equals(weight.sizes())) return {};
+      grads.push_back(grad);
+    }
+    return adjacent_rows(grads, cached);
   }
 };
 
 // The stacked layers' output (see StackedLinearFunction); the layers keep their own parameters
-// (names, initialisation, checkpoint and Hugging Face layouts).
+// (names, initialisation, checkpoint and Hugging Face layouts). `views`: the stacking module's,
+// kept across steps (none: built for this call).
 torch::Tensor stacked_linear(const torch::Tensor& x,
-                             std::initializer_list<const torch::nn::Linear*> layers) {
+                             std::initializer_list<const torch::nn::Linear*> layers,
+                             c10::intrusive_ptr<StackedViews> views = {}) {
   std::vector<torch::Tensor> weights, biases;
   for (const auto* layer : layers) {
     weights.push_back((*layer)->weight);
@@ -96,8 +174,47 @@ torch::Tensor stacked_linear(const torch::Tensor& x,
   if (!biases.empty() && biases.size() != weights.size()) {
     fail("stacked linear layers must all have biases or none");
   }
-  return StackedLinearFunction::apply(x, at::TensorList(weights), at::TensorList(biases));
+  if (!views) views = c10::make_intrusive<StackedViews>();
+  return StackedLinearFunction::apply(x, at::TensorList(weights), at::TensorList(biases),
+                                      std::move(views));
 }
+
+#if !PRIDE_TORCH_HAS_RMS_NORM
+// RMSNorm on LibTorch before 2.4 (no at::rms_norm), for x and weight of one type, float or double:
+// the composite x * rsqrt(mean(x^2) + eps) * weight with its gradient written out. Autograd through
+// the composite records 16 operators in backward; this records 11 and rounds exactly as autograd
+// does: the same products and reductions in the same order, with autograd's exact power-of-two
+// scalings (-0.5 from rsqrt, 2 from x^2) folded into one division by -D. x comes in twice, as the
+// product x * r and as the square x^2 read it, so that its two gradient parts reach the residual
+// stream's sum one after the other, as autograd adds them there (a part summed first would round
+// the stream's gradient differently).
+struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& /*x_squared_input*/,
+                               const torch::Tensor& weight, double eps) {
+    auto inv_rms = torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    auto normed = x * inv_rms;
+    ctx->save_for_backward({x, weight, inv_rms, normed});
+    return normed * weight;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &weight = saved[1], &inv_rms = saved[2], &normed = saved[3];
+    const auto& grad = grads[0];
+    std::vector<int64_t> leading(x.dim() - 1);
+    std::iota(leading.begin(), leading.end(), 0);
+    auto grad_weight = (grad * normed).sum(leading);
+    auto grad_normed = grad * weight;
+    // d/dx of x * r, r = (mean(x^2) + eps)^-1/2: grad_normed * r, then through r and x^2:
+    // -x * r^3 * sum(grad_normed * x) / D.
+    auto row_sums = (grad_normed * x).sum(-1, /*keepdim=*/true);
+    auto coefficient = (row_sums * inv_rms.pow(3)) / -double(x.size(-1));
+    return {grad_normed * inv_rms, coefficient * x, grad_weight, torch::Tensor()};
+  }
+};
+#endif
 
 // theta^(-2i/head_dim) for i < head_dim/2, in fp64; with Llama 3 scaling, wavelengths beyond the
 // original context are stretched by `factor`, those between the two cut-offs blended smoothly.
@@ -125,16 +242,48 @@ Rotary tables_from(const torch::Tensor& freqs, const torch::Tensor& like) {
           torch::cat({-sin, sin}, -1).to(type)};
 }
 
+// [B, kv, T, d] -> [B, heads, T, d]: kv head j serves query heads j*rep .. (j+1)*rep-1 (a copy, for
+// the attention kernels that take as many key/value heads as query heads).
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t heads) {
+  const int64_t kv = x.size(1), rep = heads / kv;
+  if (rep == 1) return x;
+  return x.unsqueeze(2)
+      .expand({x.size(0), kv, rep, x.size(2), x.size(3)})
+      .reshape({x.size(0), heads, x.size(2), x.size(3)});
+}
+
+// The key/value head that each of `heads` query heads reads ([heads] int64: j for query heads
+// j*rep .. (j+1)*rep-1), built once per shape and device on each thread.
+const torch::Tensor& kv_head_of_query(int64_t kv_heads, int64_t heads,
+                                      const torch::Device& device) {
+  thread_local std::map<std::tuple<int64_t, int64_t, std::string>, torch::Tensor> indices;
+  torch::Tensor& index = indices[{kv_heads, heads, device.str()}];
+  if (!index.defined()) {
+    index = torch::div(torch::arange(heads, torch::kLong), heads / kv_heads, "floor").to(device);
+  }
+  return index;
+}
+
 // LibTorch before 2.0 has no fused attention: softmax(q k^T / sqrt(d) + mask) v is math, and
 // autograd through it records about 25 operators per call in backward (each 4-D matmul's
-// reshapes, expands and transposes). This is the same math (compat's, with the same types) with
-// its gradient written out: nine operators. q [B, H, Tq, d]; k, v [B, H, Tk, d].
+// reshapes, expands and transposes), plus three for each key and value head copy that
+// grouped-query attention makes (and three for each copy's gradient). This is the same math
+// (compat's, with the same types) with its gradient written out: nine operators, and the copies
+// one index_select each (the same copy as repeat_kv), their gradients summed over the query heads
+// that share a key/value head as the copies' backward summed them.
+// q [B, H, Tq, d]; k, v [B, KV, Tk, d] with KV dividing H.
 struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
                                const torch::Tensor& k, const torch::Tensor& v,
-                               const c10::optional<torch::Tensor>& additive_mask, bool causal) {
+                               const c10::optional<torch::Tensor>& additive_mask,
+                               const c10::optional<torch::Tensor>& no_key, bool causal) {
     const auto wide = accumulate_type(q);
-    const auto wide_q = as_type(q, wide), wide_k = as_type(k, wide);
+    const int64_t heads = q.size(1);
+    auto repeated = [heads](const torch::Tensor& x) {
+      return x.size(1) == heads ? x
+                                : x.index_select(1, kv_head_of_query(x.size(1), heads, x.device()));
+    };
+    const auto wide_q = as_type(q, wide), wide_k = repeated(as_type(k, wide)), values = repeated(v);
     auto scores = torch::matmul(wide_q, wide_k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
     if (additive_mask) scores = scores + as_type(*additive_mask, wide);
     if (causal) {
@@ -142,10 +291,14 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
                           -std::numeric_limits<double>::infinity());
     }
     auto probs = torch::softmax(scores, -1);
-    ctx->save_for_backward({wide_q, wide_k, v, probs});
+    // Rows without any key: zero weights give zero outputs, and zero gradients through the
+    // softmax, as zeroing the outputs after would (one operator fewer in backward).
+    if (no_key) probs.masked_fill_(*no_key, 0.0);
+    ctx->save_for_backward({wide_q, wide_k, values, probs});
     ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
     ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
-    return torch::matmul(as_type(probs, v.scalar_type()), v);
+    ctx->saved_data["kv_heads"] = k.size(1);
+    return torch::matmul(as_type(probs, v.scalar_type()), values);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -153,33 +306,50 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
     const auto saved = ctx->get_saved_variables();
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
     const auto& grad = grads[0];
-    auto grad_v = torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad);
+    // [B, H, Tk, d] -> [B, KV, Tk, d]: a key/value head's gradient is its copies' sum.
+    const int64_t kv_heads = ctx->saved_data["kv_heads"].toInt();
+    auto over_copies = [kv_heads](const torch::Tensor& x) {
+      if (x.size(1) == kv_heads) return x;
+      return x.view({x.size(0), kv_heads, x.size(1) / kv_heads, x.size(2), x.size(3)}).sum(2);
+    };
+    auto grad_v =
+        over_copies(torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad));
     auto grad_probs = as_type(torch::matmul(grad, v.transpose(-2, -1)), probs.scalar_type());
     auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type()) /
                        std::sqrt(double(q.size(-1)));
     auto grad_q = torch::matmul(grad_scores, k);
-    auto grad_k = torch::matmul(grad_scores.transpose(-2, -1), q);
+    auto grad_k = over_copies(torch::matmul(grad_scores.transpose(-2, -1), q));
     auto type_of = [&](const char* key) {
       return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
     };
-    return {as_type(grad_q, type_of("q_type")), as_type(grad_k, type_of("k_type")), grad_v,
-            torch::Tensor(), torch::Tensor()};
+    return {as_type(grad_q, type_of("q_type")),
+            as_type(grad_k, type_of("k_type")),
+            grad_v,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
 // compat::scaled_dot_product_attention, with the written-out gradient where LibTorch has no
 // fused attention (outside autocast).
+// Query rows marked in `no_key` (undefined: none) output zeros.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        const torch::Tensor& additive_mask, bool causal) {
+                        const torch::Tensor& additive_mask, const torch::Tensor& no_key,
+                        bool causal) {
   // Under autocast the products' types are autocast's (bf16) while the saved operands are not:
   // there the composite, whose backward autograd types.
   if (compat::kHasFusedAttention || compat::AutocastGuard::is_enabled(q.device().type())) {
-    return compat::scaled_dot_product_attention(q, k, v, additive_mask, causal);
+    const int64_t heads = q.size(1);
+    auto out = compat::scaled_dot_product_attention(q, repeat_kv(k, heads), repeat_kv(v, heads),
+                                                    additive_mask, causal);
+    return no_key.defined() ? out.masked_fill(no_key, 0.0) : out;
   }
-  // An optional, not an undefined tensor: autograd asks every tensor input for its device.
-  const auto mask =
-      additive_mask.defined() ? c10::optional<torch::Tensor>(additive_mask) : c10::nullopt;
-  return MathAttentionFunction::apply(q, k, v, mask, causal);
+  // Optionals, not undefined tensors: autograd asks every tensor input for its device.
+  auto optional = [](const torch::Tensor& t) {
+    return t.defined() ? c10::optional<torch::Tensor>(t) : c10::nullopt;
+  };
+  return MathAttentionFunction::apply(q, k, v, optional(additive_mask), optional(no_key), causal);
 }
 
 // Writes this call's keys/values [B, kv, T, hd] after the cached ones; returns all of them.
@@ -223,8 +393,12 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   // One ATen operator (one fused kernel on CUDA from LibTorch 2.8, with its own backward).
   return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
 #else
-  // Composite on 1.13. A written-out gradient takes half the backward operators, but its rounding
-  // moved tests/cli/equivalence.sh's worst response-feature split past 1e-5 (1.04e-5).
+  // On 1.13 the composite with its gradient written out (RMSNormFunction), where the types allow.
+  // A gradient written as the textbook formula took more operators off, but its rounding moved
+  // tests/cli/equivalence.sh's worst response-feature split past 1e-5 (1.04e-5).
+  if (x.scalar_type() == weight_.scalar_type() && x.scalar_type() == accumulate_type(x)) {
+    return RMSNormFunction::apply(x, x, weight_, eps_);
+  }
   const auto wide = as_type(x, accumulate_type(x));
   auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
   return as_type(normed, x.scalar_type()) * weight_;
@@ -267,26 +441,18 @@ AttentionImpl::AttentionImpl(const AttentionShape& s)
   }
 }
 
-// [B, kv, S, hd] -> [B, heads, S, hd]: kv head j serves query heads j*rep .. (j+1)*rep-1.
-torch::Tensor AttentionImpl::repeat_kv(const torch::Tensor& x) const {
-  const int64_t rep = n_heads_ / n_kv_heads_;
-  if (rep == 1) return x;
-  return x.unsqueeze(2)
-      .expand({x.size(0), n_kv_heads_, rep, x.size(2), head_dim_})
-      .reshape({x.size(0), n_heads_, x.size(2), head_dim_});
-}
-
 // Queries, keys and values [B, heads, T, head_dim], rotated when rotary tables are given. Self-
 // attention projects q, k and v in one product and rotates q and k together; attention over
 // another sequence projects k and v in one.
-AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, const torch::Tensor& memory,
-                                            const Rotary* rotary) {
+AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batch,
+                                            const torch::Tensor& memory, const Rotary* rotary) {
   const int64_t qk_heads = n_heads_ + n_kv_heads_;
+  const int64_t length = rows_of(x) / batch;
   const bool normed = !q_norm.is_empty();
   torch::Tensor q, k, v, qk;  // qk: q and k side by side, [B, T, heads + kv heads, head_dim]
   if (x.is_same(memory)) {
-    auto qkv = stacked_linear(x, {&q_proj, &k_proj, &v_proj})
-                   .view({x.size(0), x.size(1), qk_heads + n_kv_heads_, head_dim_});
+    auto qkv = stacked_linear(x, {&q_proj, &k_proj, &v_proj}, qkv_views_)
+                   .view({batch, length, qk_heads + n_kv_heads_, head_dim_});
     // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
     // would write its gradient into a zeroed tensor of the whole size.
     if (rotary != nullptr && !normed) {
@@ -300,8 +466,8 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, const torch:
       v = parts[2];
     }
   } else {
-    q = stacked_linear(x, {&q_proj}).view({x.size(0), x.size(1), n_heads_, head_dim_});
-    auto kv = stacked_linear(memory, {&k_proj, &v_proj})
+    q = stacked_linear(x, {&q_proj}).view({batch, length, n_heads_, head_dim_});
+    auto kv = stacked_linear(memory, {&k_proj, &v_proj}, kv_views_)
                   .view({memory.size(0), memory.size(1), 2 * n_kv_heads_, head_dim_});
     auto parts = kv.chunk(2, 2);
     k = parts[0];
@@ -322,11 +488,19 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, const torch:
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& memory,
                                      const AttentionMask& mask, const Rotary* rotary,
                                      KVCache* cache) {
-  auto [q, k, v] = project(x, memory, rotary);
+  return forward_rows(x, x.size(0), memory, mask, rotary, cache);
+}
+
+torch::Tensor AttentionImpl::forward_rows(const torch::Tensor& x, int64_t batch,
+                                          const torch::Tensor& memory, const AttentionMask& mask,
+                                          const Rotary* rotary, KVCache* cache) {
+  auto [q, k, v] = project(x, batch, memory, rotary);
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
-  auto out = scaled_dot_product(q, repeat_kv(k), repeat_kv(v), mask);
-  return stacked_linear(out.transpose(1, 2).reshape({x.size(0), x.size(1), n_heads_ * head_dim_}),
-                        {&o_proj});
+  auto out = scaled_dot_product(q, k, v, mask).transpose(1, 2);  // [B, T, heads, head_dim]
+  const int64_t width = n_heads_ * head_dim_;
+  return stacked_linear(
+      x.dim() == 2 ? out.reshape({-1, width}) : out.reshape({batch, out.size(1), width}),
+      {&o_proj});
 }
 
 AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
@@ -347,12 +521,11 @@ AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask) {
   if (!mask.allowed.defined()) {
-    return attention(q, k, v, {}, mask.causal && q.size(2) > 1);
+    return attention(q, k, v, {}, {}, mask.causal && q.size(2) > 1);
   }
   const bool ready = mask.additive.defined() && mask.additive.scalar_type() == q.scalar_type();
   const AttentionMask prepared = ready ? mask : mask.prepared(q.scalar_type());
-  auto out = attention(q, k, v, prepared.additive, /*causal=*/false);
-  return out.masked_fill(prepared.no_key, 0.0);
+  return attention(q, k, v, prepared.additive, prepared.no_key, /*causal=*/false);
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
@@ -362,7 +535,7 @@ SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  auto gate_up = stacked_linear(x, {&gate_proj, &up_proj}).chunk(2, -1);
+  auto gate_up = stacked_linear(x, {&gate_proj, &up_proj}, gate_up_views_).chunk(2, -1);
   return stacked_linear(torch::silu(gate_up[0]) * gate_up[1], {&down_proj});
 }
 
@@ -378,14 +551,23 @@ DecoderLayerImpl::DecoderLayerImpl(const BlockShape& s) {
   mlp = register_module("mlp", SwiGLU(s.d_model, s.d_ff));
 }
 
-torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const AttentionMask& self_mask,
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionMask& self_mask,
                                         const Rotary& rotary, const torch::Tensor& memory,
                                         const AttentionMask& memory_mask, KVCache* cache) {
+  return forward_rows(x.reshape({-1, x.size(-1)}), x.size(0), self_mask, rotary, memory,
+                      memory_mask, cache)
+      .view(x.sizes());
+}
+
+torch::Tensor DecoderLayerImpl::forward_rows(torch::Tensor x, int64_t batch,
+                                             const AttentionMask& self_mask, const Rotary& rotary,
+                                             const torch::Tensor& memory,
+                                             const AttentionMask& memory_mask, KVCache* cache) {
   auto h = input_layernorm(x);
-  x = x + self_attn(h, h, self_mask, &rotary, cache);
+  x = x + self_attn->forward_rows(h, batch, h, self_mask, &rotary, cache);
   if (!cross_attn.is_empty()) {
     if (!memory.defined()) fail("decoder layer: the cross-attention needs a memory");
-    x = x + cross_attn(cross_attn_layernorm(x), memory, memory_mask);
+    x = x + cross_attn->forward_rows(cross_attn_layernorm(x), batch, memory, memory_mask);
   }
   return x + mlp(post_attention_layernorm(x));
 }
@@ -401,10 +583,14 @@ ResamplerImpl::ResamplerImpl(const BlockShape& s, int64_t num_slots) {
 }
 
 torch::Tensor ResamplerImpl::forward(const torch::Tensor& tokens, const torch::Tensor& mask) {
-  auto slots = queries_.unsqueeze(0).expand({tokens.size(0), -1, -1});
+  const int64_t batch = tokens.size(0);
+  // Every sample's slots as rows [B * slots, d], as DecoderLayer::forward_rows has its positions.
+  auto slots = queries_.repeat({batch, 1});
   // mask [B, L] -> [B, 1, 1, L]: every slot sees the same admissible tokens.
-  slots = slots + attn(query_norm(slots), input_norm(tokens), mask.unsqueeze(1).unsqueeze(1));
-  return slots + mlp(post_attention_layernorm(slots));
+  slots = slots + attn->forward_rows(query_norm(slots), batch, input_norm(tokens),
+                                     mask.unsqueeze(1).unsqueeze(1));
+  slots = slots + mlp(post_attention_layernorm(slots));
+  return slots.view({batch, queries_.size(0), slots.size(-1)});
 }
 
 }  // namespace pride

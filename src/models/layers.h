@@ -21,6 +21,13 @@ torch::nn::Linear init_linear(int64_t in, int64_t out, bool bias);
 // autograd records for aten::linear in backward (see layers.cpp, StackedLinearFunction).
 torch::Tensor apply_linear(const torch::nn::Linear& layer, const torch::Tensor& x);
 
+// What a module that stacks linear layers reading the same input keeps across steps: their
+// weights, and their gradients, each as one matrix viewing the trainer's flat buffers (rebuilt
+// when the buffers move; see layers.cpp, adjacent_rows).
+struct StackedViews : torch::CustomClassHolder {
+  torch::Tensor weights, grads;
+};
+
 // y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32.
 class RMSNormImpl : public torch::nn::Module {
  public:
@@ -104,21 +111,29 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& memory,
                         const AttentionMask& mask, const Rotary* rotary = nullptr,
                         KVCache* cache = nullptr);
+  // The same with the queries' positions as rows: x [batch * T, d] (self-attention: memory is x),
+  // output [batch * T, d].
+  torch::Tensor forward_rows(const torch::Tensor& x, int64_t batch, const torch::Tensor& memory,
+                             const AttentionMask& mask, const Rotary* rotary = nullptr,
+                             KVCache* cache = nullptr);
 
  private:
   struct Heads {
     torch::Tensor q, k, v;  // [B, heads, T, head_dim]
   };
-  Heads project(const torch::Tensor& x, const torch::Tensor& memory, const Rotary* rotary);
-  torch::Tensor repeat_kv(const torch::Tensor& x) const;
+  Heads project(const torch::Tensor& x, int64_t batch, const torch::Tensor& memory,
+                const Rotary* rotary);
 
   int64_t n_heads_, n_kv_heads_, head_dim_;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
+  c10::intrusive_ptr<StackedViews> qkv_views_ = c10::make_intrusive<StackedViews>();
+  c10::intrusive_ptr<StackedViews> kv_views_ = c10::make_intrusive<StackedViews>();
 };
 TORCH_MODULE(Attention);
 
-// softmax(q k^T / sqrt(d) | mask) v over [B, H, Tq, d] queries and [B, H, Tk, d] keys/values.
+// softmax(q k^T / sqrt(d) | mask) v over [B, H, Tq, d] queries and [B, KV, Tk, d] keys/values,
+// KV dividing H (grouped-query: key/value head j serves query heads j*H/KV .. (j+1)*H/KV-1).
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask);
 
@@ -130,6 +145,7 @@ class SwiGLUImpl : public torch::nn::Module {
 
  private:
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  c10::intrusive_ptr<StackedViews> gate_up_views_ = c10::make_intrusive<StackedViews>();
 };
 TORCH_MODULE(SwiGLU);
 
@@ -150,9 +166,15 @@ struct BlockShape {
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const BlockShape& shape);
-  torch::Tensor forward(torch::Tensor x, const AttentionMask& self_mask, const Rotary& rotary,
-                        const torch::Tensor& memory = {}, const AttentionMask& memory_mask = {},
-                        KVCache* cache = nullptr);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionMask& self_mask,
+                        const Rotary& rotary, const torch::Tensor& memory = {},
+                        const AttentionMask& memory_mask = {}, KVCache* cache = nullptr);
+  // The same over the positions as rows, x [batch * T, d] -> [batch * T, d]: every linear layer
+  // then reads and writes 2-D tensors, whose gradients need no reshaping (two operators fewer per
+  // layer in backward). A stack of blocks passes rows from one to the next.
+  torch::Tensor forward_rows(torch::Tensor x, int64_t batch, const AttentionMask& self_mask,
+                             const Rotary& rotary, const torch::Tensor& memory = {},
+                             const AttentionMask& memory_mask = {}, KVCache* cache = nullptr);
 
  private:
   RMSNorm input_layernorm{nullptr};

@@ -178,22 +178,23 @@ StudentOutput StudentImpl::forward_embedded(const Batch& batch, const torch::Ten
   return forward_checked(batch, embeddings, pi);
 }
 
-StudentOutput StudentImpl::forward_checked(const Batch& batch, const torch::Tensor& embeddings,
+StudentOutput StudentImpl::forward_checked(const Batch& batch, const torch::Tensor& embedded,
                                            const PiUsage& pi) {
-  const int64_t length = batch.tokens.size(1);
-  auto x = embeddings;
-  Memory memory = build_memory(batch, x, pi);
+  const int64_t rows = batch.size(), length = batch.tokens.size(1);
+  Memory memory = build_memory(batch, embedded, pi);
 
-  const AttentionMask memory_mask = memory_attention_mask(memory.mask, x);
-  const auto positions = torch::arange(length, batch.tokens.options()).unsqueeze(0);
-  const Rotary rotary = rotary_tables_at(positions, arch_.head_dim(), arch_.rope, x);
+  const AttentionMask memory_mask = memory_attention_mask(memory.mask, embedded);
+  const Rotary& rotary = training_rotary(length, embedded);
+  // The positions as rows [B*T, d] through the blocks and the LM head (DecoderLayer::forward_rows)
+  auto x = embedded.reshape({-1, embedded.size(-1)});
   for (size_t i = 0; i < layers->size(); ++i) {
-    x = run_layer(i, x, rotary, memory.values, memory_mask);
+    x = run_layer(i, x, rows, rotary, memory.values, memory_mask);
   }
-  auto hidden = norm(x);
+  x = norm(x);
+  auto hidden = x.view({rows, length, x.size(-1)});
 
   StudentOutput out;
-  out.logits = logits_of(hidden);
+  out.logits = logits_of(x).view({rows, length, -1});
   out.emotion_logits = apply_linear(emotion_head, masked_mean(hidden, batch.context_mask));
   // The MMD only sees the distribution of these features, not which sample is which; pooled from
   // the response it pulled the states the LM head reads towards any clustering of the right shape
@@ -209,15 +210,30 @@ StudentOutput StudentImpl::forward_checked(const Batch& batch, const torch::Tens
 // input of the block too: it needs its gradient). Causal only, no padding mask: collate pads on
 // the right, so no real position ever sees a pad and the pads' own outputs reach no loss or pooled
 // feature. That keeps attention on the fused (flash) kernels, which take no mask.
-torch::Tensor StudentImpl::run_layer(size_t i, const torch::Tensor& x, const Rotary& rotary,
-                                     const torch::Tensor& memory,
+torch::Tensor StudentImpl::run_layer(size_t i, const torch::Tensor& x, int64_t batch,
+                                     const Rotary& rotary, const torch::Tensor& memory,
                                      const AttentionMask& memory_mask) {
   auto layer = layers->ptr<DecoderLayerImpl>(i);
-  auto block = [layer, rotary, memory_mask](const std::vector<torch::Tensor>& in) {
-    return layer->forward(in[0], AttentionMask::causal_only(), rotary, in[1], memory_mask);
+  auto block = [layer, batch, rotary, memory_mask](const std::vector<torch::Tensor>& in) {
+    return layer->forward_rows(in[0], batch, AttentionMask::causal_only(), rotary, in[1],
+                               memory_mask);
   };
   if (!activation_checkpointing_) return block({x, memory});
   return checkpointed(block, {x, memory}, layer->parameters());
+}
+
+// Positions 0..length-1 are the same every step: the tables are built once per length, device
+// and type (about twenty operators each forward otherwise).
+const Rotary& StudentImpl::training_rotary(int64_t length, const torch::Tensor& like) {
+  const bool reusable = rotary_.cos.defined() && rotary_.cos.size(-2) == length &&
+                        rotary_.cos.device() == like.device() &&
+                        rotary_.cos.scalar_type() == like.scalar_type();
+  if (!reusable) {
+    const auto positions =
+        torch::arange(length, torch::TensorOptions(torch::kLong).device(like.device()));
+    rotary_ = rotary_tables_at(positions.unsqueeze(0), arch_.head_dim(), arch_.rope, like);
+  }
+  return rotary_;
 }
 
 torch::Tensor StudentImpl::logits_of(const torch::Tensor& hidden) {

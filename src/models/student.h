@@ -111,13 +111,17 @@ class StudentImpl : public torch::nn::Module {
   torch::Tensor encode_privileged(const Batch& batch);
 
   torch::Tensor logits_of(const torch::Tensor& hidden);
-  torch::Tensor run_layer(size_t i, const torch::Tensor& x, const Rotary& rotary,
+  // The rotary tables of positions 0..length-1 for activations like `like` (kept in rotary_).
+  const Rotary& training_rotary(int64_t length, const torch::Tensor& like);
+  // x: the positions as rows [B*T, d] (batch B)
+  torch::Tensor run_layer(size_t i, const torch::Tensor& x, int64_t batch, const Rotary& rotary,
                           const torch::Tensor& memory, const AttentionMask& memory_mask);
 
   ModelConfig config_;
   DatasetInfo info_;
   StudentArch arch_;
   bool activation_checkpointing_ = false;
+  Rotary rotary_;  // training_rotary's tables, for the last length, device and type asked for
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};

@@ -7,6 +7,11 @@
 // and CUDA). 1.13 has only the private at::_scaled_dot_product_attention, whose signature changed
 // in 2.0 and which is the same composite math on the CPU, so 1.13 uses the math written out here.
 //
+// Gradients added in place by a backward function: whether autograd's AccumulateGrad would only
+// add into a leaf's existing .grad reads the running backward pass's exec info
+// (torch/csrc/autograd/graph_task.h, the same in 1.13 and 2.x) and the node's hooks (2.x keeps
+// tensor hooks apart from the other pre-hooks, and 2.1+ has post-accumulate-grad tensor hooks).
+//
 // Post-accumulate-grad hooks: Python gained Tensor.register_post_accumulate_grad_hook in 2.1,
 // but the C++ API has no removable equivalent in any version. What works unchanged from 1.13
 // through 2.x (and is what DDP's C++ reducer uses) is a FunctionPostHook on the leaf's
@@ -17,6 +22,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/graph_task.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -144,6 +150,33 @@ inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const 
   }
   return torch::matmul(as(torch::softmax(scores, -1), v.scalar_type()), v);
 #endif
+}
+
+// Whether the backward pass running on this thread will add a gradient for `leaf` into its
+// defined .grad in place: a plain backward (not autograd::grad, which only captures gradients,
+// nor a double backward), no tensor hook that could change the gradient first. A backward
+// function may then add the leaf's gradient there itself and hand autograd none: AccumulateGrad
+// still runs (with nothing to add), so the post-hooks on it, such as the gradient-sync hooks,
+// fire as before.
+inline bool will_add_into_grad(const torch::Tensor& leaf) {
+  if (torch::GradMode::is_enabled() || !leaf.requires_grad() || !leaf.is_leaf() ||
+      !leaf.grad().defined() || leaf.grad().is_sparse()) {
+    return false;
+  }
+  const auto accumulator = torch::autograd::impl::try_get_grad_accumulator(leaf);
+  if (!accumulator || !accumulator->pre_hooks().empty()) return false;
+#if TORCH_VERSION_MAJOR >= 2
+  if (!accumulator->tensor_pre_hooks().empty()) return false;
+#endif
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // Python's post-accumulate-grad hooks run inside AccumulateGrad, only when it adds something.
+  if (accumulator->tensor_post_acc_grad_hooks() != nullptr) return false;
+#endif
+  const auto* exec_info = torch::autograd::get_current_graph_task_exec_info();
+  if (exec_info == nullptr) return false;  // not inside a backward pass
+  if (exec_info->empty()) return true;     // .backward(): every node runs
+  const auto found = exec_info->find(accumulator.get());
+  return found != exec_info->end() && found->second.needed_;
 }
 
 // Runs `callback` each time autograd has accumulated a gradient into `leaf`'s .grad (once per

@@ -1,0 +1,161 @@
+// Layers whose gradients are written out (models/layers.cpp): RMSNorm rounds exactly as autograd
+// through its composite does, and linear layers that add their weight gradients straight into a
+// flat gradient buffer give the gradients autograd gives, leave .grad alone under autograd::grad,
+// and still run the accumulate-grad hooks.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "models/flat_state.h"
+#include "models/layers.h"
+#include "util/torch_compat.h"
+
+namespace pride {
+namespace {
+
+// y = x * rsqrt(mean(x^2) + eps) * weight through autograd, as the model wrote it before.
+torch::Tensor composite_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;
+}
+
+// The same gradients bit for bit, in float and double, for 2-D and 3-D inputs, also where the
+// input's gradient sums with a residual path's (as in a pre-norm block).
+TEST(Layers, RmsNormGradientRoundsAsAutogradDoes) {
+  torch::manual_seed(3);
+  for (const auto type : {torch::kFloat, torch::kDouble}) {
+    for (const std::vector<int64_t>& shape : {std::vector<int64_t>{5, 48}, {3, 7, 48}}) {
+      RMSNorm norm(48, 1e-6);
+      norm->to(type);
+      {
+        torch::NoGradGuard no_grad;
+        norm->parameters()[0].uniform_(0.5, 1.5);
+      }
+      const auto input = torch::randn(shape, type);
+      const auto upstream = torch::randn(shape, type);
+      const auto x = input.clone().requires_grad_(true);
+      auto y = x + norm(x);
+      y.backward(upstream);
+
+      const auto weight = norm->parameters()[0].detach().clone().requires_grad_(true);
+      const auto x_ref = input.clone().requires_grad_(true);
+      auto y_ref = x_ref + composite_rms_norm(x_ref, weight, 1e-6);
+      y_ref.backward(upstream);
+
+      EXPECT_TRUE(torch::equal(y, y_ref));
+      EXPECT_TRUE(torch::equal(x.grad(), x_ref.grad())) << type;
+      EXPECT_TRUE(torch::equal(norm->parameters()[0].grad(), weight.grad())) << type;
+    }
+  }
+}
+
+// A SwiGLU (stacked gate/up, then down) with its parameters in a flat buffer: over two
+// accumulated backward passes, the gradients added straight into the buffer are those autograd
+// hands back for the same layers (autograd::grad, which adds nothing into .grad: the first pass
+// bit for bit, the sum of two within rounding), every parameter's accumulate-grad hook runs once
+// per pass, and autograd::grad leaves the buffer alone.
+TEST(Layers, LinearGradientsAddedIntoTheFlatBufferMatchAutograd) {
+  torch::manual_seed(4);
+  SwiGLU mlp(48, 96);
+  FlatParameters flat(*mlp);
+  flat.zero_grad();
+  const auto params = mlp->parameters();
+  std::vector<int> hook_runs(params.size(), 0);
+  std::vector<std::unique_ptr<compat::PostAccumulateGradHook>> hooks;
+  for (size_t i = 0; i < params.size(); ++i) {
+    hooks.push_back(std::make_unique<compat::PostAccumulateGradHook>(
+        params[i], [&hook_runs, i] { ++hook_runs[i]; }));
+  }
+  std::vector<torch::Tensor> expected(params.size());
+  for (int pass = 0; pass < 2; ++pass) {
+    const auto x = torch::randn({2, 5, 48});
+    const auto upstream = torch::randn({2, 5, 48});
+    const auto before = flat.grads().clone();
+    const auto returned = torch::autograd::grad({mlp(x)}, params, {upstream});
+    EXPECT_TRUE(torch::equal(flat.grads(), before));
+    mlp(x).backward(upstream);
+    for (size_t i = 0; i < params.size(); ++i) {
+      expected[i] = pass == 0 ? returned[i] : expected[i] + returned[i];
+      if (pass == 0) {
+        EXPECT_TRUE(torch::equal(params[i].grad(), expected[i])) << i;
+      } else {
+        EXPECT_TRUE(torch::allclose(params[i].grad(), expected[i], 1e-6, 1e-8)) << i;
+      }
+      EXPECT_EQ(hook_runs[i], pass + 1) << i;
+    }
+  }
+}
+
+// Keys and values repeated for every query head, as the layers did before attention grouped the
+// query heads instead.
+torch::Tensor repeated(const torch::Tensor& x, int64_t heads) {
+  const int64_t rep = heads / x.size(1);
+  return x.unsqueeze(2)
+      .expand({x.size(0), x.size(1), rep, x.size(2), x.size(3)})
+      .reshape({x.size(0), heads, x.size(2), x.size(3)});
+}
+
+// Queries, keys and values [B, heads, T, d] laid out as the attention layer makes them: q and k
+// slices of one rotated tensor, v a transposed slice of the projection's output.
+std::vector<torch::Tensor> layer_like_heads(int64_t heads, int64_t kv, int64_t tq, int64_t tk) {
+  const auto qk = torch::randn({2, heads + kv, tq, 32});
+  const auto kv_rows = torch::randn({2, tk, 2 * kv, 32});
+  auto q = qk.narrow(1, 0, heads).clone().requires_grad_();
+  auto k = kv_rows.narrow(2, 0, kv).transpose(1, 2).clone().requires_grad_();
+  auto v = kv_rows.narrow(2, kv, kv).transpose(1, 2).clone().requires_grad_();
+  return {q, k, v};
+}
+
+// Grouped-query attention (key/value heads broadcast over their query heads) gives what
+// attention over repeated keys and values gives, gradients included, bit for bit: causal, and
+// with a padding mask.
+TEST(Layers, GroupedQueryAttentionEqualsRepeatedKeysAndValues) {
+  torch::manual_seed(6);
+  const auto allowed = torch::rand({2, 1, 1, 20}) > 0.3;
+  for (const auto& mask : {AttentionMask::causal_only(), AttentionMask(allowed)}) {
+    const int64_t tk = mask.causal ? 27 : 20;
+    const auto grouped = layer_like_heads(4, 2, 27, tk);
+    std::vector<torch::Tensor> plain;
+    for (const auto& t : grouped) plain.push_back(t.detach().clone().requires_grad_());
+    const auto upstream = torch::randn({2, 4, 27, 32});
+    auto out = scaled_dot_product(grouped[0], grouped[1], grouped[2], mask);
+    out.backward(upstream);
+    auto expected =
+        scaled_dot_product(plain[0], repeated(plain[1], 4), repeated(plain[2], 4), mask);
+    expected.backward(upstream);
+    EXPECT_TRUE(torch::equal(out, expected)) << mask.causal;
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_TRUE(torch::equal(grouped[i].grad(), plain[i].grad())) << i << " " << mask.causal;
+    }
+  }
+}
+
+// Query rows that may attend to no key output zeros and pass no gradient, as the composite
+// attention with its outputs zeroed after gives, and the other rows are the composite's.
+TEST(Layers, AttentionRowsWithoutKeysMatchTheComposite) {
+  torch::manual_seed(7);
+  auto allowed = torch::rand({2, 1, 1, 20}) > 0.3;
+  allowed[1].fill_(false);  // the second sample sees no key at all
+  const auto prepared = AttentionMask(allowed).prepared(torch::kFloat);
+  const auto heads = layer_like_heads(4, 2, 27, 20);
+  std::vector<torch::Tensor> plain;
+  for (const auto& t : heads) plain.push_back(t.detach().clone().requires_grad_());
+  const auto upstream = torch::randn({2, 4, 27, 32});
+  auto out = scaled_dot_product(heads[0], heads[1], heads[2], prepared);
+  out.backward(upstream);
+  auto expected = compat::scaled_dot_product_attention(plain[0], repeated(plain[1], 4),
+                                                       repeated(plain[2], 4), prepared.additive,
+                                                       /*causal=*/false)
+                      .masked_fill(prepared.no_key, 0.0);
+  expected.backward(upstream);
+  EXPECT_EQ(out[1].abs().max().item<float>(), 0.0f);
+  EXPECT_TRUE(torch::equal(out, expected));
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(torch::equal(heads[i].grad(), plain[i].grad())) << i;
+    EXPECT_EQ(heads[i].grad()[1].abs().max().item<float>(), 0.0f) << i;
+  }
+}
+
+}  // namespace
+}  // namespace pride
