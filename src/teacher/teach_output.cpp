@@ -45,8 +45,8 @@ std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
   if (chat.teacher || chat.student) {  // without chat, the fingerprint of earlier releases
     text << "\n" << c.system_prompt << "\n" << chat.identity();
   }
-  if (c.score_emotions ||
-      !plugin.empty()) {  // HEF; without it, the fingerprint of earlier releases
+  // HEF's keys and plug-in; without them, the fingerprint of earlier releases.
+  if (c.score_emotions || !plugin.empty()) {
     text << "\n"
          << c.score_emotions << "|" << c.emotion_template << "|" << c.prompt_set << "|" << plugin;
   }
