@@ -178,8 +178,8 @@ void PromptBuilder::check_request_template(const std::string& text, const std::s
 Prompt PromptBuilder::request(const std::string& text_template, const std::string& key,
                               const dialogue::DialogueText& sample,
                               const SamplePrompts& prompts) const {
-  return teacher_prompt(
-      render_template(text_template, values(sample, prompts.first_turn, prompts.hints), key));
+  return teacher_prompt(render_template(
+      text_template, values(fitted(sample, prompts), prompts.first_turn, prompts.hints), key));
 }
 
 std::vector<Ids> PromptBuilder::label_ids() const {
@@ -281,7 +281,7 @@ SamplePrompts PromptBuilder::prepare(const dialogue::DialogueText& original,
     }
     prompts.first_turn = low;
   }
-  std::optional<dialogue::DialogueText> cut;
+  std::optional<dialogue::DialogueText>& cut = prompts.cut_sample;
   if (budgets_chat() && budgeted_length(original, prompts.first_turn) > budget) {
     cut = cut_last_turn(original, prompts.first_turn);
   }
@@ -329,7 +329,7 @@ Prompt PromptBuilder::score_prompt(const dialogue::DialogueText& sample,
   if (config_.score_template.empty()) {
     return {prompts.context_text, prompts.context};
   }
-  auto bound = values(sample, prompts.first_turn, prompts.hints);
+  auto bound = values(fitted(sample, prompts), prompts.first_turn, prompts.hints);
   bound["reasoning"] = tokenizer_.decode({reasoning.begin(), reasoning.end()});
   return teacher_prompt(render_template(config_.score_template, bound, "teach.score_template"));
 }

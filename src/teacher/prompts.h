@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,9 @@ struct SamplePrompts {
   std::map<std::string, Ids> privileged;  // the sample's own privileged sources (no reasoning yet)
   int64_t first_turn = 0;                 // context turns before this one were dropped to fit
   bool response_cut = false;              // the response was longer than teach.max_response_tokens
+  // The sample with its last turn's text cut to the budget (a chat template's frame kept), when
+  // that was needed: what every later prompt of the sample renders.
+  std::optional<dialogue::DialogueText> cut_sample;
 };
 
 class PromptBuilder {
@@ -103,6 +107,11 @@ class PromptBuilder {
  private:
   std::map<std::string, std::string> values(const dialogue::DialogueText& sample,
                                             int64_t first_turn, const PluginHints& hints) const;
+  // The sample as prepare() fitted it to the budget.
+  static const dialogue::DialogueText& fitted(const dialogue::DialogueText& sample,
+                                              const SamplePrompts& prompts) {
+    return prompts.cut_sample ? *prompts.cut_sample : sample;
+  }
   std::string dialogue_text(const dialogue::DialogueText& sample, int64_t first_turn) const;
   std::string context_text(const dialogue::DialogueText& sample, int64_t first_turn) const;
   // The student's context from turn `first_turn` on, rendered and encoded: the text template
