@@ -62,6 +62,7 @@ torch::Tensor emotion_kd_sum(const torch::Tensor& logits, const torch::Tensor& t
 
 // The terms of the objective, each already normalised (CE and RKL per response token, emotion CE,
 // emotion KD and PI alignment per sample, MMD^2 as it is). T: torch::Tensor or double.
+// emotion_kd is read only when loss.emotion_kd_weight > 0 (off, it costs no operator at all).
 template <typename T>
 struct LossTerms {
   T ce, rkl, mmd, emotion, emotion_kd, pi_align;
@@ -72,9 +73,10 @@ struct LossTerms {
 template <typename T>
 T weighted_loss(const Config& config, const LossTerms<T>& terms) {
   const LossConfig& w = config.loss;
-  return terms.ce * w.ce_weight + terms.rkl * w.rkl_weight + terms.mmd * w.mmd_weight +
-         terms.emotion * w.emotion_weight + terms.emotion_kd * w.emotion_kd_weight +
-         terms.pi_align * config.pi.align_weight;
+  T loss = terms.ce * w.ce_weight + terms.rkl * w.rkl_weight + terms.mmd * w.mmd_weight +
+           terms.emotion * w.emotion_weight + terms.pi_align * config.pi.align_weight;
+  if (w.emotion_kd_weight > 0) loss = loss + terms.emotion_kd * w.emotion_kd_weight;
+  return loss;
 }
 
 }  // namespace pride

@@ -78,13 +78,16 @@ torch::Tensor single_process_loss(Student& student, const Batch& batch, const Pi
                  ? mmd2_unbiased(out.features, batch.teacher_hidden, loss.mmd_bandwidths)
                  : torch::zeros({}, ce.options());
   auto emotion = emotion_ce_sum(out.emotion_logits, batch.emotion);
-  auto emotion_kd = batch.teacher_emotion_logprobs.defined()
-                        ? emotion_kd_sum(out.emotion_logits, batch.teacher_emotion_logprobs)
-                        : torch::zeros({}, ce.options());
+  torch::Tensor emotion_kd;  // read only when its weight is > 0
+  if (loss.emotion_kd_weight > 0) {
+    emotion_kd = batch.teacher_emotion_logprobs.defined()
+                     ? emotion_kd_sum(out.emotion_logits, batch.teacher_emotion_logprobs) / samples
+                     : torch::zeros({}, ce.options());
+  }
   auto align =
       out.pi_align.defined() ? out.pi_align.sum() / samples : torch::zeros({}, ce.options());
   return weighted_loss<torch::Tensor>(
-      config, {ce / tokens, rkl / tokens, mmd, emotion / samples, emotion_kd / samples, align});
+      config, {ce / tokens, rkl / tokens, mmd, emotion / samples, emotion_kd, align});
 }
 
 }  // namespace pride

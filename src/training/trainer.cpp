@@ -120,6 +120,7 @@ class Trainer {
                     device.is_cuda() ? device.index() : -1) {
     check_eval_matches_train();
     check_teacher_emotions();
+    no_term_ = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device));
   }
 
   int run(const TrainOptions& options) {
@@ -322,9 +323,9 @@ class Trainer {
                         w.rkl_temperature, w.rkl_tail_bucket);
     const auto emotion_logits = out.emotion_logits.to(torch::kFloat);
     const auto emotion = emotion_ce_sum(emotion_logits, batch.emotion);
-    const auto emotion_kd = emotion_kd_on()
-                                ? emotion_kd_sum(emotion_logits, batch.teacher_emotion_logprobs)
-                                : torch::zeros({}, ce.options());
+    // Off, the term is a constant zero made once: no operator per step.
+    const auto emotion_kd =
+        emotion_kd_on() ? emotion_kd_sum(emotion_logits, batch.teacher_emotion_logprobs) : no_term_;
     const auto align = out.pi_align.defined() ? out.pi_align.to(torch::kFloat).sum()
                                               : torch::zeros({}, ce.options());
     // The MMD's gradient through this micro-batch's rows; its value is the step's, logged once.
@@ -338,7 +339,7 @@ class Trainer {
     const double per_sample = world / counts.samples;
     auto objective = weighted_loss<torch::Tensor>(
         config_, {ce * per_token, rkl * per_token, mmd_term * world, emotion * per_sample,
-                  emotion_kd * per_sample, align * per_sample});
+                  emotion_kd_on() ? emotion_kd * per_sample : no_term_, align * per_sample});
     // PRIDE_INJECT_FAULT=loss:<rank>:<step>:nan: a NaN gradient on one rank, as an overflow
     // would make; the all-reduce spreads it to every rank.
     if (j == 0 && fault_requested("loss", comm_.rank(), step + 1, "nan")) {
@@ -495,6 +496,7 @@ class Trainer {
   std::unique_ptr<AsyncCheckpointer> async_;
   TrainerCounters counters_;
   int64_t consecutive_skips_ = 0;
+  torch::Tensor no_term_;       // a float32 zero on the device: a loss term that is off
   ThroughputMeter throughput_;  // tokens_per_s_per_gpu and mfu in metrics lines
 };
 
