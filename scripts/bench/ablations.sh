@@ -28,32 +28,5 @@ export ABLATION_PRIDE=$pride ABLATION_WORK=$work ABLATION_SETS="train.max_steps=
 for variant in full no_pi no_rkl no_mmd ce_only; do
   for seed in "${seeds[@]}"; do echo "$variant $seed"; done
 done | OMP_NUM_THREADS=1 xargs -P "$jobs" -L 1 bash -c 'run_one "$@"' _
-/usr/bin/python3 - "$work" "${seeds[@]}" <<'PY'
-import json, statistics, sys
-work, seeds = sys.argv[1], sys.argv[2:]
-variants = ["full", "no_pi", "no_rkl", "no_mmd", "ce_only"]
-keys = ["eval_ce", "eval_rkl", "eval_emotion_acc"]
-stats = {}
-print(f"{'variant':8} {'eval_ce':>16} {'eval_rkl':>16} {'eval_emotion_acc':>18}")
-for variant in variants:
-    finals = []
-    for seed in seeds:
-        evals = [json.loads(l) for l in open(f"{work}/{variant}-{seed}/metrics.jsonl") if "eval_ce" in l]
-        finals.append(evals[-1])
-    for key in keys:
-        values = [f[key] for f in finals]
-        stats[variant, key] = (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
-    cells = [f"{stats[variant, k][0]:.4f} ± {stats[variant, k][1]:.4f}" for k in keys]
-    print(f"{variant:8} {cells[0]:>16} {cells[1]:>16} {cells[2]:>18}")
-# The full method beats an ablation on a metric when the means differ, in its favour, by more than
-# the two standard deviations added together.
-print()
-for variant in variants[1:]:
-    verdicts = []
-    for key, sign in [("eval_rkl", -1), ("eval_emotion_acc", 1)]:
-        (full_mean, full_std), (mean, std) = stats["full", key], stats[variant, key]
-        margin, spread = sign * (full_mean - mean), full_std + std
-        verdicts.append(f"{key} margin {margin:+.4f} vs spread {spread:.4f}"
-                        f" ({'beats' if margin > spread else 'does not beat'})")
-    print(f"full vs {variant:8}: " + "; ".join(verdicts))
-PY
+/usr/bin/python3 scripts/bench/lib/ablation_table.py "$work" "full no_pi no_rkl no_mmd ce_only" \
+  "full:no_pi full:no_rkl full:no_mmd full:ce_only" "${seeds[@]}"

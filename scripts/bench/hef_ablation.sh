@@ -44,31 +44,5 @@ export HEF_PRIDE=$pride HEF_WORK=$work HEF_STEPS=$steps HEF_KD=${KD:-1}
 for variant in no_pi full cause_pi emotion_kd hef; do
   for seed in "${seeds[@]}"; do echo "$variant $seed"; done
 done | OMP_NUM_THREADS=1 xargs -P "${JOBS:-$(nproc)}" -L 1 bash -c 'run_one "$@"' _
-/usr/bin/python3 - "$work" "${seeds[@]}" <<'PY'
-import json, statistics, sys
-work, seeds = sys.argv[1], sys.argv[2:]
-variants = ["no_pi", "full", "cause_pi", "emotion_kd", "hef"]
-keys = ["eval_ce", "eval_rkl", "eval_emotion_acc"]
-stats = {}
-print(f"{'variant':10} {'eval_ce':>16} {'eval_rkl':>16} {'eval_emotion_acc':>18}   ({len(seeds)} seeds)")
-for variant in variants:
-    finals = [[json.loads(l) for l in open(f"{work}/{variant}-{seed}/metrics.jsonl")
-               if "eval_ce" in l][-1] for seed in seeds]
-    for key in keys:
-        values = [f[key] for f in finals]
-        stats[variant, key] = (statistics.mean(values),
-                               statistics.stdev(values) if len(values) > 1 else 0.0)
-    cells = [f"{stats[variant, k][0]:.4f} ± {stats[variant, k][1]:.4f}" for k in keys]
-    print(f"{variant:10} {cells[0]:>16} {cells[1]:>16} {cells[2]:>18}")
-# A variant beats another on a metric when the means differ, in its favour, by more than the two
-# standard deviations added together.
-def verdict(a, b, key, sign):
-    (ma, sa), (mb, sb) = stats[a, key], stats[b, key]
-    margin, spread = sign * (ma - mb), sa + sb
-    return f"{key} {margin:+.4f} vs spread {spread:.4f} ({'beats' if margin > spread else 'does not beat'})"
-print()
-for variant in ["cause_pi", "emotion_kd", "hef"]:
-    for other in ["no_pi", "full"]:
-        print(f"{variant:10} vs {other:6}: {verdict(variant, other, 'eval_emotion_acc', 1)}; "
-              f"{verdict(variant, other, 'eval_rkl', -1)}")
-PY
+/usr/bin/python3 scripts/bench/lib/ablation_table.py "$work" "no_pi full cause_pi emotion_kd hef" \
+  "cause_pi:no_pi cause_pi:full emotion_kd:no_pi emotion_kd:full hef:no_pi hef:full" "${seeds[@]}"
