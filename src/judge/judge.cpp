@@ -76,18 +76,8 @@ WinRates win_rates(const std::vector<std::string>& verdicts, int64_t bootstrap, 
   return {n, interval(0), interval(1), interval(2)};
 }
 
-namespace {
-
 using json = nlohmann::ordered_json;
 
-// One pair: the dialogue and the two responses to it.
-struct Pair {
-  dialogue::DialogueText dialogue;
-  std::string a, b;
-};
-
-// The responses of `path`, one per line: `field` or the first of response, hypothesis_text and
-// text; a line with an "id" must name its dialogue's.
 std::vector<std::string> read_responses(const std::string& path, const std::string& field,
                                         const std::string& key,
                                         const std::vector<dialogue::DialogueText>& dialogues) {
@@ -127,6 +117,14 @@ std::vector<std::string> read_responses(const std::string& path, const std::stri
   }
   return responses;
 }
+
+namespace {
+
+// One pair: the dialogue and the two responses to it.
+struct Pair {
+  dialogue::DialogueText dialogue;
+  std::string a, b;
+};
 
 class Judge {
  public:

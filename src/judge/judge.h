@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dialogue/dialogue.h"
 #include "distributed/communicator.h"
 
 namespace pride::judge {
@@ -37,6 +38,13 @@ struct WinRates {
 // the `confidence` percentile intervals; no resamples: the interval is the rate itself.
 WinRates win_rates(const std::vector<std::string>& verdicts, int64_t bootstrap, double confidence,
                    uint64_t seed);
+
+// The responses of `path` (judge.a or judge.b, named by `key`), one JSON line per dialogue: the
+// string field `field`, or the first of response, hypothesis_text and text; a line with an "id"
+// must name its dialogue's. Errors name the file and line.
+std::vector<std::string> read_responses(const std::string& path, const std::string& field,
+                                        const std::string& key,
+                                        const std::vector<dialogue::DialogueText>& dialogues);
 
 void run_judge(const Config& config, Communicator& comm, torch::Device device);
 

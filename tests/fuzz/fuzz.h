@@ -62,6 +62,7 @@ std::vector<Target> dialogue_targets();   // targets_dialogue.cpp
 std::vector<Target> data_targets();       // targets_data.cpp
 std::vector<Target> model_targets();      // targets_models.cpp (LibTorch)
 std::vector<Target> data_file_targets();  // targets_data_file.cpp (LibTorch)
+std::vector<Target> judge_targets();      // targets_judge.cpp (LibTorch)
 const Target* find_target(const std::string& name);
 
 // Writes `files` into `dir` (created if needed; files of an earlier case removed); a name may
@@ -81,6 +82,10 @@ void mutate_json(std::string& text, Rng& rng, const std::vector<std::string>& wo
 // Line- and field-level damage of a CSV: lines deleted, doubled, swapped; fields replaced by
 // interesting values, commas and quotes inserted; sometimes byte damage.
 void mutate_csv(std::string& text, Rng& rng, const std::vector<std::string>& words);
+
+// JSONL text as lines (no trailing empty line), and back.
+std::vector<std::string> lines_of(const std::string& text);
+std::string joined(const std::vector<std::string>& lines);
 
 // Interesting scalars shared by the mutators.
 const std::vector<std::string>& interesting_strings();

@@ -304,4 +304,17 @@ void mutate_csv(std::string& text, Rng& rng, const std::vector<std::string>& wor
   if (rng.chance(0.1)) mutate_bytes(text, rng);
 }
 
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  return text;
+}
+
 }  // namespace pride::fuzz

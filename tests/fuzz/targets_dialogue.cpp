@@ -78,20 +78,6 @@ std::string jsonl_seed() {
   return a.dump() + "\n" + b.dump() + "\n";
 }
 
-// Splits JSONL text into lines (no trailing empty line) and joins them back.
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string text;
-  for (const std::string& line : lines) text += line + "\n";
-  return text;
-}
-
 Target jsonl_target() {
   Target target;
   target.name = "dialogue_jsonl";

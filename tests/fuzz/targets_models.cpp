@@ -263,7 +263,8 @@ const std::vector<std::string>& student_words() {
       "shard-1-of-2.bin", "pride-checkpoint", "pride-student", "model_yaml", "seed", "data",
       "vocab_size", "num_emotions", "pad_id", "bos_id", "eos_id", "topk", "teacher_hidden",
       "audio_dim", "visual_dim", "privileged_sources", "pretrained", "tokenizer", "weights",
-      "student.safetensors", "../student.safetensors", "/etc/hostname", "0123456789abcdef",
+      "emotion_labels", "tokenizer_identity", "hf-bpe:0123456789abcdef", "student.safetensors",
+      "../student.safetensors", "/etc/hostname", "0123456789abcdef",
       // Whole model sections, some far larger than the weights beside them.
       "model:\n  d_model: 65536\n  n_layers: 1024\n  d_ff: 1000000\n", "model:\n  n_layers: 1024\n",
       "model:\n  vocab_size: 10000000\n  d_model: 4096\n",

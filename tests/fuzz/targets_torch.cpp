@@ -12,6 +12,7 @@ const std::vector<Target>& targets() {
     torch::set_num_threads(1);                    // tiny models: threads only cost start-up
     std::vector<Target> list = model_targets();
     for (Target& target : data_file_targets()) list.push_back(std::move(target));
+    for (Target& target : judge_targets()) list.push_back(std::move(target));
     return list;
   }();
   return all;
