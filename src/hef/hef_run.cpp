@@ -190,13 +190,9 @@ class HefRank {
               .ids;
       inputs.emplace_back(ids.begin(), ids.end());
     }
-    GenerationOptions options;
-    options.max_new_tokens = config_.hef.max_new_tokens;
-    options.temperature = config_.hef.temperature;
-    options.top_p = config_.hef.top_p;
-    options.seed = static_cast<uint64_t>(config_.teach.seed);
-    options.stop_ids = teacher_.stop_ids;
-    options.vocab_limit = teacher_.tokenizer->vocab_size();
+    const GenerationOptions options =
+        teacher::generation_options(teacher_, config_.hef.max_new_tokens, config_.hef.temperature,
+                                    config_.hef.top_p, static_cast<uint64_t>(config_.teach.seed));
     const auto generations = generate(*teacher_.model, inputs, options, device_);
     for (size_t i = 0; i < lines.size(); ++i) {
       lines[i][key] = response_text(*teacher_.tokenizer, generations[i], teacher_.stop_ids);

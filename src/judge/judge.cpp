@@ -207,13 +207,9 @@ class Judge {
     const std::string text = teacher::render_template(
         template_, placeholders(dialogue, pair.dialogue.response.speaker, first, second),
         "judge.template");
-    if (!chat_) {
-      const auto ids = model_.tokenizer->encode(text, /*add_special=*/true);
-      return {text, {ids.begin(), ids.end()}};
-    }
-    const auto chat = teacher::encode_chat(
-        *chat_, teacher::request_messages(config_.system_prompt, text), *model_.tokenizer);
-    return {chat.text, {chat.ids.begin(), chat.ids.end()}};
+    const auto request =
+        teacher::encode_request(chat_, config_.system_prompt, text, *model_.tokenizer);
+    return {request.text, {request.ids.begin(), request.ids.end()}};
   }
 
   const JudgeConfig& config_;

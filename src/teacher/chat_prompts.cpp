@@ -57,4 +57,11 @@ ChatPrompt encode_chat(const chat::ChatTemplate& chat, const ordered_json& messa
   return prompt;
 }
 
+ChatPrompt encode_request(const std::optional<chat::ChatTemplate>& chat,
+                          const std::string& system_prompt, const std::string& text,
+                          const text::Tokenizer& tokenizer) {
+  if (!chat) return {text, tokenizer.encode(text, /*add_special=*/true)};
+  return encode_chat(*chat, request_messages(system_prompt, text), tokenizer);
+}
+
 }  // namespace pride::teacher

@@ -49,4 +49,11 @@ struct ChatPrompt {
 ChatPrompt encode_chat(const chat::ChatTemplate& chat, const nlohmann::ordered_json& messages,
                        const text::Tokenizer& tokenizer);
 
+// A request to a model (the teacher's prompts, the judge's): with a chat template, `text` as the
+// user's message after `system_prompt` (request_messages), encoded by encode_chat; without one,
+// `text` as it is, with the special tokens the tokenizer adds.
+ChatPrompt encode_request(const std::optional<chat::ChatTemplate>& chat,
+                          const std::string& system_prompt, const std::string& text,
+                          const text::Tokenizer& tokenizer);
+
 }  // namespace pride::teacher

@@ -131,13 +131,9 @@ std::vector<TaughtSample> PartTeacher::teach_batch(const std::vector<DialogueTex
 std::vector<Ids> PartTeacher::reason(const std::vector<SamplePrompts>& prompts, int64_t first) {
   std::vector<Ids> inputs;
   for (const SamplePrompts& p : prompts) inputs.push_back(p.reasoning_prompt.ids);
-  GenerationOptions options;
-  options.max_new_tokens = config_.reasoning_max_tokens;
-  options.temperature = config_.reasoning_temperature;
-  options.top_p = config_.reasoning_top_p;
-  options.seed = static_cast<uint64_t>(config_.seed + first);
-  options.stop_ids = teacher_.stop_ids;
-  options.vocab_limit = teacher_.tokenizer->vocab_size();
+  const GenerationOptions options =
+      generation_options(teacher_, config_.reasoning_max_tokens, config_.reasoning_temperature,
+                         config_.reasoning_top_p, static_cast<uint64_t>(config_.seed + first));
   const auto begin = Clock::now();
   const std::vector<Generation> generations =
       generate(*teacher_.model, widen(inputs), options, device_);

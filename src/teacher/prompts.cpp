@@ -211,10 +211,8 @@ Prompt PromptBuilder::context_prompt(const dialogue::DialogueText& sample,
 }
 
 Prompt PromptBuilder::teacher_prompt(const std::string& text) const {
-  if (!chat_.teacher) return {text, as_ids(tokenizer_.encode(text, /*add_special=*/true))};
-  const ChatPrompt chat =
-      encode_chat(*chat_.teacher, request_messages(config_.system_prompt, text), tokenizer_);
-  return {chat.text, as_ids(chat.ids)};
+  const ChatPrompt request = encode_request(chat_.teacher, config_.system_prompt, text, tokenizer_);
+  return {request.text, as_ids(request.ids)};
 }
 
 size_t PromptBuilder::budgeted_length(const dialogue::DialogueText& sample,

@@ -47,6 +47,18 @@ Teacher load_teacher(const TeachConfig& config, torch::Device device) {
   return teacher;
 }
 
+GenerationOptions generation_options(const Teacher& teacher, int64_t max_new_tokens,
+                                     double temperature, double top_p, uint64_t seed) {
+  GenerationOptions options;
+  options.max_new_tokens = max_new_tokens;
+  options.temperature = temperature;
+  options.top_p = top_p;
+  options.seed = seed;
+  options.stop_ids = teacher.stop_ids;
+  options.vocab_limit = teacher.tokenizer->vocab_size();
+  return options;
+}
+
 // The student's tokenizer, when the config names one (model.tokenizer, or model.init_from holding
 // one), must be the teacher's: top-K ids of another vocabulary would be meaningless.
 void check_student_tokenizer(const Config& config, const text::Tokenizer& teacher_tokenizer) {

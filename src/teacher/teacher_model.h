@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "models/causal_lm.h"
+#include "models/generate.h"
 #include "text/tokenizer.h"
 
 namespace pride::teacher {
@@ -22,6 +23,11 @@ struct Teacher {
 };
 
 Teacher load_teacher(const TeachConfig& config, torch::Device device);
+
+// How the teacher generates (its reasoning, pride hef's responses): up to `max_new_tokens`, greedy
+// at temperature 0, stopping at its eos ids, drawing only ids its tokenizer has.
+GenerationOptions generation_options(const Teacher& teacher, int64_t max_new_tokens,
+                                     double temperature, double top_p, uint64_t seed);
 
 // The student's tokenizer, when the config names one (model.tokenizer, or model.init_from holding
 // one), must be the teacher's: top-K ids of another vocabulary would be meaningless.
