@@ -8,6 +8,7 @@
 #include "data/inspect.h"
 #include "data/synth.h"
 #include "dialogue/converters.h"
+#include "preference/pairs.h"
 
 namespace pride::cli {
 namespace {
@@ -89,13 +90,53 @@ void add_convert_command(CLI::App& data, CommandTable& table) {
       ->check(CLI::PositiveNumber);
 }
 
+void add_pairs_command(CLI::App& data, CommandTable& table) {
+  auto options = std::make_shared<preference::PairsOptions>();
+  CLI::App* command = table.add(
+      data, "pairs",
+      "preference JSONL (prompt/chosen/rejected) to the preference HDF5 (docs/dpo.md)",
+      Runs::kInThisProcess, [options](const WorldInfo&) {
+        const auto stats = preference::write_pairs(*options);
+        fmt::print("wrote {} ({} pairs, {} of them chat messages{})\n", options->output,
+                   stats.pairs, stats.chat_pairs,
+                   options->reference.empty() ? "" : ", with the reference's log-probabilities");
+        return 0;
+      });
+  command->add_option("--in", options->input, "JSONL, one pair per line")->required();
+  command->add_option("--out", options->output, "output HDF5 file")->required();
+  command
+      ->add_option("--tokenizer", options->tokenizer,
+                   "the student's tokenizer.json, .model or model directory")
+      ->required();
+  command->add_option("--chat", options->chat, "auto: render message lists in the chat template")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "off"}));
+  command->add_option("--reference", options->reference,
+                      "store this model's log-probabilities (a Hugging Face model directory or a "
+                      "pride student)");
+  command
+      ->add_option("--vocab-size", options->vocab_size,
+                   "the student's vocabulary size (embedding rows); default: the tokenizer's")
+      ->check(CLI::NonNegativeNumber);
+  command
+      ->add_option("--max-seq-len", options->max_seq_len,
+                   "rows are cut to this for --reference, as model.max_seq_len cuts them")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  command->add_option("--batch-size", options->batch_size, "pairs scored together")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
 }  // namespace
 
 void add_data_commands(CLI::App& app, CommandTable& table) {
-  CLI::App* data = CommandTable::add_group(app, "data", "synthesize, convert and validate data");
+  CLI::App* data =
+      CommandTable::add_group(app, "data", "synthesize, convert, pair and validate data");
   add_synth_command(*data, table);
   add_inspect_command(*data, table);
   add_convert_command(*data, table);
+  add_pairs_command(*data, table);
 }
 
 }  // namespace pride::cli

@@ -62,6 +62,7 @@ std::vector<Field> fields_of(Config& c) {
       {"pi.real_pi_start", &c.pi.real_pi_start, 0, 1},
       {"pi.real_pi_end", &c.pi.real_pi_end, 0, 1},
       {"pi.align_weight", &c.pi.align_weight, 0, kInf},
+      {"train.objective", &c.train.objective, -kInf, kInf, {"pride", "sft", "dpo"}},
       {"train.max_steps", &c.train.max_steps, 1, kInf},
       {"train.stop_at_step", &c.train.stop_at_step, 0, kInf},
       {"train.global_batch_size", &c.train.global_batch_size, 1, kInf},
@@ -88,6 +89,10 @@ std::vector<Field> fields_of(Config& c) {
       {"loss.rkl_temperature", &c.loss.rkl_temperature, 1e-3, 1e3},
       {"loss.rkl_tail_bucket", &c.loss.rkl_tail_bucket},
       {"loss.mmd_bandwidths", &c.loss.mmd_bandwidths, 1e-6, 1e6},
+      {"dpo.beta", &c.dpo.beta, 1e-6, 1e6},
+      {"dpo.loss", &c.dpo.loss, -kInf, kInf, {"sigmoid", "ipo", "hinge"}},
+      {"dpo.label_smoothing", &c.dpo.label_smoothing, 0, 0.5},
+      {"dpo.reference", &c.dpo.reference, -kInf, kInf, {"auto", "data", "online"}},
       {"eval.max_new_tokens", &c.eval.max_new_tokens, 1, 1 << 20},
       {"eval.min_new_tokens", &c.eval.min_new_tokens, 0, 1 << 20},
       {"eval.temperature", &c.eval.temperature, 0, 100},
@@ -293,8 +298,12 @@ void validate(const Config& c) {
     fail("{}: model.d_model ({}) must split into model.n_heads ({}) heads of even width", origin,
          c.model.d_model, c.model.n_heads);
   }
+  if (c.dpo.label_smoothing > 0 && c.dpo.loss != "sigmoid") {
+    fail("{}: dpo.label_smoothing ({}) applies to dpo.loss sigmoid only, not {}", origin,
+         c.dpo.label_smoothing, c.dpo.loss);
+  }
   // MMD^2 compares two samples of features, each of at least two rows (mmd2_unbiased).
-  if (c.loss.mmd_weight > 0 && c.train.global_batch_size < 2) {
+  if (c.train.objective == "pride" && c.loss.mmd_weight > 0 && c.train.global_batch_size < 2) {
     fail(
         "{}: loss.mmd_weight > 0 needs train.global_batch_size >= 2 (MMD compares batches of "
         "features); got a global batch of {}. Set loss.mmd_weight=0 to train on single samples",
@@ -306,9 +315,9 @@ void validate(const Config& c) {
          origin);
   }
   for (const auto& part : c.model.freeze) {
-    if (part != "embeddings" && part != "decoder" && part != "lm_head") {
-      fail("{}: model.freeze holds '{}'; the parts are embeddings, decoder and lm_head", origin,
-           part);
+    if (part != "embeddings" && part != "decoder" && part != "lm_head" && part != "memory") {
+      fail("{}: model.freeze holds '{}'; the parts are embeddings, decoder, lm_head and memory",
+           origin, part);
     }
   }
 }

@@ -48,7 +48,9 @@ struct ModelConfig {
   // from its weights and the shape and vocabulary are its own; a shape key above left at its
   // default takes the model's value, one set to another value is an error.
   std::string init_from = "";
-  std::vector<std::string> freeze;  // parts not trained: embeddings, decoder, lm_head
+  // Parts not trained: embeddings, decoder, lm_head, and memory (what PRIDE adds to the LM:
+  // cross-attention, the memory and PI modules, the emotion and feature heads).
+  std::vector<std::string> freeze;
   // The tokenizer that goes with the student's vocabulary (tokenizer.json, .model or a directory),
   // recorded with its checkpoints for `pride generate`; empty: init_from's, when it has one.
   std::string tokenizer = "";
@@ -66,6 +68,10 @@ struct PrivilegedConfig {
 };
 
 struct TrainConfig {
+  // What the student learns (docs/dpo.md): "pride", the PRIDE distillation from the teacher's
+  // targets; "sft", cross-entropy on the response tokens only; "dpo", direct preference
+  // optimization on preference pairs (dpo.*).
+  std::string objective = "pride";
   int64_t max_steps = 300;
   int64_t stop_at_step = 0;  // > 0: end this run after that step with a checkpoint (time slices)
   int64_t global_batch_size = 16;
@@ -111,6 +117,17 @@ struct LossConfig {
   double rkl_temperature = 1.0;
   bool rkl_tail_bucket = true;  // add a (K+1)-th bucket for the mass outside the teacher's top-K
   std::vector<double> mmd_bandwidths = {0.25, 0.5, 1.0, 2.0, 4.0};  // times the mean sq. distance
+};
+
+// train.objective dpo (docs/dpo.md), as TRL's DPOTrainer defines it.
+struct DpoConfig {
+  double beta = 0.1;
+  std::string loss = "sigmoid";  // sigmoid | ipo | hinge
+  double label_smoothing = 0.0;  // sigmoid only: the conservative DPO's assumed label noise
+  // Where the reference model's log-probabilities come from: "data", the preference file's
+  // (precomputed); "online", a frozen copy of the student as it starts (model.init_from); "auto",
+  // the data's when it has them, else online.
+  std::string reference = "auto";
 };
 
 // `pride eval --generate`: PI-free generation for BLEU, ROUGE-L, Dist-n (docs/evaluation.md).
@@ -224,6 +241,7 @@ struct Config {
   PrivilegedConfig pi;
   TrainConfig train;
   LossConfig loss;
+  DpoConfig dpo;
   EvalConfig eval;
   CheckpointConfig checkpoint;
   DistConfig dist;

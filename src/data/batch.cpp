@@ -191,6 +191,34 @@ Batch collate(const std::vector<Sample>& samples, const DatasetInfo& info, int64
   return batch;
 }
 
+Batch collate_pairs(const std::vector<Sample>& pairs, const DatasetInfo& info,
+                    int64_t max_seq_len) {
+  if (pairs.empty()) fail("collate: no pairs");
+  std::vector<Sample> rows(pairs.begin(), pairs.end());
+  for (const Sample& pair : pairs) {
+    Sample rejected = pair;
+    rejected.response = pair.rejected;
+    rejected.topk_ids =
+        torch::zeros({static_cast<int64_t>(pair.rejected.size()), info.topk}, torch::kInt64);
+    rejected.topk_logprobs = torch::zeros({static_cast<int64_t>(pair.rejected.size()), info.topk});
+    rows.push_back(std::move(rejected));
+  }
+  Batch batch = collate(rows, info, max_seq_len);
+  batch.pairs = static_cast<int64_t>(pairs.size());
+  if (info.reference_logps) {
+    std::vector<torch::Tensor> chosen, rejected;
+    for (const Sample& pair : pairs) {
+      if (!pair.reference_logps.defined() || pair.reference_logps.numel() != 2) {
+        fail("collate: pair {} has no reference log-probabilities", pair.index);
+      }
+      chosen.push_back(pair.reference_logps[0]);
+      rejected.push_back(pair.reference_logps[1]);
+    }
+    batch.reference_logps = torch::cat({torch::stack(chosen), torch::stack(rejected)});
+  }
+  return batch;
+}
+
 Batch Batch::to(const torch::Device& device, bool non_blocking) const {
   return map([&](const torch::Tensor& tensor) { return tensor.to(device, non_blocking); });
 }
@@ -206,7 +234,7 @@ Batch Batch::map(const std::function<torch::Tensor(const torch::Tensor&)>& f) co
        {&moved.tokens, &moved.context_mask, &moved.response_mask, &moved.targets, &moved.emotion,
         &moved.topk_ids, &moved.topk_logprobs, &moved.teacher_hidden,
         &moved.teacher_emotion_logprobs, &moved.audio, &moved.audio_mask, &moved.visual,
-        &moved.visual_mask}) {
+        &moved.visual_mask, &moved.reference_logps}) {
     *tensor = move(*tensor);
   }
   for (auto* tensors : {&moved.privileged, &moved.privileged_mask}) {

@@ -15,4 +15,9 @@ namespace pride {
 // none of them). Modalities [B, F, D] + mask when present.
 Batch collate(const std::vector<Sample>& samples, const DatasetInfo& info, int64_t max_seq_len);
 
+// Preference pairs (DatasetInfo::preference) as one batch of 2P rows: the P chosen rows (context
+// ++ chosen response), then the P rejected rows in the same order (Batch::pairs = P). Each row is
+// fitted to max_seq_len on its own, as collate() does.
+Batch collate_pairs(const std::vector<Sample>& pairs, const DatasetInfo& info, int64_t max_seq_len);
+
 }  // namespace pride

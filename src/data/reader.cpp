@@ -11,79 +11,28 @@
 
 #include "data/format.h"
 #include "data/h5.h"
+#include "data/preference.h"
+#include "data/ragged.h"
 #include "data/shard_manifest.h"
 #include "util/error.h"
 
 namespace pride {
 namespace {
 
+using data::check_finite;
+using data::check_one_dimensional;
+using data::kMaxSampleValues;
+using data::positive_attribute;
+using data::RaggedRows;
+using data::token_attribute;
+using data::width_of;
+
 std::atomic<int64_t> privileged_read_count{0};
-
-// The most values one sample's rows of a field may hold (2^26, far above any real sample): a
-// hostile file can declare a dataset of 2^40 rows without storing them, and offsets spanning it
-// would size the read.
-constexpr int64_t kMaxSampleValues = int64_t{1} << 26;
-// The widest a table may be (top-K, the teacher's hidden size, a feature dimension), far above any
-// real one: a declared width of 2^31 made one row an 8 GB read of unstored chunks.
-constexpr int64_t kMaxWidth = int64_t{1} << 16;
-
-int64_t positive_attribute(const h5::File& file, const char* name) {
-  const int64_t value = file.int_attribute(name);
-  if (value <= 0) fail("{}: attribute '{}' must be positive, found {}", file.path(), name, value);
-  return value;
-}
-
-int64_t token_attribute(const h5::File& file, const char* name, int64_t vocab_size) {
-  const int64_t value = file.int_attribute(name);
-  if (value < 0 || value >= vocab_size) {
-    fail("{}: attribute '{}' = {} is outside [0, {})", file.path(), name, value, vocab_size);
-  }
-  return value;
-}
-
-void check_format(const h5::File& file) {
-  const std::string name = file.string_attribute(format::kAttrFormat);
-  if (name != format::kFormatName) {
-    fail("{}: attribute 'format' is '{}', expected '{}'", file.path(), name, format::kFormatName);
-  }
-  const int64_t version = file.int_attribute(format::kAttrVersion);
-  if (version != format::kVersion) {
-    fail("{}: format version {} is not supported (expected {})", file.path(), version,
-         format::kVersion);
-  }
-}
-
-// Width of a 2-D dataset (a [rows, width] table, width in [1, kMaxWidth]), failing if it is not
-// one.
-int64_t width_of(const h5::Dataset& dataset) {
-  const std::vector<int64_t> shape = dataset.shape();
-  if (shape.size() != 2 || shape[1] < 1 || shape[1] > kMaxWidth) {
-    fail("{}: {}: expected a 2-D dataset of width 1 to {}", dataset.file(), dataset.name(),
-         kMaxWidth);
-  }
-  return shape[1];
-}
-
-void check_one_dimensional(const h5::Dataset& dataset) {
-  if (dataset.shape().size() != 1) {
-    fail("{}: {}: expected a 1-D dataset", dataset.file(), dataset.name());
-  }
-}
 
 int64_t modality_width(const h5::File& file, const std::vector<std::string>& modalities,
                        const std::string& modality) {
   if (std::find(modalities.begin(), modalities.end(), modality) == modalities.end()) return 0;
   return width_of(file.dataset(format::modality_dataset(modality)));
-}
-
-// Values a model reads as they are (features, the teacher's hidden state) must be finite.
-void check_finite(const std::vector<float>& values, const h5::Dataset& dataset, int64_t index) {
-  for (const float value : values) {
-    if (!std::isfinite(value)) {
-      fail("{}: {}: sample {} holds a non-finite value ({})", dataset.file(), dataset.name(), index,
-           value);
-    }
-  }
 }
 
 void check_modalities(const h5::File& file, const std::vector<std::string>& modalities) {
@@ -95,65 +44,16 @@ void check_modalities(const h5::File& file, const std::vector<std::string>& moda
   }
 }
 
-// One ragged field of an open file: the flat data and its offsets.
-struct Ragged {
-  h5::Dataset data;
-  h5::Dataset offsets;
-  int64_t flat_rows = 0;
-
-  Ragged(const h5::File& file, const std::string& name)
-      : data(file.dataset(name)), offsets(file.dataset(format::offsets_of(name))) {
-    check_one_dimensional(offsets);
-    flat_rows = data.rows();
-  }
-
-  // Rows [begin, end) of sample `index`, checked against the flat dataset and kMaxSampleValues.
-  std::pair<int64_t, int64_t> range(int64_t index) const {
-    const std::vector<int64_t> bounds = offsets.read_rows<int64_t>(index, 2);
-    if (bounds[0] < 0 || bounds[1] < bounds[0] || bounds[1] > flat_rows) {
-      fail("{}: {}: sample {} has rows [{}, {}), outside [0, {}) or decreasing", data.file(),
-           offsets.name(), index, bounds[0], bounds[1], flat_rows);
-    }
-    if (bounds[1] - bounds[0] > kMaxSampleValues / data.cols()) {
-      fail("{}: {}: sample {} has {} rows of {} values, more than the {} a sample may hold",
-           data.file(), offsets.name(), index, bounds[1] - bounds[0], data.cols(),
-           kMaxSampleValues);
-    }
-    return {bounds[0], bounds[1]};
-  }
-
-  std::vector<int32_t> tokens(int64_t index, int64_t vocab_size) const {
-    check_one_dimensional(data);
-    const auto [begin, end] = range(index);
-    std::vector<int32_t> tokens = data.read_rows<int32_t>(begin, end - begin);
-    for (int32_t token : tokens) {
-      if (token < 0 || token >= vocab_size) {
-        fail("{}: {}: token id {} of sample {} is outside [0, {})", data.file(), data.name(), token,
-             index, vocab_size);
-      }
-    }
-    return tokens;
-  }
-
-  // [frames, width] float32 tensor of sample `index`.
-  torch::Tensor features(int64_t index) const {
-    const auto [begin, end] = range(index);
-    std::vector<float> values = data.read_rows<float>(begin, end - begin);
-    check_finite(values, data, index);
-    return torch::tensor(values).reshape({end - begin, data.cols()});
-  }
-};
-
-std::optional<Ragged> optional_modality(const h5::File& file, int64_t width,
-                                        const std::string& modality) {
+std::optional<RaggedRows> optional_modality(const h5::File& file, int64_t width,
+                                            const std::string& modality) {
   if (width == 0) return std::nullopt;
-  return Ragged(file, format::modality_dataset(modality));
+  return RaggedRows(file, format::modality_dataset(modality));
 }
 
 }  // namespace
 
 DatasetInfo read_info(const h5::File& file) {
-  check_format(file);
+  data::check_format(file, format::kFormatName, format::kVersion);
   DatasetInfo info;
   info.vocab_size = positive_attribute(file, format::kAttrVocabSize);
   info.num_emotions = positive_attribute(file, format::kAttrNumEmotions);
@@ -223,11 +123,11 @@ struct DialogueReader::Impl {
   std::string path;
   h5::File file;
   DatasetInfo info;
-  Ragged context, response;
+  RaggedRows context, response;
   h5::Dataset emotion, topk_ids, topk_logprobs, hidden;
   std::optional<h5::Dataset> emotion_logprobs;  // /teacher/emotion_logprobs, when present
-  std::vector<std::pair<std::string, Ragged>> privileged;
-  std::optional<Ragged> audio, visual;
+  std::vector<std::pair<std::string, RaggedRows>> privileged;
+  std::optional<RaggedRows> audio, visual;
 
   explicit Impl(const std::string& file_path)
       : path(file_path),
@@ -242,13 +142,13 @@ struct DialogueReader::Impl {
         audio(optional_modality(file, info.audio_dim, format::kAudio)),
         visual(optional_modality(file, info.visual_dim, format::kVisual)) {
     for (const std::string& source : info.privileged_sources) {
-      privileged.emplace_back(source, Ragged(file, format::privileged_dataset(source)));
+      privileged.emplace_back(source, RaggedRows(file, format::privileged_dataset(source)));
     }
     check_one_dimensional(emotion);
-    check_table_rows(hidden, info.num_samples, "one per sample");
+    data::check_rows(hidden, info.num_samples, "one per sample");
     if (info.teacher_emotion) {
       emotion_logprobs = file.dataset(format::kTeacherEmotionLogprobs);
-      check_table_rows(*emotion_logprobs, info.num_samples, "one per sample");
+      data::check_rows(*emotion_logprobs, info.num_samples, "one per sample");
       if (width_of(*emotion_logprobs) != info.num_emotions) {
         fail("{}: {}: has width {}, but the file has {} emotions", path, emotion_logprobs->name(),
              width_of(*emotion_logprobs), info.num_emotions);
@@ -257,13 +157,6 @@ struct DialogueReader::Impl {
     if (width_of(topk_logprobs) != info.topk) {
       fail("{}: {}: has width {}, but {} has {}", path, topk_logprobs.name(),
            width_of(topk_logprobs), topk_ids.name(), info.topk);
-    }
-  }
-
-  void check_table_rows(const h5::Dataset& table, int64_t expected, const char* why) const {
-    if (table.rows() != expected) {
-      fail("{}: {}: has {} rows, expected {} ({})", path, table.name(), table.rows(), expected,
-           why);
     }
   }
 
@@ -374,6 +267,11 @@ int64_t DialogueReader::sequence_length(int64_t index) const {
   return (context_end - context_begin) + (response_end - response_begin);
 }
 
+std::shared_ptr<const SampleFile> open_sample_file(const std::string& path) {
+  if (is_preference_file(path)) return std::make_shared<const PreferenceReader>(path);
+  return std::make_shared<const DialogueReader>(path);
+}
+
 // --- DialogueDataset --------------------------------------------------------------------------
 
 namespace {
@@ -402,6 +300,9 @@ void check_compatible(const DatasetInfo& first, const std::string& first_path,
            fmt::to_string(a), first_path);
     }
   };
+  differ("format", first.preference ? "preference" : "dialogue",
+         other.preference ? "preference" : "dialogue");
+  differ("presence of reference log-probabilities", first.reference_logps, other.reference_logps);
   differ("vocab_size", first.vocab_size, other.vocab_size);
   differ("num_emotions", first.num_emotions, other.num_emotions);
   differ("pad_id", first.pad_id, other.pad_id);
@@ -427,7 +328,7 @@ DialogueDataset DialogueDataset::open(const std::vector<std::string>& paths) {
   int64_t total = 0;
   for (const std::string& path : paths) {
     for (const auto& [file, expected_samples] : expand(path)) {
-      auto reader = std::make_shared<const DialogueReader>(file);
+      auto reader = open_sample_file(file);
       if (expected_samples >= 0 && reader->size() != expected_samples) {
         fail("{}: has {} samples but {} says {}", file, reader->size(), kManifestName,
              expected_samples);
@@ -447,7 +348,7 @@ DialogueDataset DialogueDataset::open(const std::vector<std::string>& paths) {
   return dataset;
 }
 
-std::pair<const DialogueReader*, int64_t> DialogueDataset::locate(int64_t index) const {
+std::pair<const SampleFile*, int64_t> DialogueDataset::locate(int64_t index) const {
   if (index < 0 || index >= info_.num_samples) {
     fail("sample index {} is outside [0, {}) of the data set ({} files)", index, info_.num_samples,
          files_.size());

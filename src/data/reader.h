@@ -31,20 +31,34 @@ struct RaggedField {
 // teacher's per-response-token datasets (keyed by the response offsets).
 std::vector<RaggedField> ragged_fields(const h5::File& file, const DatasetInfo& info);
 
-class DialogueReader {
+// One file of samples, of either training format: the dialogue format (DialogueReader) or the
+// preference format (PreferenceReader, data/preference.h).
+class SampleFile {
+ public:
+  virtual ~SampleFile() = default;
+  virtual const DatasetInfo& info() const = 0;
+  virtual const std::string& path() const = 0;
+  int64_t size() const { return info().num_samples; }
+  // with_privileged = false never touches /samples/privileged (evaluation must not see PI).
+  virtual Sample read(int64_t index, bool with_privileged) const = 0;
+  // The tokens of the longest row the sample makes (context + response).
+  virtual int64_t sequence_length(int64_t index) const = 0;
+};
+
+// The reader of `path`'s format (its root attribute "format").
+std::shared_ptr<const SampleFile> open_sample_file(const std::string& path);
+
+class DialogueReader : public SampleFile {
  public:
   explicit DialogueReader(const std::string& path);
-  ~DialogueReader();
+  ~DialogueReader() override;
   DialogueReader(DialogueReader&&) noexcept;
   DialogueReader& operator=(DialogueReader&&) noexcept;
 
-  const DatasetInfo& info() const;
-  const std::string& path() const;
-  int64_t size() const { return info().num_samples; }
-
-  // with_privileged = false never touches /samples/privileged (evaluation must not see PI).
-  Sample read(int64_t index, bool with_privileged) const;
-  int64_t sequence_length(int64_t index) const;  // context + response tokens
+  const DatasetInfo& info() const override;
+  const std::string& path() const override;
+  Sample read(int64_t index, bool with_privileged) const override;
+  int64_t sequence_length(int64_t index) const override;  // context + response tokens
 
   // Number of privileged datasets read so far by any reader in this process (tests use it to
   // prove that evaluation never reads PI).
@@ -57,8 +71,9 @@ class DialogueReader {
 
 class DialogueDataset {
  public:
-  // Each path is a file or a shard directory written by `pride shard` (its manifest.json).
-  // All files must agree on vocabulary, K, H, emotions, sources and modalities.
+  // Each path is a file or a shard directory written by `pride shard` (its manifest.json), of
+  // the dialogue or the preference format. All files must agree on format, vocabulary, K, H,
+  // emotions, sources and modalities.
   static DialogueDataset open(const std::vector<std::string>& paths);
 
   const DatasetInfo& info() const { return info_; }  // num_samples is the total
@@ -71,9 +86,9 @@ class DialogueDataset {
 
  private:
   // The reader holding global `index`, and the index inside it.
-  std::pair<const DialogueReader*, int64_t> locate(int64_t index) const;
+  std::pair<const SampleFile*, int64_t> locate(int64_t index) const;
 
-  std::vector<std::shared_ptr<const DialogueReader>> readers_;
+  std::vector<std::shared_ptr<const SampleFile>> readers_;
   std::vector<int64_t> starts_;  // global index of each reader's first sample
   std::vector<std::string> files_;
   DatasetInfo info_;

@@ -26,6 +26,11 @@ struct DatasetInfo {
   std::string tokenizer;                        // its identity, "" when the file does not say
   std::vector<std::string> emotion_labels;      // class names, empty when the file does not say
   bool teacher_emotion = false;                 // the file holds /teacher/emotion_logprobs
+  // Preference data (data/preference.h): each sample is a pair, context = prompt, response = the
+  // chosen response, Sample::rejected the other; no teacher (topk = teacher_hidden = 0), no
+  // emotions (num_emotions = 0), no PI, no modalities.
+  bool preference = false;
+  bool reference_logps = false;  // the pairs carry the reference model's log-probabilities
 };
 
 struct Sample {
@@ -40,6 +45,10 @@ struct Sample {
   torch::Tensor topk_logprobs;             // [response_len, K] float32
   torch::Tensor teacher_hidden;            // [H] float32
   torch::Tensor teacher_emotion_logprobs;  // [E] float32, undefined when the file has none
+  std::vector<int32_t> rejected;           // preference data: the dispreferred response
+  // Preference data with reference log-probabilities: [2] float32, the reference model's summed
+  // log-probabilities of the chosen and the rejected response; undefined otherwise.
+  torch::Tensor reference_logps;
 };
 
 // A padded batch. Sequence layout per row: context tokens, then response tokens, then padding.
@@ -59,11 +68,18 @@ struct Batch {
   torch::Tensor audio, audio_mask, visual, visual_mask;
   // Privileged sources, each [B, L] int64 tokens with a [B, L] bool mask. Empty at evaluation.
   std::map<std::string, torch::Tensor> privileged, privileged_mask;
-  int64_t response_tokens = 0;   // sum of response_mask
-  int64_t input_tokens = 0;      // tokens that are not padding
+  // Preference pairs (collate_pairs): rows [0, P) hold the chosen responses and rows [P, 2P) the
+  // rejected ones of the same P pairs; 0 for any other batch.
+  int64_t pairs = 0;
+  torch::Tensor
+      reference_logps;          // [2P] float32 (chosen rows, then rejected), when the data has them
+  int64_t response_tokens = 0;  // sum of response_mask
+  int64_t input_tokens = 0;     // tokens that are not padding
   std::vector<int64_t> indices;  // global sample indices, in row order
 
   int64_t size() const { return tokens.defined() ? tokens.size(0) : 0; }
+  // Training samples in the batch: pairs, or rows.
+  int64_t samples() const { return pairs > 0 ? pairs : size(); }
   // A copy on `device`; non_blocking overlaps the copy with host work when the batch is pinned.
   Batch to(const torch::Device& device, bool non_blocking = false) const;
   // A copy in page-locked host memory (what a non-blocking host-to-GPU copy needs).

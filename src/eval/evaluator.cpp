@@ -9,13 +9,14 @@
 namespace pride {
 
 nlohmann::json EvalResult::to_json(int64_t step) const {
-  return {{"step", step},
-          {"eval_ce", ce},
-          {"eval_ppl", ppl},
-          {"eval_rkl", rkl},
-          {"eval_emotion_acc", emotion_acc},
-          {"eval_samples", samples},
-          {"eval_tokens", tokens}};
+  nlohmann::json out = {{"step", step},
+                        {"eval_ce", ce},
+                        {"eval_ppl", ppl},
+                        {"eval_samples", samples},
+                        {"eval_tokens", tokens}};
+  if (teacher) out["eval_rkl"] = rkl;
+  if (emotions) out["eval_emotion_acc"] = emotion_acc;
+  return out;
 }
 
 EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& config,
@@ -40,18 +41,26 @@ EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& c
     const Batch batch = collate(samples, data.info(), config.model.max_seq_len).to(device);
     const StudentOutput out = model->forward(batch, PiUsage{});
     const auto& mask = batch.response_mask;
+    // Preference data has no teacher targets (topk 0) and no emotions.
     const auto [ce, rkl] =
-        token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
-                        config.loss.rkl_temperature, config.loss.rkl_tail_bucket);
+        data.info().topk > 0
+            ? token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
+                              config.loss.rkl_temperature, config.loss.rkl_tail_bucket)
+            : TokenLossSums{cross_entropy_sum(out.logits, batch.targets, mask),
+                            torch::zeros({}, torch::kFloat64)};
     sums[0] += ce.item<double>();
     sums[1] += rkl.item<double>();
-    sums[2] += (out.emotion_logits.argmax(-1) == batch.emotion).sum().item<double>();
+    if (data.info().num_emotions > 0) {
+      sums[2] += (out.emotion_logits.argmax(-1) == batch.emotion).sum().item<double>();
+    }
     sums[3] += static_cast<double>(batch.size());
     sums[4] += static_cast<double>(batch.response_tokens);
   }
   model->train();
   sums = all_reduce_small(comm, sums);
   EvalResult result;
+  result.teacher = data.info().topk > 0;
+  result.emotions = data.info().num_emotions > 0;
   result.samples = static_cast<int64_t>(sums[3].item<double>());
   result.tokens = static_cast<int64_t>(sums[4].item<double>());
   const double tokens = std::max<double>(1.0, static_cast<double>(result.tokens));

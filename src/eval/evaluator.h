@@ -16,6 +16,7 @@ namespace pride {
 struct EvalResult {
   double ce = 0, ppl = 0, rkl = 0, emotion_acc = 0;
   int64_t samples = 0, tokens = 0;
+  bool teacher = true, emotions = true;  // whether the data have teacher targets and emotions
   nlohmann::json to_json(int64_t step) const;
 };
 

@@ -230,3 +230,49 @@ torch::Tensor emotion_kd_sum(const torch::Tensor& logits, const torch::Tensor& t
 }
 
 }  // namespace pride
+
+namespace pride {
+
+torch::Tensor sequence_logps(const torch::Tensor& logits, const torch::Tensor& targets,
+                             const torch::Tensor& mask) {
+  if (logits.dim() != 3 || targets.sizes() != logits.sizes().slice(0, 2) ||
+      mask.sizes() != targets.sizes()) {
+    fail("sequence_logps: need logits [B, T, V] with targets and mask [B, T], got {}, {} and {}",
+         logits.sizes(), targets.sizes(), mask.sizes());
+  }
+  const auto token_logps = torch::log_softmax(logits.to(torch::kFloat), -1)
+                               .gather(-1, targets.unsqueeze(-1))
+                               .squeeze(-1);
+  return torch::where(mask, token_logps, torch::zeros({}, token_logps.options())).sum(-1);
+}
+
+DpoTerms dpo_terms(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                   const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                   const DpoConfig& options) {
+  const auto shape = policy_chosen.sizes();
+  for (const torch::Tensor* t : {&policy_rejected, &reference_chosen, &reference_rejected}) {
+    if (t->sizes() != shape || shape.size() != 1) {
+      fail("dpo_terms: need four [P] log-probabilities, got {}, {}, {} and {}",
+           policy_chosen.sizes(), policy_rejected.sizes(), reference_chosen.sizes(),
+           reference_rejected.sizes());
+    }
+  }
+  const double beta = options.beta;
+  const auto margin = (policy_chosen - policy_rejected) - (reference_chosen - reference_rejected);
+  torch::Tensor losses;
+  if (options.loss == "sigmoid") {
+    const double eps = options.label_smoothing;
+    losses =
+        -torch::log_sigmoid(beta * margin) * (1 - eps) - torch::log_sigmoid(-beta * margin) * eps;
+  } else if (options.loss == "ipo") {
+    losses = (margin - 1 / (2 * beta)).pow(2);
+  } else if (options.loss == "hinge") {
+    losses = torch::relu(1 - beta * margin);
+  } else {
+    fail("dpo_terms: unknown loss '{}' (sigmoid, ipo, hinge)", options.loss);
+  }
+  return {losses, beta * (policy_chosen - reference_chosen).detach(),
+          beta * (policy_rejected - reference_rejected).detach()};
+}
+
+}  // namespace pride

@@ -60,6 +60,27 @@ torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& l
 // logits [B, E], teacher_logprobs [B, E] (each row a distribution).
 torch::Tensor emotion_kd_sum(const torch::Tensor& logits, const torch::Tensor& teacher_logprobs);
 
+// Each row's summed log-probability of its masked next tokens (a response's log-likelihood):
+//   logp_b = sum_{t: mask_bt} log softmax(logits_bt)[targets_bt]
+// logits [B, T, V] (computed in float32), targets and mask [B, T]; returns [B] float32.
+torch::Tensor sequence_logps(const torch::Tensor& logits, const torch::Tensor& targets,
+                             const torch::Tensor& mask);
+
+// Direct preference optimization per pair (Rafailov et al. 2023; TRL's DPOTrainer losses), from
+// the policy's and the reference's log-probabilities of the chosen (c) and rejected (r) responses,
+// each [P]:
+//   h = (pi_c - pi_r) - (ref_c - ref_r)
+//   sigmoid: -(1 - eps) log sigmoid(beta h) - eps log sigmoid(-beta h)   (eps: label_smoothing)
+//   ipo:     (h - 1 / (2 beta))^2      (TRL passes per-token mean log-probabilities for ipo)
+//   hinge:   relu(1 - beta h)
+// Rewards (constants for the gradient): beta (pi_c - ref_c) and beta (pi_r - ref_r).
+struct DpoTerms {
+  torch::Tensor losses, chosen_rewards, rejected_rewards;  // each [P]
+};
+DpoTerms dpo_terms(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                   const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                   const DpoConfig& options);
+
 // The terms of the objective, each already normalised (CE and RKL per response token, emotion CE,
 // emotion KD and PI alignment per sample, MMD^2 as it is). T: torch::Tensor or double.
 // emotion_kd is read only when loss.emotion_kd_weight > 0 (off, it costs no operator at all).

@@ -94,6 +94,10 @@ void copy_pretrained(StudentImpl& student, const std::string& dir) {
 bool in_part(const std::string& name, const std::string& part) {
   if (part == "embeddings") return name == "embed_tokens.weight";
   if (part == "lm_head") return name == "lm_head.weight";
+  // What PRIDE adds to the language model: cross-attention, the memory and PI modules, the heads.
+  if (part == "memory") {
+    return !in_part(name, "embeddings") && !in_part(name, "lm_head") && !in_part(name, "decoder");
+  }
   // The pretrained decoder: its blocks without the cross-attention PRIDE adds, and the final norm.
   return (name.rfind("layers.", 0) == 0 && name.find(".cross_attn") == std::string::npos) ||
          name == "norm.weight";
@@ -101,6 +105,9 @@ bool in_part(const std::string& name, const std::string& part) {
 
 void freeze(StudentImpl& student, const std::vector<std::string>& parts) {
   for (auto& item : student.named_parameters()) {
+    // Heads sized by what the data lack (no emotions, no teacher: preference data) hold nothing
+    // to train, and no slice of the flat buffers.
+    if (item.value().numel() == 0) item.value().set_requires_grad(false);
     for (const auto& part : parts) {
       if (in_part(item.key(), part)) item.value().set_requires_grad(false);
     }
@@ -152,14 +159,14 @@ void check_dataset_info(const DatasetInfo& info, const std::string& origin) {
     }
   };
   in_range("vocab_size", info.vocab_size, 1, kMost);
-  in_range("num_emotions", info.num_emotions, 1, kMost);
+  in_range("num_emotions", info.num_emotions, 0, kMost);  // 0: preference data
   for (const auto& [key, id] : {std::pair<const char*, int64_t>{"pad_id", info.pad_id},
                                 {"bos_id", info.bos_id},
                                 {"eos_id", info.eos_id}}) {
     in_range(key, id, 0, info.vocab_size - 1);
   }
-  in_range("topk", info.topk, 1, kMost);
-  in_range("teacher_hidden", info.teacher_hidden, 1, kMost);
+  in_range("topk", info.topk, 0, kMost);
+  in_range("teacher_hidden", info.teacher_hidden, 0, kMost);
   in_range("audio_dim", info.audio_dim, 0, kMost);
   in_range("visual_dim", info.visual_dim, 0, kMost);
 }
@@ -428,7 +435,60 @@ void check_data_tokenizer(const DatasetInfo& info, const std::string& tokenizer)
   }
 }
 
+bool is_pride_student(const std::string& path) {
+  const fs::path dir(path);
+  return !path.empty() && (fs::exists(dir / kCardFile) || fs::exists(dir / kManifestFile) ||
+                           read_latest(path).has_value());
+}
+
+namespace {
+
+// model.init_from naming a pride student (a checkpoint, a checkpoint root or an export: the SFT
+// stage before DPO, say): its architecture, pretrained config and tokenizer, with this run's seed,
+// data shape and freeze list.
+StudentSpec spec_from_student(const ModelConfig& model, int64_t seed, const DatasetInfo& info) {
+  const LoadedStudent start = load_student(model.init_from, torch::kCPU);
+  StudentSpec spec = start.spec;
+  spec.seed = seed;
+  spec.info = info;
+  spec.model.init_from = model.init_from;
+  spec.model.freeze = model.freeze;
+  spec.model.chat = model.chat;
+  if (!model.tokenizer.empty()) spec.tokenizer = fs::absolute(model.tokenizer).string();
+  check_data_tokenizer(info, spec.tokenizer);
+  if (info.vocab_size != start.model->vocab_size()) {
+    fail(
+        "the data set's vocabulary has {} tokens but the student in model.init_from {} has {}: "
+        "make the data with its tokenizer",
+        info.vocab_size, model.init_from, start.model->vocab_size());
+  }
+  return spec;
+}
+
+// The weights of the pride student in `path` that `student` shares (every parameter of the
+// decoder, embeddings and LM head; the heads and projections the data shape sizes where their
+// shapes agree, the others stay as seeded).
+void copy_student(StudentImpl& student, const std::string& path) {
+  const LoadedStudent start = load_student(path, torch::kCPU);
+  auto theirs = start.model->named_parameters();
+  torch::NoGradGuard no_grad;
+  for (auto& item : student.named_parameters()) {
+    const auto* source = theirs.find(item.key());
+    const bool fits = source != nullptr && source->sizes().equals(item.value().sizes());
+    if (fits) {
+      item.value().copy_(*source);
+    } else if (in_part(item.key(), "decoder") || in_part(item.key(), "embeddings") ||
+               in_part(item.key(), "lm_head")) {
+      fail("model.init_from {}: its student has no parameter '{}' of shape {}", path, item.key(),
+           item.value().sizes());
+    }
+  }
+}
+
+}  // namespace
+
 StudentSpec student_spec(const ModelConfig& model, int64_t seed, const DatasetInfo& info) {
+  if (is_pride_student(model.init_from)) return spec_from_student(model, seed, info);
   StudentSpec spec{model, seed, info, json(), tokenizer_reference(model)};
   check_data_tokenizer(info, spec.tokenizer);
   const std::string& dir = model.init_from;
@@ -451,7 +511,9 @@ StudentSpec student_spec(const ModelConfig& model, int64_t seed, const DatasetIn
 Student make_student(const StudentSpec& spec, const torch::Device& device, bool load_pretrained) {
   torch::manual_seed(static_cast<uint64_t>(spec.seed));
   Student model(spec.model, spec.info, spec.arch());
-  if (load_pretrained && !spec.pretrained.is_null()) {
+  if (load_pretrained && is_pride_student(spec.model.init_from)) {
+    copy_student(*model, spec.model.init_from);
+  } else if (load_pretrained && !spec.pretrained.is_null()) {
     copy_pretrained(*model, spec.model.init_from);
   }
   freeze(*model, spec.model.freeze);

@@ -30,12 +30,18 @@ struct StudentSpec {
   static StudentSpec from_json(const nlohmann::json& card, const std::string& origin);
 };
 
+// Whether `path` holds a pride student (a checkpoint, a checkpoint root or an export) rather than
+// a Hugging Face model: model.init_from takes either.
+bool is_pride_student(const std::string& path);
+
 // The description of the student `model` (seeded with `seed`) builds for data of shape `info`. With
 // model.init_from, reads its config.json: a model.* shape key set to a value other than its default
 // and the model's is an error naming both, and data with another vocabulary size is rejected.
 StudentSpec student_spec(const ModelConfig& model, int64_t seed, const DatasetInfo& info);
 
-// The student, seeded with spec.seed, on `device`. With init_from and load_pretrained: embeddings,
+// The student, seeded with spec.seed, on `device`. With init_from naming a pride student and
+// load_pretrained: that student's weights (the heads the data shape sizes where they fit). With
+// a Hugging Face init_from and load_pretrained: embeddings,
 // decoder blocks, final norm and LM head (a tied model's embedding matrix, copied) from the model's
 // weights, and every cross-attention output projection zeroed, so it starts out computing the
 // pretrained LM's logits. The parts in model.freeze stop requiring gradients.

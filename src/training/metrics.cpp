@@ -61,21 +61,37 @@ void ProgressPrinter::step(const nlohmann::json& r) {
   const double elapsed = seconds_since(start_);
   const double done = static_cast<double>(step - first_step_);
   const double eta = done > 0 ? elapsed / done * static_cast<double>(total_steps_ - step) : 0.0;
+  // The objective's terms that the record holds (train.objective pride, sft or dpo).
+  std::string terms;
+  for (const auto& [key, label] : {std::pair<const char*, const char*>{"ce", "ce"},
+                                   {"rkl", "rkl"},
+                                   {"mmd", "mmd"},
+                                   {"emotion_ce", "emo"},
+                                   {"rewards/accuracies", "acc"},
+                                   {"rewards/margins", "margin"}}) {
+    if (r.contains(key))
+      terms += fmt::format("{}{} {:.4f}", terms.empty() ? "" : " ", label, r[key].get<double>());
+  }
   fmt::print(
-      "step {:>{}}/{} | loss {:.4f} | ce {:.4f} rkl {:.4f} mmd {:.4f} emo {:.4f} | lr {:.2e} | "
-      "grad {:.2f} | {:.0f} tok/s | eta {}\n",
-      step, std::to_string(total_steps_).size(), total_steps_, r["loss"].get<double>(),
-      r["ce"].get<double>(), r["rkl"].get<double>(), r["mmd"].get<double>(),
-      r["emotion_ce"].get<double>(), r["lr"].get<double>(), r["grad_norm"].get<double>(),
-      r["tokens_per_s"].get<double>(), format_duration(eta));
+      "step {:>{}}/{} | loss {:.4f} | {} | lr {:.2e} | grad {:.2f} | {:.0f} tok/s | eta {}\n", step,
+      std::to_string(total_steps_).size(), total_steps_, r["loss"].get<double>(), terms,
+      r["lr"].get<double>(), r["grad_norm"].get<double>(), r["tokens_per_s"].get<double>(),
+      format_duration(eta));
   std::fflush(stdout);
 }
 
 void ProgressPrinter::eval(const nlohmann::json& r) {
   if (!enabled_) return;
-  fmt::print("eval @ step {} | ce {:.4f} | ppl {:.2f} | rkl {:.4f} | emotion acc {:.3f} (no PI)\n",
-             r["step"].get<int64_t>(), r["eval_ce"].get<double>(), r["eval_ppl"].get<double>(),
-             r["eval_rkl"].get<double>(), r["eval_emotion_acc"].get<double>());
+  std::string line =
+      fmt::format("eval @ step {} | ce {:.4f} | ppl {:.2f}", r["step"].get<int64_t>(),
+                  r["eval_ce"].get<double>(), r["eval_ppl"].get<double>());
+  for (const auto& [key, label] : {std::pair<const char*, const char*>{"eval_rkl", "rkl"},
+                                   {"eval_emotion_acc", "emotion acc"},
+                                   {"eval_rewards/accuracies", "reward acc"},
+                                   {"eval_rewards/margins", "margin"}}) {
+    if (r.contains(key)) line += fmt::format(" | {} {:.4f}", label, r[key].get<double>());
+  }
+  fmt::print("{} (no PI)\n", line);
   std::fflush(stdout);
 }
 

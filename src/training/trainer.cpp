@@ -63,16 +63,23 @@ struct StepResult {
   bool stop = false;      // some rank was asked to stop (preemption)
 };
 
-// Order of the per-step loss sums kept on the device, then what the step's one read-back adds.
-enum TermIndex : int64_t {
-  kCe,
-  kRkl,
-  kEmotion,
-  kEmotionKd,
-  kAlign,
-  kNumTerms,
-  kMmd = kNumTerms,
-  kStopFlag
+// Order of the per-step loss sums kept on the device (train.objective pride and sft); the step's
+// one read-back appends the MMD and the stop flag.
+enum TermIndex : int64_t { kCe, kRkl, kEmotion, kEmotionKd, kAlign, kNumTerms };
+// The same for train.objective dpo, each a sum over the pairs.
+enum DpoTermIndex : int64_t {
+  kDpoLoss,
+  kChosenReward,
+  kRejectedReward,
+  kRewardAccuracy,
+  kChosenLogp,
+  kRejectedLogp,
+  kNumDpoTerms
+};
+
+// A micro-batch's contribution: the objective to differentiate and its term sums (detached).
+struct MicroLoss {
+  torch::Tensor objective, sums;
 };
 
 // Global counts of a step, identical on every rank.
@@ -101,6 +108,16 @@ Student build_student(const Config& config, const DatasetInfo& info, const torch
   return student;
 }
 
+// dpo.reference online: the student as this run starts it (the same seed and model.init_from),
+// frozen and in eval mode, as DPO's reference model.
+Student frozen_reference(const Config& config, const DatasetInfo& info,
+                         const torch::Device& device) {
+  Student reference = build_student(config, info, device);
+  for (auto& parameter : reference->parameters()) parameter.set_requires_grad(false);
+  reference->eval();
+  return reference;
+}
+
 class Trainer {
  public:
   Trainer(const Config& config, Communicator& comm, const torch::Device& device)
@@ -119,7 +136,9 @@ class Trainer {
         throughput_(flat_.numel(), config.train.peak_tflops,
                     device.is_cuda() ? device.index() : -1) {
     check_eval_matches_train();
+    check_objective_fits_data();
     check_teacher_emotions();
+    if (online_reference()) reference_ = frozen_reference(config, train_data_.info(), device);
     no_term_ = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device));
   }
 
@@ -156,6 +175,7 @@ class Trainer {
       const bool eval_due = config_.train.eval_every > 0 && done % config_.train.eval_every == 0;
       if (eval_due || done == total) {
         auto evaluation = evaluate(model_, eval_data_, config_, comm_, device_).to_json(done);
+        if (dpo()) evaluation.update(dpo_evaluation());
         metrics.write(evaluation);
         progress.eval(evaluation);
       }
@@ -218,21 +238,60 @@ class Trainer {
     }
   }
 
-  bool mmd_on() const { return config_.loss.mmd_weight > 0; }
-  bool emotion_kd_on() const { return config_.loss.emotion_kd_weight > 0; }
+  // Which data each objective trains on: PRIDE needs the teacher's targets (dialogue data), DPO
+  // needs pairs; SFT reads either (a pair's chosen response is its response).
+  void check_objective_fits_data() const {
+    const DatasetInfo& info = train_data_.info();
+    const std::string files = fmt::format("{}", fmt::join(train_data_.files(), ", "));
+    if (pride_objective() && info.preference) {
+      fail(
+          "train.objective=pride needs the teacher's targets of a dialogue file, but {} holds "
+          "preference pairs: set train.objective=sft or dpo, or teach the dialogues with pride "
+          "teach",
+          files);
+    }
+    if (dpo() && !info.preference) {
+      fail(
+          "train.objective=dpo needs preference pairs (pride data pairs, docs/dpo.md), but {} is "
+          "dialogue data",
+          files);
+    }
+    if (dpo() && config_.dpo.reference == "data" && !info.reference_logps) {
+      fail(
+          "dpo.reference=data needs the reference log-probabilities in the data, which {} does not "
+          "hold: write them with pride data pairs --reference, or set dpo.reference=online",
+          files);
+    }
+  }
+
+  bool pride_objective() const { return config_.train.objective == "pride"; }
+  bool dpo() const { return config_.train.objective == "dpo"; }
+  bool online_reference() const {
+    return dpo() && (config_.dpo.reference == "online" ||
+                     (config_.dpo.reference == "auto" && !train_data_.info().reference_logps));
+  }
+  bool mmd_on() const { return pride_objective() && config_.loss.mmd_weight > 0; }
+  bool emotion_kd_on() const { return pride_objective() && config_.loss.emotion_kd_weight > 0; }
+  int64_t num_terms() const { return dpo() ? kNumDpoTerms : kNumTerms; }
 
   void announce(ProgressPrinter& progress, int64_t start) const {
     progress.note(fmt::format(
-        "pride train: {} rank(s), backend {}, device {}, {} | student {:.2f}M params | train {} "
-        "samples, eval {} | global batch {} = {} rank(s) x {} accumulation x micro-batch {} "
+        "pride train ({}): {} rank(s), backend {}, device {}, {} | student {:.2f}M params | train "
+        "{} samples, eval {} | global batch {} = {} rank(s) x {} accumulation x micro-batch {} "
         "(cap train.micro_batch_size {}) | PI {}",
-        comm_.world_size(), comm_.backend_name(), device_.str(), config_.train.precision,
-        static_cast<double>(flat_.numel()) / 1e6, train_data_.size(), eval_data_.size(),
-        config_.train.global_batch_size, comm_.world_size(), plan_.accumulation_steps(),
-        plan_.micro_batch(),
+        config_.train.objective, comm_.world_size(), comm_.backend_name(), device_.str(),
+        config_.train.precision, static_cast<double>(flat_.numel()) / 1e6, train_data_.size(),
+        eval_data_.size(), config_.train.global_batch_size, comm_.world_size(),
+        plan_.accumulation_steps(), plan_.micro_batch(),
         config_.train.micro_batch_size == kAuto ? std::string("auto")
                                                 : std::to_string(config_.train.micro_batch_size),
-        config_.pi.enabled ? "on (training only)" : "off"));
+        pi_read() ? "on (training only)" : "off"));
+    if (dpo()) {
+      progress.note(fmt::format("dpo: loss {}, beta {}, label smoothing {}, reference {}",
+                                config_.dpo.loss, config_.dpo.beta, config_.dpo.label_smoothing,
+                                online_reference() ? "online (the starting weights, frozen)"
+                                                   : "precomputed in the data"));
+    }
     if (!micro_batch_.how.empty()) progress.note(micro_batch_.how);
     progress.note(memory_summary());
     if (start > 0) progress.note(fmt::format("resumed at step {}", start));
@@ -255,13 +314,15 @@ class Trainer {
     StepInput input;
     for (const auto& indices : plan_.rank_micro_batches(step, comm_.rank())) {
       std::vector<Sample> samples;
-      for (int64_t index : indices) samples.push_back(train_data_.read(index, config_.pi.enabled));
-      Batch collated = collate(samples, train_data_.info(), config_.model.max_seq_len);
+      for (int64_t index : indices) samples.push_back(train_data_.read(index, pi_read()));
+      const int64_t length = config_.model.max_seq_len;
+      Batch collated = dpo() ? collate_pairs(samples, train_data_.info(), length)
+                             : collate(samples, train_data_.info(), length);
       // Pinned here, on the prefetch thread, so the step's copy to the GPU does not block.
       input.micro.push_back(device_.is_cuda() ? collated.pinned() : std::move(collated));
       const Batch& batch = input.micro.back();
       input.response_tokens += static_cast<double>(batch.response_tokens);
-      input.samples += static_cast<double>(batch.size());
+      input.samples += static_cast<double>(batch.samples());
       input.input_tokens += static_cast<double>(batch.input_tokens);
     }
     return input;
@@ -271,7 +332,7 @@ class Trainer {
   // that decays linearly from pi.real_pi_start to pi.real_pi_end over the run.
   PiUsage pi_usage_for(const Batch& batch, int64_t step) const {
     PiUsage usage;
-    if (!config_.pi.enabled) return usage;
+    if (!pi_read()) return usage;
     usage.use_pi = true;
     const double progress =
         static_cast<double>(step) / static_cast<double>(config_.train.max_steps);
@@ -306,17 +367,119 @@ class Trainer {
   }
 
   bool bf16() const { return config_.train.precision == "bf16"; }
+  // Only PRIDE reads privileged information.
+  bool pi_read() const { return pride_objective() && config_.pi.enabled; }
+
+  StudentOutput forward(Student& model, const Batch& batch, const PiUsage& usage) {
+    compat::AutocastGuard autocast(device_, bf16());
+    return model->forward(batch, usage);
+  }
 
   // Forward and backward of micro-batch j; adds its term sums to `sums` (on the device).
   void micro_step(int64_t step, const Batch& batch, const PiUsage& usage, const StepCounts& counts,
                   const GlobalMmd& mmd, size_t j, bool last, torch::Tensor& sums) {
-    const auto& w = config_.loss;
-    OpPhaseScope forward_phase(OpPhase::kForward);
-    StudentOutput out;
+    MicroLoss loss;
     {
-      compat::AutocastGuard autocast(device_, bf16());
-      out = model_->forward(batch, usage);
+      OpPhaseScope forward_phase(OpPhase::kForward);
+      loss = dpo()               ? dpo_loss(batch, counts)
+             : pride_objective() ? pride_loss(batch, usage, counts, mmd, j)
+                                 : sft_loss(batch, counts);
     }
+    // PRIDE_INJECT_FAULT=loss:<rank>:<step>:nan: a NaN gradient on one rank, as an overflow
+    // would make; the all-reduce spreads it to every rank.
+    if (j == 0 && fault_requested("loss", comm_.rank(), step + 1, "nan")) {
+      loss.objective = loss.objective * std::numeric_limits<double>::quiet_NaN();
+    }
+    if (last) optimizer_.arm();
+    {
+      OpPhaseScope backward_phase(OpPhase::kBackward);
+      loss.objective.backward();
+    }
+    sums += loss.sums;
+  }
+
+  // Each rank's objective is world x its share of the global-batch loss, so the average over
+  // ranks (what the gradient all-reduce computes) is the gradient of the global-batch loss.
+  double per_token(const StepCounts& counts) const {
+    return comm_.world_size() / counts.response_tokens;
+  }
+  double per_sample(const StepCounts& counts) const { return comm_.world_size() / counts.samples; }
+
+  // train.objective sft: cross-entropy on the response tokens, nothing else.
+  MicroLoss sft_loss(const Batch& batch, const StepCounts& counts) {
+    const StudentOutput out = forward(model_, batch, PiUsage{});
+    const auto ce = cross_entropy_sum(out.logits, batch.targets, batch.response_mask);
+    const auto zero = torch::zeros({1}, torch::TensorOptions(torch::kFloat64).device(device_));
+    const auto sums =
+        torch::cat({ce.detach().to(torch::kFloat64).reshape({1}), zero.expand({kNumTerms - 1})});
+    return {ce * per_token(counts), sums};
+  }
+
+  // train.objective dpo: the batch's rows are P chosen then P rejected responses (collate_pairs).
+  MicroLoss dpo_loss(const Batch& batch, const StepCounts& counts) {
+    const StudentOutput out = forward(model_, batch, PiUsage{});
+    auto policy = sequence_logps(out.logits, batch.targets, batch.response_mask);
+    auto reference = reference_logps(batch);
+    if (config_.dpo.loss == "ipo") {  // per-token means, as TRL's IPO
+      const auto lengths = batch.response_mask.sum(-1).to(policy.scalar_type());
+      policy = policy / lengths;
+      reference = reference / lengths;
+    }
+    const int64_t pairs = batch.pairs;
+    const auto chosen = policy.narrow(0, 0, pairs), rejected = policy.narrow(0, pairs, pairs);
+    const DpoTerms terms = dpo_terms(chosen, rejected, reference.narrow(0, 0, pairs),
+                                     reference.narrow(0, pairs, pairs), config_.dpo);
+    const auto loss = terms.losses.sum();
+    const auto wins = terms.chosen_rewards.gt(terms.rejected_rewards).sum().to(loss.dtype());
+    const auto sums =
+        torch::stack({loss.detach(), terms.chosen_rewards.sum(), terms.rejected_rewards.sum(), wins,
+                      chosen.detach().sum(), rejected.detach().sum()});
+    return {loss * per_sample(counts), sums.to(torch::kFloat64)};
+  }
+
+  // DPO's metrics over data.eval's first train.eval_samples pairs (rank r takes pairs r, r+W,
+  // ...), without gradients, named as TRL names them ("eval_rewards/accuracies", ...).
+  nlohmann::json dpo_evaluation() {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    const int64_t total = config_.train.eval_samples > 0
+                              ? std::min(config_.train.eval_samples, eval_data_.size())
+                              : eval_data_.size();
+    std::vector<int64_t> mine;
+    for (int64_t i = comm_.rank(); i < total; i += comm_.world_size()) mine.push_back(i);
+    auto sums = torch::zeros({kNumDpoTerms}, torch::kFloat64);
+    const auto chunk = static_cast<size_t>(micro_batch_.micro_batch);
+    for (size_t begin = 0; begin < mine.size(); begin += chunk) {
+      std::vector<Sample> pairs;
+      for (size_t i = begin; i < std::min(mine.size(), begin + chunk); ++i) {
+        pairs.push_back(eval_data_.read(mine[i], /*with_privileged=*/false));
+      }
+      const Batch batch =
+          collate_pairs(pairs, eval_data_.info(), config_.model.max_seq_len).to(device_);
+      sums += dpo_loss(batch, StepCounts{1, 1, 1}).sums.cpu();
+    }
+    model_->train();
+    sums = all_reduce_small(comm_, sums);
+    nlohmann::json out;
+    const auto record = dpo_record(sums, StepCounts{0, static_cast<double>(total), 0});
+    for (const auto& [key, value] : record.items()) out["eval_" + key] = value;
+    return out;
+  }
+
+  // The reference model's summed log-probabilities of the batch's rows: the data's, or the frozen
+  // starting weights' (dpo.reference).
+  torch::Tensor reference_logps(const Batch& batch) {
+    if (!reference_) return batch.reference_logps;
+    torch::NoGradGuard no_grad;
+    const StudentOutput out = forward(reference_, batch, PiUsage{});
+    return sequence_logps(out.logits, batch.targets, batch.response_mask);
+  }
+
+  // train.objective pride: every PRIDE term (docs/method.md, "Total loss").
+  MicroLoss pride_loss(const Batch& batch, const PiUsage& usage, const StepCounts& counts,
+                       const GlobalMmd& mmd, size_t j) {
+    const auto& w = config_.loss;
+    const StudentOutput out = forward(model_, batch, usage);
     const auto& mask = batch.response_mask;
     const auto [ce, rkl] =
         token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
@@ -332,25 +495,13 @@ class Trainer {
     const auto mmd_term = mmd_on() ? mmd_surrogate(out.features, mmd.row_gradients[j])
                                    : torch::zeros({}, ce.options());
 
-    // Each rank's objective is world x its share of the global-batch loss, so the average over
-    // ranks (what the gradient all-reduce computes) is the gradient of the global-batch loss.
     const double world = comm_.world_size();
-    const double per_token = world / counts.response_tokens;
-    const double per_sample = world / counts.samples;
+    const double token = per_token(counts), sample = per_sample(counts);
     auto objective = weighted_loss<torch::Tensor>(
-        config_, {ce * per_token, rkl * per_token, mmd_term * world, emotion * per_sample,
-                  emotion_kd_on() ? emotion_kd * per_sample : no_term_, align * per_sample});
-    // PRIDE_INJECT_FAULT=loss:<rank>:<step>:nan: a NaN gradient on one rank, as an overflow
-    // would make; the all-reduce spreads it to every rank.
-    if (j == 0 && fault_requested("loss", comm_.rank(), step + 1, "nan")) {
-      objective = objective * std::numeric_limits<double>::quiet_NaN();
-    }
-    if (last) optimizer_.arm();
-    {
-      OpPhaseScope backward_phase(OpPhase::kBackward);
-      objective.backward();
-    }
-    sums += torch::stack({ce, rkl, emotion, emotion_kd, align}).detach().to(torch::kFloat64);
+        config_, {ce * token, rkl * token, mmd_term * world, emotion * sample,
+                  emotion_kd_on() ? emotion_kd * sample : no_term_, align * sample});
+    return {objective,
+            torch::stack({ce, rkl, emotion, emotion_kd, align}).detach().to(torch::kFloat64)};
   }
 
   // One optimizer step: its metrics record and whether any rank asked to stop.
@@ -372,7 +523,7 @@ class Trainer {
     }
     flat_.zero_grad();
     const GlobalMmd mmd = mmd_on() ? step_mmd(input.micro, usage) : GlobalMmd{};
-    auto sums = torch::zeros({kNumTerms}, torch::TensorOptions(torch::kFloat64).device(device_));
+    auto sums = torch::zeros({num_terms()}, torch::TensorOptions(torch::kFloat64).device(device_));
     for (size_t j = 0; j < input.micro.size(); ++j) {
       const bool last = j + 1 == input.micro.size();
       micro_step(step, input.micro[j], usage[j], counts, mmd, j, last, sums);
@@ -401,29 +552,47 @@ class Trainer {
     auto packed = torch::cat({sums, mmd_share, flag}).to(comm_.device());
     comm_.all_reduce(packed);
     packed = packed.cpu();
+    nlohmann::json record = {{"step", step + 1}};
+    record.update(dpo() ? dpo_record(packed, counts) : pride_record(packed, counts));
+    record.update({{"lr", lr},
+                   {"grad_norm", finite ? grad_norm : -1.0},
+                   {"skipped_steps", counters_.skipped_steps},
+                   {"input_tokens", counts.input_tokens},
+                   {"step_time_s", seconds_since(started)},
+                   {"comm_exposed_s", optimizer_.comm_exposed_s()}});
+    return {record, packed[num_terms() + 1].item<double>() > 0};
+  }
+
+  // The loss terms of a step (train.objective pride or sft) from its global sums.
+  nlohmann::json pride_record(const torch::Tensor& packed, const StepCounts& counts) const {
     const double ce = packed[kCe].item<double>() / counts.response_tokens;
+    if (!pride_objective()) return {{"loss", ce * config_.loss.ce_weight}, {"ce", ce}};
     const double rkl = packed[kRkl].item<double>() / counts.response_tokens;
     const double emotion = packed[kEmotion].item<double>() / counts.samples;
     const double emotion_kd = packed[kEmotionKd].item<double>() / counts.samples;
     const double align = packed[kAlign].item<double>() / counts.samples;
-    const double mmd_value = packed[kMmd].item<double>();
+    const double mmd_value = packed[kNumTerms].item<double>();
     const double loss =
         weighted_loss<double>(config_, {ce, rkl, mmd_value, emotion, emotion_kd, align});
-    nlohmann::json record = {{"step", step + 1},
-                             {"loss", loss},
-                             {"ce", ce},
-                             {"rkl", rkl},
-                             {"mmd", mmd_value},
-                             {"emotion_ce", emotion},
-                             {"emotion_kd", emotion_kd},
-                             {"pi_align", align},
-                             {"lr", lr},
-                             {"grad_norm", finite ? grad_norm : -1.0},
-                             {"skipped_steps", counters_.skipped_steps},
-                             {"input_tokens", counts.input_tokens},
-                             {"step_time_s", seconds_since(started)},
-                             {"comm_exposed_s", optimizer_.comm_exposed_s()}};
-    return {record, packed[kStopFlag].item<double>() > 0};
+    return {{"loss", loss},
+            {"ce", ce},
+            {"rkl", rkl},
+            {"mmd", mmd_value},
+            {"emotion_ce", emotion},
+            {"emotion_kd", emotion_kd},
+            {"pi_align", align}};
+  }
+
+  // The DPO metrics of a step, means over the global batch's pairs, named as TRL names them.
+  nlohmann::json dpo_record(const torch::Tensor& packed, const StepCounts& counts) const {
+    const auto mean = [&](DpoTermIndex i) { return packed[i].item<double>() / counts.samples; };
+    return {{"loss", mean(kDpoLoss)},
+            {"rewards/chosen", mean(kChosenReward)},
+            {"rewards/rejected", mean(kRejectedReward)},
+            {"rewards/accuracies", mean(kRewardAccuracy)},
+            {"rewards/margins", mean(kChosenReward) - mean(kRejectedReward)},
+            {"logps/chosen", mean(kChosenLogp)},
+            {"logps/rejected", mean(kRejectedLogp)}};
   }
 
   // Global counts of a step, identical on every rank (one small all-reduce of host counts).
@@ -497,6 +666,7 @@ class Trainer {
   TrainerCounters counters_;
   int64_t consecutive_skips_ = 0;
   torch::Tensor no_term_;       // a float32 zero on the device: a loss term that is off
+  Student reference_{nullptr};  // dpo.reference online: the starting weights, frozen
   ThroughputMeter throughput_;  // tokens_per_s_per_gpu and mfu in metrics lines
 };
 

@@ -1,0 +1,199 @@
+// Implements pairs.h. Tokenization follows TRL's DPOTrainer: a plain-text prompt is encoded with
+// the tokenizer's special tokens (BOS) and each response without them, followed by EOS; chat
+// messages are rendered with the template, the prompt with the generation prompt, each response
+// as the rendered conversation's text after the prompt's.
+#include "preference/pairs.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <optional>
+
+#include "chat/chat_template.h"
+#include "data/batch.h"
+#include "data/preference.h"
+#include "io/json_file.h"
+#include "models/losses.h"
+#include "models/student_init.h"
+#include "teacher/chat_prompts.h"
+#include "text/tokenizer.h"
+#include "util/error.h"
+
+namespace pride::preference {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+std::vector<int32_t> as_ids(const std::vector<text::TokenId>& ids) {
+  return {ids.begin(), ids.end()};
+}
+
+class PairTokenizer {
+ public:
+  explicit PairTokenizer(const PairsOptions& options)
+      : tokenizer_(text::load_tokenizer(options.tokenizer)), vocab_size_(options.vocab_size) {
+    if (vocab_size_ == 0) vocab_size_ = tokenizer_->vocab_size();
+    if (vocab_size_ < tokenizer_->vocab_size()) {
+      fail("--vocab-size {} is smaller than the tokenizer's {} ids", vocab_size_,
+           tokenizer_->vocab_size());
+    }
+    const auto& special = tokenizer_->special_tokens();
+    if (!special.eos) fail("{}: the tokenizer has no end-of-sequence token", options.tokenizer);
+    eos_ = *special.eos;
+    if (options.chat == "auto") chat_ = chat::ChatTemplate::find(options.tokenizer);
+  }
+
+  PreferenceHeader header() const {
+    const auto& special = tokenizer_->special_tokens();
+    PreferenceHeader header;
+    header.vocab_size = vocab_size_;
+    header.eos_id = eos_;
+    header.bos_id = special.bos.value_or(eos_);
+    header.pad_id = special.pad.value_or(eos_);
+    header.tokenizer = tokenizer_->identity();
+    return header;
+  }
+
+  // One JSONL record (`where`: file and line, for errors).
+  TokenizedPair tokenize(const ordered_json& row, const std::string& where, bool& chat) const {
+    if (!row.is_object()) fail("{}: expected a JSON object", where);
+    for (const char* key : {"prompt", "chosen", "rejected"}) {
+      if (!row.contains(key)) fail("{}: no \"{}\"", where, key);
+    }
+    const bool text = row["prompt"].is_string();
+    for (const char* key : {"prompt", "chosen", "rejected"}) {
+      if (row[key].is_string() != text || (!text && !row[key].is_array())) {
+        fail(
+            "{}: \"prompt\", \"chosen\" and \"rejected\" must all be strings or all lists of "
+            "chat messages (\"{}\" is {})",
+            where, key, row[key].type_name());
+      }
+    }
+    chat = !text;
+    return text ? plain(row) : conversational(row, where);
+  }
+
+ private:
+  TokenizedPair plain(const ordered_json& row) const {
+    TokenizedPair pair;
+    pair.prompt = as_ids(tokenizer_->encode(row["prompt"].get<std::string>(), true));
+    pair.chosen = response(row["chosen"].get<std::string>());
+    pair.rejected = response(row["rejected"].get<std::string>());
+    return pair;
+  }
+
+  std::vector<int32_t> response(const std::string& text) const {
+    std::vector<int32_t> ids = as_ids(tokenizer_->encode(text, false));
+    ids.push_back(eos_);
+    return ids;
+  }
+
+  TokenizedPair conversational(const ordered_json& row, const std::string& where) const {
+    if (!chat_) {
+      fail("{}: chat messages need a chat template, and the tokenizer has none (or --chat off)",
+           where);
+    }
+    chat::validate_messages(row["prompt"], where + ": prompt");
+    const teacher::ChatPrompt prompt = teacher::encode_chat(*chat_, row["prompt"], *tokenizer_);
+    TokenizedPair pair;
+    pair.prompt = as_ids(prompt.ids);
+    pair.chosen = continuation(row["prompt"], row["chosen"], prompt.text, where + ": chosen");
+    pair.rejected = continuation(row["prompt"], row["rejected"], prompt.text, where + ": rejected");
+    return pair;
+  }
+
+  // The tokens of `reply` after the prompt: the whole conversation rendered, minus the prompt's
+  // rendering (which must be its beginning).
+  std::vector<int32_t> continuation(const ordered_json& prompt, const ordered_json& reply,
+                                    const std::string& prompt_text,
+                                    const std::string& where) const {
+    ordered_json messages = prompt;
+    for (const auto& message : reply) messages.push_back(message);
+    chat::validate_messages(messages, where);
+    const std::string whole = chat_->render(messages);
+    if (whole.compare(0, prompt_text.size(), prompt_text) != 0) {
+      fail(
+          "{}: the chat template renders the conversation with another beginning than the "
+          "prompt with its generation prompt, so the response cannot be cut from it",
+          where);
+    }
+    return as_ids(tokenizer_->encode(whole.substr(prompt_text.size()), false));
+  }
+
+  std::unique_ptr<text::Tokenizer> tokenizer_;
+  int64_t vocab_size_ = 0;
+  int32_t eos_ = 0;
+  std::optional<chat::ChatTemplate> chat_;
+};
+
+// The reference model's summed log-probabilities of each pair's two responses, the rows cut to
+// max_seq_len as collate_pairs cuts them in training.
+void score_reference(const PairsOptions& options, const PreferenceHeader& header,
+                     std::vector<TokenizedPair>& pairs) {
+  DatasetInfo info;
+  info.preference = true;
+  info.vocab_size = header.vocab_size;
+  info.pad_id = header.pad_id;
+  info.bos_id = header.bos_id;
+  info.eos_id = header.eos_id;
+  ModelConfig model;
+  model.init_from = options.reference;
+  model.max_seq_len = options.max_seq_len;
+  Student reference = make_student(student_spec(model, 0, info), torch::kCPU, true);
+  reference->eval();
+  torch::NoGradGuard no_grad;
+  const auto batch_size = static_cast<size_t>(options.batch_size);
+  for (size_t begin = 0; begin < pairs.size(); begin += batch_size) {
+    std::vector<Sample> samples;
+    for (size_t i = begin; i < std::min(pairs.size(), begin + batch_size); ++i) {
+      Sample sample;
+      sample.index = static_cast<int64_t>(i);
+      sample.context = pairs[i].prompt;
+      sample.response = pairs[i].chosen;
+      sample.rejected = pairs[i].rejected;
+      sample.topk_ids =
+          torch::zeros({static_cast<int64_t>(sample.response.size()), 0}, torch::kInt64);
+      sample.topk_logprobs = torch::zeros({static_cast<int64_t>(sample.response.size()), 0});
+      sample.teacher_hidden = torch::zeros({0});
+      samples.push_back(std::move(sample));
+    }
+    const Batch batch = collate_pairs(samples, info, options.max_seq_len);
+    const StudentOutput out = reference->forward(batch, PiUsage{});
+    const auto logps = sequence_logps(out.logits, batch.targets, batch.response_mask).contiguous();
+    const float* values = logps.data_ptr<float>();
+    for (int64_t j = 0; j < batch.pairs; ++j) {
+      pairs[begin + j].reference_chosen = values[j];
+      pairs[begin + j].reference_rejected = values[batch.pairs + j];
+    }
+  }
+}
+
+}  // namespace
+
+PairsStats write_pairs(const PairsOptions& options) {
+  const PairTokenizer tokenizer(options);
+  std::ifstream in(options.input);
+  if (!in) fail("{}: cannot read the preference pairs", options.input);
+  std::vector<TokenizedPair> pairs;
+  PairsStats stats;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = fmt::format("{}:{}", options.input, number);
+    bool chat = false;
+    pairs.push_back(tokenizer.tokenize(parse_ordered_json(line, where), where, chat));
+    stats.chat_pairs += chat ? 1 : 0;
+  }
+  if (pairs.empty()) fail("{}: holds no preference pairs", options.input);
+  PreferenceHeader header = tokenizer.header();
+  if (!options.reference.empty()) {
+    score_reference(options, header, pairs);
+    header.reference = options.reference;
+  }
+  write_preference_file(options.output, header, pairs);
+  stats.pairs = static_cast<int64_t>(pairs.size());
+  return stats;
+}
+
+}  // namespace pride::preference

@@ -1,0 +1,34 @@
+// `pride data pairs`: preference JSONL as the Hugging Face ecosystem writes it (TRL's "prompt" /
+// "chosen" / "rejected", each plain text or a list of chat messages) to the preference HDF5 that
+// train.objective dpo and sft read (data/preference.h), tokenized as TRL's DPOTrainer does; with
+// --reference, also the reference model's log-probabilities of both responses, so that DPO runs
+// without a second model (docs/dpo.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pride::preference {
+
+struct PairsOptions {
+  std::string input;          // JSONL, one pair per line
+  std::string output;         // the preference HDF5
+  std::string tokenizer;      // tokenizer.json, .model or a model directory (its chat template too)
+  std::string chat = "auto";  // auto: message lists are rendered in the tokenizer's template
+  // A Hugging Face model directory or a pride student (what model.init_from takes): its summed
+  // log-probabilities of each response are stored; "" stores none.
+  std::string reference;
+  // The student's vocabulary (its embedding rows, often more than the tokenizer's ids); 0: the
+  // tokenizer's.
+  int64_t vocab_size = 0;
+  int64_t max_seq_len = 256;  // rows are cut to this, as the training run (model.max_seq_len) cuts
+  int64_t batch_size = 8;     // pairs scored together by the reference
+};
+
+struct PairsStats {
+  int64_t pairs = 0, chat_pairs = 0;
+};
+
+PairsStats write_pairs(const PairsOptions& options);
+
+}  // namespace pride::preference
