@@ -1,10 +1,11 @@
-// Fuzz target of the HDF5 training data reader (pride_fuzz_torch, docs/robustness.md). A small
-// `pride data synth` file is read into a description (each dataset's type, shape and values, the
-// root attributes); a case damages the description structurally (datasets missing, of another
-// type, rank or shape, huge declared dims, token ids and offsets out of range or out of order,
-// non-finite values, attributes of another type or shape) and writes it back with the HDF5 C
-// API, sometimes with byte damage on top. DialogueReader then reads every sample, and collate()
-// pads them into a batch, as training does.
+// Fuzz targets of the HDF5 training data readers (pride_fuzz_torch, docs/robustness.md): the
+// dialogue format (data_h5) and the preference format (preference_h5). A small seed file (`pride
+// data synth`; four preference pairs with reference log-probabilities) is read into a description
+// (each dataset's type, shape and values, the root attributes); a case damages the description
+// structurally (datasets missing, of another type, rank or shape, huge declared dims, token ids and
+// offsets out of range or out of order, non-finite values, attributes of another type or shape) and
+// writes it back with the HDF5 C API, sometimes with byte damage on top. The reader then reads
+// every sample, and collate() (or collate_pairs()) pads them into a batch, as training does.
 #include <fmt/format.h>
 #include <hdf5.h>
 #include <torch/torch.h>
@@ -13,10 +14,12 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include "data/batch.h"
 #include "data/format.h"
+#include "data/preference.h"
 #include "data/reader.h"
 #include "data/synth.h"
 #include "fuzz.h"
@@ -123,6 +126,19 @@ std::string scratch_file(const std::string& what) {
       .string();
 }
 
+// The description of the HDF5 file `path` (removed afterwards): its root attributes, and the
+// datasets `names` lists given them.
+DataFile describe(const std::string& path,
+                  const std::function<std::vector<std::string>(const DataFile&)>& names) {
+  DataFile out;
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, collect_attribute, &out);
+  for (const std::string& name : names(out)) out.datasets.push_back(read_dataset(file, name));
+  H5Fclose(file);
+  fs::remove(path);
+  return out;
+}
+
 // Four samples of every field, the audio and visual modalities, the teacher's emotions and the
 // cause words, K = 4, H = 8.
 const DataFile& seed_description() {
@@ -141,15 +157,46 @@ const DataFile& seed_description() {
     options.vocab_size = minimum_vocab_size(options);
     const std::string path = scratch_file("synth");
     synthesize(path, options);
-    DataFile out;
-    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, collect_attribute, &out);
-    for (const std::string& name : dataset_names(privileged_sources(out))) {
-      out.datasets.push_back(read_dataset(file, name));
+    return describe(path,
+                    [](const DataFile& file) { return dataset_names(privileged_sources(file)); });
+  }();
+  return description;
+}
+
+// --- the preference format's seed ----------------------------------------------------------------
+
+int64_t seed_vocab_size();
+
+// Four pairs with reference log-probabilities, ids below the dialogue seed's vocabulary (so the
+// same edge values are interesting).
+const DataFile& preference_seed_description() {
+  static const DataFile description = [] {
+    using preference::TokenizedPair;
+    const auto id = [](int64_t i) { return static_cast<int32_t>(i % seed_vocab_size()); };
+    std::vector<TokenizedPair> pairs;
+    for (int64_t i = 0; i < 4; ++i) {
+      pairs.push_back({{id(3 + i), id(7 * i + 5)},
+                       {id(11 * i + 4), id(2)},
+                       {id(9), id(i), id(2)},
+                       -1.5F * static_cast<float>(i + 1),
+                       -2.0F - static_cast<float>(i)});
     }
-    H5Fclose(file);
-    fs::remove(path);
-    return out;
+    preference::PreferenceHeader header;
+    header.vocab_size = seed_vocab_size();
+    header.eos_id = 2;
+    header.bos_id = 1;
+    header.reference = "seed";
+    const std::string path = scratch_file("pairs");
+    preference::write_preference_file(path, header, pairs);
+    return describe(path, [](const DataFile&) {
+      std::vector<std::string> names = {preference::kReferenceChosen,
+                                        preference::kReferenceRejected};
+      for (const char* field : {preference::kPrompt, preference::kChosen, preference::kRejected}) {
+        names.push_back(field);
+        names.push_back(format::offsets_of(field));
+      }
+      return names;
+    });
   }();
   return description;
 }
@@ -449,23 +496,28 @@ void check_sample(const Sample& sample, const DatasetInfo& info) {
 
 constexpr double kByteDamageChance = 0.1;
 
+// Structural damage to `seed` (1-3 dataset or attribute mutations), sometimes byte damage on top.
+void mutate_data_file(const DataFile& seed, std::string& bytes, Rng& rng) {
+  DataFile description = seed;
+  const size_t mutations = 1 + rng.below(3);
+  for (size_t i = 0; i < mutations; ++i) {
+    if (rng.chance(0.7)) {
+      mutate_dataset(description, rng);
+    } else {
+      mutate_attribute(description, rng);
+    }
+  }
+  bytes = file_bytes(description);
+  if (rng.chance(kByteDamageChance)) mutate_bytes(bytes, rng);
+}
+
 Target data_h5_target() {
   Target target;
   target.name = "data_h5";
   target.main_file = "train.h5";
   target.seed = [](Rng&) { return Files{{"train.h5", file_bytes(seed_description())}}; };
   target.mutate = [](Files& files, Rng& rng) {
-    DataFile description = seed_description();
-    const size_t mutations = 1 + rng.below(3);
-    for (size_t i = 0; i < mutations; ++i) {
-      if (rng.chance(0.7)) {
-        mutate_dataset(description, rng);
-      } else {
-        mutate_attribute(description, rng);
-      }
-    }
-    files["train.h5"] = file_bytes(description);
-    if (rng.chance(kByteDamageChance)) mutate_bytes(files["train.h5"], rng);
+    mutate_data_file(seed_description(), files["train.h5"], rng);
   };
   target.run = [](const std::string& dir) {
     const DialogueReader reader(dir + "/train.h5");
@@ -483,10 +535,51 @@ Target data_h5_target() {
   return target;
 }
 
+// A pair as training takes it: ids in the vocabulary, two non-empty responses, reference
+// log-probabilities finite and <= 0 when the file has them, no teacher rows.
+void check_pair(const Sample& pair, const DatasetInfo& info) {
+  check_ids(pair.context, info.vocab_size, "prompt");
+  check_ids(pair.response, info.vocab_size, "chosen");
+  check_ids(pair.rejected, info.vocab_size, "rejected");
+  check(!pair.response.empty() && !pair.rejected.empty(), "an empty response");
+  check(pair.reference_logps.defined() == info.reference_logps, "reference presence");
+  if (info.reference_logps) {
+    check(pair.reference_logps.numel() == 2 && all_finite(pair.reference_logps) &&
+              (pair.reference_logps <= 0).all().item<bool>(),
+          "reference log-probabilities not two finite values <= 0");
+  }
+}
+
+Target preference_h5_target() {
+  Target target;
+  target.name = "preference_h5";
+  target.main_file = "pairs.h5";
+  target.seed = [](Rng&) { return Files{{"pairs.h5", file_bytes(preference_seed_description())}}; };
+  target.mutate = [](Files& files, Rng& rng) {
+    mutate_data_file(preference_seed_description(), files["pairs.h5"], rng);
+  };
+  target.run = [](const std::string& dir) {
+    // Through the dispatch training uses: a damaged format attribute may make it a dialogue file.
+    const auto file = open_sample_file(dir + "/pairs.h5");
+    const DatasetInfo& info = file->info();
+    if (!info.preference) return;
+    std::vector<Sample> pairs;
+    for (int64_t i = 0; i < std::min<int64_t>(file->size(), 64); ++i) {
+      pairs.push_back(file->read(i, /*with_privileged=*/false));
+      check_pair(pairs.back(), info);
+      const auto longest = std::max(pairs.back().response.size(), pairs.back().rejected.size());
+      check(file->sequence_length(i) == static_cast<int64_t>(pairs.back().context.size() + longest),
+            "sequence_length disagrees with the pair");
+    }
+    if (!pairs.empty()) collate_pairs(pairs, info, 64);
+  };
+  return target;
+}
+
 }  // namespace
 
 std::vector<Target> data_file_targets() {
-  return {data_h5_target()};
+  return {data_h5_target(), preference_h5_target()};
 }
 
 }  // namespace pride::fuzz
