@@ -102,7 +102,26 @@ void add_pairs_command(CLI::App& data, CommandTable& table) {
                    options->reference.empty() ? "" : ", with the reference's log-probabilities");
         return 0;
       });
-  command->add_option("--in", options->input, "JSONL, one pair per line")->required();
+  command->add_option("--in", options->input, "JSONL, one pair (or dialogue) per line")->required();
+  command
+      ->add_option("--from", options->from,
+                   "trl: prompt/chosen/rejected lines; dialogues: dialogue JSONL whose "
+                   "\"original\" (or --rejected) is the rejected response")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trl", "dialogues"}));
+  command->add_option("--rejected", options->rejected_file,
+                      "--from dialogues: a JSONL of rejected responses, one per dialogue (e.g. "
+                      "pride generate's hypothesis_text)");
+  command
+      ->add_option("--max-context-tokens", options->max_context_tokens,
+                   "--from dialogues: the context budget, as teach.max_context_tokens")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command
+      ->add_option("--max-response-tokens", options->max_response_tokens,
+                   "--from dialogues: the response cap, as teach.max_response_tokens")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   command->add_option("--out", options->output, "output HDF5 file")->required();
   command
       ->add_option("--tokenizer", options->tokenizer,

@@ -204,6 +204,17 @@ struct TeachConfig {
   int64_t plugin_cause_words = 5;      // m: {cause_words} and the emotion_cause source
   std::string plugin_attribution = "gradient_x_input";  // | integrated_gradients
   int64_t plugin_ig_steps = 16;                         // integrated gradients' Riemann steps
+  // What the pass writes (docs/dpo.md): "targets", the training HDF5 above; "respond", dialogue
+  // JSONL whose responses the teacher wrote (response_template), the gold one kept as
+  // "reference"; "improve", the input's responses rewritten by the teacher with an empathy-
+  // improvement prompt (improve_set, or improve_template), the rewritten one kept as "original".
+  std::string mode = "targets";
+  std::string response_template = "";   // empty: the built-in direct prompt
+  std::string improve_set = "feeling";  // feeling | situation | invite | warmth
+  std::string improve_template = "";    // non-empty: this prompt instead of improve_set's
+  int64_t response_max_tokens = 64;
+  double response_temperature = 0.0;  // 0: greedy
+  double response_top_p = 1.0;
 };
 
 // `pride hef` (docs/hef.md): the large model's emotion and response with and without the plug-in;

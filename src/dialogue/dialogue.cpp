@@ -181,6 +181,10 @@ void validate(const DialogueText& sample, const std::string& where) {
   }
   if (sample.audio) validate_features(*sample.audio, where, "audio");
   if (sample.visual) validate_features(*sample.visual, where, "visual");
+  for (const auto& [field, text] :
+       {std::pair{"reference", &sample.reference}, std::pair{"original", &sample.original}}) {
+    if (*text && !text::is_valid_utf8(**text)) fail("{}: {}: not valid UTF-8", where, field);
+  }
 }
 
 std::string to_json_line(const DialogueText& sample) {
@@ -194,14 +198,16 @@ std::string to_json_line(const DialogueText& sample) {
   out["privileged"] = sample.privileged;
   if (sample.audio) out["audio"] = features_json(*sample.audio);
   if (sample.visual) out["visual"] = features_json(*sample.visual);
+  if (sample.reference) out["reference"] = *sample.reference;
+  if (sample.original) out["original"] = *sample.original;
   return out.dump();
 }
 
 DialogueText parse_json_line(const std::string& line, const std::string& where) {
   const json value = parse_json(line, where);
   const JsonField root(value, "", where);
-  require_only(
-      root, {"id", "label_set", "emotion", "context", "response", "privileged", "audio", "visual"});
+  require_only(root, {"id", "label_set", "emotion", "context", "response", "privileged", "audio",
+                      "visual", "reference", "original"});
   DialogueText sample;
   sample.id = root["id"].string();
   sample.label_set = root["label_set"].string();
@@ -217,6 +223,8 @@ DialogueText parse_json_line(const std::string& line, const std::string& where) 
   }
   if (const auto audio = root.find("audio")) sample.audio = parse_features(*audio);
   if (const auto visual = root.find("visual")) sample.visual = parse_features(*visual);
+  if (const auto reference = root.find("reference")) sample.reference = reference->string();
+  if (const auto original = root.find("original")) sample.original = original->string();
   validate(sample, where);
   return sample;
 }

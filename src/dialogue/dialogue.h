@@ -42,6 +42,9 @@ struct DialogueText {
   Turn response;              // the gold response
   std::map<std::string, std::string> privileged;  // source name -> text (training only)
   std::optional<Features> audio, visual;
+  // Written by `pride teach`'s response modes (docs/dpo.md): the data set's gold response, kept as
+  // the reference when `response` is the teacher's; the response an improvement rewrote.
+  std::optional<std::string> reference, original;
 };
 
 // Checks a sample against the format's rules (what the reader enforces beyond JSON types);

@@ -27,11 +27,6 @@
 
 namespace pride::hef {
 
-const char kDefaultResponseTemplate[] =
-    "{dialogue}\n"
-    "Write {speaker}'s next reply: one or two empathetic sentences.\n"
-    "{speaker}:";
-
 const char kHefResponseTemplate[] =
     "{dialogue}\n"
     "An emotion expert suggests the other person feels, most likely first: "
@@ -66,7 +61,7 @@ Arm make_arm(const Config& config, const teacher::Teacher& teacher,
     arm.config.plugin.clear();
     arm.config.prompt_set = "default";
     arm.config.emotion_template.clear();
-    arm.response_template = kDefaultResponseTemplate;
+    arm.response_template = teacher::kDirectResponseTemplate;
   }
   arm.builder = std::make_unique<teacher::PromptBuilder>(arm.config, *teacher.tokenizer,
                                                          teacher.eos_id, chat, labels);
@@ -76,23 +71,6 @@ Arm make_arm(const Config& config, const teacher::Teacher& teacher,
 
 void require(const std::string& value, const char* key) {
   if (value.empty()) fail("hef: {} is required (--set {}=...)", key, key);
-}
-
-// The response: the generated text up to its first line break (a plain text model goes on with
-// the next turn), trimmed.
-std::string response_text(const text::Tokenizer& tokenizer, const Generation& generation,
-                          const std::vector<int64_t>& stop_ids) {
-  std::vector<text::TokenId> ids;
-  for (int64_t token : generation.tokens) {
-    if (std::find(stop_ids.begin(), stop_ids.end(), token) == stop_ids.end()) {
-      ids.push_back(static_cast<text::TokenId>(token));
-    }
-  }
-  std::string text = tokenizer.decode(ids);
-  text = text.substr(0, text.find('\n'));
-  const size_t first = text.find_first_not_of(" \t");
-  return first == std::string::npos ? ""
-                                    : text.substr(first, text.find_last_not_of(" \t") + 1 - first);
 }
 
 class HefRank {
@@ -195,7 +173,7 @@ class HefRank {
                                     config_.hef.top_p, static_cast<uint64_t>(config_.teach.seed));
     const auto generations = generate(*teacher_.model, inputs, options, device_);
     for (size_t i = 0; i < lines.size(); ++i) {
-      lines[i][key] = response_text(*teacher_.tokenizer, generations[i], teacher_.stop_ids);
+      lines[i][key] = teacher::reply_text(teacher_, generations[i]);
     }
   }
 

@@ -15,8 +15,8 @@ namespace pride::hef {
 
 void run_hef(const Config& config, Communicator& comm, torch::Device device);
 
-// The built-in response prompts: the plain request, and HEF's with the plug-in's hints.
-extern const char kDefaultResponseTemplate[];
+// HEF's built-in response prompt, with the plug-in's hints (without the plug-in, the teacher's
+// direct prompt, teacher::kDirectResponseTemplate).
 extern const char kHefResponseTemplate[];
 
 }  // namespace pride::hef

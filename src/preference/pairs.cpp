@@ -12,10 +12,13 @@
 #include "chat/chat_template.h"
 #include "data/batch.h"
 #include "data/preference.h"
+#include "dialogue/dialogue.h"
 #include "io/json_file.h"
+#include "judge/judge.h"
 #include "models/losses.h"
 #include "models/student_init.h"
 #include "teacher/chat_prompts.h"
+#include "teacher/prompts.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
 
@@ -41,7 +44,11 @@ class PairTokenizer {
     const auto& special = tokenizer_->special_tokens();
     if (!special.eos) fail("{}: the tokenizer has no end-of-sequence token", options.tokenizer);
     eos_ = *special.eos;
-    if (options.chat == "auto") chat_ = chat::ChatTemplate::find(options.tokenizer);
+    if (options.chat == "auto") templates_.student = chat::ChatTemplate::find(options.tokenizer);
+    // Dialogues are rendered as `pride teach` renders the student's context and response.
+    teach_.max_context_tokens = options.max_context_tokens;
+    teach_.max_response_tokens = options.max_response_tokens;
+    builder_.emplace(teach_, *tokenizer_, eos_, templates_);
   }
 
   PreferenceHeader header() const {
@@ -74,6 +81,15 @@ class PairTokenizer {
     return text ? plain(row) : conversational(row, where);
   }
 
+  // A dialogue and a second response to it: the context as pride teach gives it to the student,
+  // the dialogue's response chosen, `rejected` rejected (each with the response prefix and eos).
+  TokenizedPair tokenize(const dialogue::DialogueText& sample, const std::string& rejected) const {
+    const teacher::SamplePrompts chosen = builder_->prepare(sample);
+    dialogue::DialogueText other = sample;
+    other.response.text = rejected;
+    return {chosen.context, chosen.response, builder_->prepare(other).response};
+  }
+
  private:
   TokenizedPair plain(const ordered_json& row) const {
     TokenizedPair pair;
@@ -90,12 +106,13 @@ class PairTokenizer {
   }
 
   TokenizedPair conversational(const ordered_json& row, const std::string& where) const {
-    if (!chat_) {
+    if (!templates_.student) {
       fail("{}: chat messages need a chat template, and the tokenizer has none (or --chat off)",
            where);
     }
     chat::validate_messages(row["prompt"], where + ": prompt");
-    const teacher::ChatPrompt prompt = teacher::encode_chat(*chat_, row["prompt"], *tokenizer_);
+    const teacher::ChatPrompt prompt =
+        teacher::encode_chat(*templates_.student, row["prompt"], *tokenizer_);
     TokenizedPair pair;
     pair.prompt = as_ids(prompt.ids);
     pair.chosen = continuation(row["prompt"], row["chosen"], prompt.text, where + ": chosen");
@@ -111,7 +128,7 @@ class PairTokenizer {
     ordered_json messages = prompt;
     for (const auto& message : reply) messages.push_back(message);
     chat::validate_messages(messages, where);
-    const std::string whole = chat_->render(messages);
+    const std::string whole = templates_.student->render(messages);
     if (whole.compare(0, prompt_text.size(), prompt_text) != 0) {
       fail(
           "{}: the chat template renders the conversation with another beginning than the "
@@ -124,7 +141,9 @@ class PairTokenizer {
   std::unique_ptr<text::Tokenizer> tokenizer_;
   int64_t vocab_size_ = 0;
   int32_t eos_ = 0;
-  std::optional<chat::ChatTemplate> chat_;
+  TeachConfig teach_;
+  teacher::ChatTemplates templates_;
+  std::optional<teacher::PromptBuilder> builder_;
 };
 
 // The reference model's summed log-probabilities of each pair's two responses, the rows cut to
@@ -169,14 +188,11 @@ void score_reference(const PairsOptions& options, const PreferenceHeader& header
   }
 }
 
-}  // namespace
-
-PairsStats write_pairs(const PairsOptions& options) {
-  const PairTokenizer tokenizer(options);
+std::vector<TokenizedPair> trl_pairs(const PairsOptions& options, const PairTokenizer& tokenizer,
+                                     PairsStats& stats) {
   std::ifstream in(options.input);
   if (!in) fail("{}: cannot read the preference pairs", options.input);
   std::vector<TokenizedPair> pairs;
-  PairsStats stats;
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -185,6 +201,43 @@ PairsStats write_pairs(const PairsOptions& options) {
     pairs.push_back(tokenizer.tokenize(parse_ordered_json(line, where), where, chat));
     stats.chat_pairs += chat ? 1 : 0;
   }
+  return pairs;
+}
+
+std::vector<TokenizedPair> dialogue_pairs(const PairsOptions& options,
+                                          const PairTokenizer& tokenizer) {
+  const auto dialogues = dialogue::read_dialogue_jsonl(options.input);
+  std::vector<std::string> rejected;
+  if (!options.rejected_file.empty()) {
+    rejected = judge::read_responses(options.rejected_file, "", "--rejected", dialogues);
+  }
+  std::vector<TokenizedPair> pairs;
+  for (size_t i = 0; i < dialogues.size(); ++i) {
+    const dialogue::DialogueText& sample = dialogues[i];
+    if (rejected.empty() && !sample.original) {
+      fail(
+          "{}: sample '{}' (line {}) has no \"original\" response to reject: improve it with "
+          "pride teach (teach.mode improve), or give --rejected",
+          options.input, sample.id, i + 1);
+    }
+    const std::string& other = rejected.empty() ? *sample.original : rejected[i];
+    try {
+      pairs.push_back(tokenizer.tokenize(sample, other));
+    } catch (const Error& error) {
+      fail("{}: sample '{}' (line {}): {}", options.input, sample.id, i + 1, error.what());
+    }
+  }
+  return pairs;
+}
+
+}  // namespace
+
+PairsStats write_pairs(const PairsOptions& options) {
+  const PairTokenizer tokenizer(options);
+  PairsStats stats;
+  std::vector<TokenizedPair> pairs = options.from == "dialogues"
+                                         ? dialogue_pairs(options, tokenizer)
+                                         : trl_pairs(options, tokenizer, stats);
   if (pairs.empty()) fail("{}: holds no preference pairs", options.input);
   PreferenceHeader header = tokenizer.header();
   if (!options.reference.empty()) {

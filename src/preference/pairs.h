@@ -1,6 +1,8 @@
 // `pride data pairs`: preference JSONL as the Hugging Face ecosystem writes it (TRL's "prompt" /
-// "chosen" / "rejected", each plain text or a list of chat messages) to the preference HDF5 that
-// train.objective dpo and sft read (data/preference.h), tokenized as TRL's DPOTrainer does; with
+// "chosen" / "rejected", each plain text or a list of chat messages), tokenized as TRL's
+// DPOTrainer does, or dialogue JSONL with a second response (teacher-improved vs original, or a
+// student's generation), tokenized as `pride teach` tokenizes contexts and responses, to the
+// preference HDF5 that train.objective dpo and sft read (data/preference.h); with
 // --reference, also the reference model's log-probabilities of both responses, so that DPO runs
 // without a second model (docs/dpo.md).
 #pragma once
@@ -11,8 +13,14 @@
 namespace pride::preference {
 
 struct PairsOptions {
+  // "trl": JSONL of {"prompt", "chosen", "rejected"}; "dialogues": dialogue JSONL (pride teach's
+  // response modes): the prompt is the student's context as `pride teach` renders it, chosen the
+  // response, rejected the "original" (teach.mode improve) or the line of `rejected_file`.
+  std::string from = "trl";
   std::string input;          // JSONL, one pair per line
-  std::string output;         // the preference HDF5
+  std::string rejected_file;  // from dialogues: the rejected responses (e.g. pride generate's)
+  int64_t max_context_tokens = 768, max_response_tokens = 128;  // from dialogues, as teach.*
+  std::string output;                                           // the preference HDF5
   std::string tokenizer;      // tokenizer.json, .model or a model directory (its chat template too)
   std::string chat = "auto";  // auto: message lists are rendered in the tokenizer's template
   // A Hugging Face model directory or a pride student (what model.init_from takes): its summed

@@ -149,17 +149,8 @@ std::vector<Ids> PartTeacher::reason(const std::vector<SamplePrompts>& prompts, 
   return reasoning;
 }
 
-void PartTeacher::open_prompt_log() {
-  const char* dir = std::getenv("PRIDE_TEACH_PROMPTS");
-  if (dir == nullptr || *dir == 0) return;
-  const fs::path path = fs::path(dir) / fmt::format("prompts-{}.jsonl", rank_);
-  fs::create_directories(dir);
-  prompt_log_.open(path, std::ios::app);
-  if (!prompt_log_) fail("PRIDE_TEACH_PROMPTS: cannot write {}", path.string());
-}
-
 void PartTeacher::log_prompts(int64_t index, const SamplePrompts& prompts, const Prompt& score) {
-  if (!prompt_log_.is_open()) return;
+  if (!prompt_log_.enabled()) return;
   nlohmann::ordered_json line = {{"sample", index},
                                  {"context", prompts.context_text},
                                  {"reasoning_prompt", prompts.reasoning_prompt.text},
@@ -169,7 +160,7 @@ void PartTeacher::log_prompts(int64_t index, const SamplePrompts& prompts, const
     line["emotion_candidates"] = prompts.hints.candidates;
     line["cause_words"] = prompts.hints.cause_words;
   }
-  prompt_log_ << line.dump() << "\n" << std::flush;
+  prompt_log_.write(line);
 }
 
 }  // namespace pride::teacher

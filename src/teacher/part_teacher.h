@@ -16,6 +16,7 @@
 #include "teacher/chat_prompts.h"
 #include "teacher/input_scan.h"
 #include "teacher/progress.h"
+#include "teacher/prompt_log.h"
 #include "teacher/prompts.h"
 #include "teacher/teach_file.h"
 #include "teacher/teacher_model.h"
@@ -41,9 +42,8 @@ class PartTeacher {
         reader_(config.teach.input),
         rank_(rank),
         device_(device),
-        progress_(progress) {
-    open_prompt_log();
-  }
+        progress_(progress),
+        prompt_log_(rank) {}
 
   // Teaches the samples of `part` into the file `path`, or skips it when `path` holds it already.
   void teach(const SampleRange& part, const std::string& path);
@@ -57,10 +57,8 @@ class PartTeacher {
   // The teacher's reasoning for each sample: generated ids up to its stop token (kept only when
   // it is all there is, so that no sample's reasoning is empty).
   std::vector<Ids> reason(const std::vector<SamplePrompts>& prompts, int64_t first);
-  // $PRIDE_TEACH_PROMPTS=DIR: each rank appends the prompts it renders to DIR/prompts-<rank>.jsonl
-  // (one line per sample taught: its index, context, reasoning and scoring prompts as text), so
-  // that a user (and the tests) can see exactly what the teacher was given.
-  void open_prompt_log();
+  // PRIDE_TEACH_PROMPTS (prompt_log.h): one line per sample taught: its index, context,
+  // reasoning and scoring prompts as text.
   void log_prompts(int64_t index, const SamplePrompts& prompts, const Prompt& score);
 
   const TeachConfig& config_;
@@ -77,7 +75,7 @@ class PartTeacher {
   int64_t parts_written_ = 0;
   torch::Device device_;
   Progress& progress_;
-  std::ofstream prompt_log_;
+  PromptLog prompt_log_;
 };
 
 }  // namespace pride::teacher

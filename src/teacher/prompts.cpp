@@ -63,6 +63,45 @@ const char kDefaultReasoningTemplate[] =
     "3. Reply: what must an empathetic reply from {speaker} address?\n"
     "Reasoning:";
 
+const char kDirectResponseTemplate[] =
+    "{dialogue}\n"
+    "Write {speaker}'s next reply: one or two empathetic sentences.\n"
+    "{speaker}:";
+
+// Each improvement prompt asks for one thing only, so that the pairs it makes teach that thing.
+const char* improve_template(const std::string& set) {
+  static const std::map<std::string, const char*> sets = {
+      {"feeling",
+       "{dialogue}\n"
+       "{speaker} plans to reply: \"{response}\"\n"
+       "Rewrite the reply so that it recognises how the other person feels and names that "
+       "feeling plainly (\"that sounds frustrating\", \"you must be so proud\"). Keep what it "
+       "says otherwise; one or two sentences.\n"
+       "{speaker}:"},
+      {"situation",
+       "{dialogue}\n"
+       "{speaker} plans to reply: \"{response}\"\n"
+       "Rewrite the reply so that it reflects the particular situation the other person "
+       "described, in their own details, instead of words that would fit any conversation. One "
+       "or two sentences.\n"
+       "{speaker}:"},
+      {"invite",
+       "{dialogue}\n"
+       "{speaker} plans to reply: \"{response}\"\n"
+       "Rewrite the reply so that it ends by gently inviting the other person to say more about "
+       "what they are going through, with one open question. One or two sentences.\n"
+       "{speaker}:"},
+      {"warmth",
+       "{dialogue}\n"
+       "{speaker} plans to reply: \"{response}\"\n"
+       "Rewrite the reply to sound warm and supportive, as a caring friend would say it. Leave "
+       "out advice, instructions and generic phrases. One or two sentences.\n"
+       "{speaker}:"}};
+  const auto found = sets.find(set);
+  if (found == sets.end()) fail("teach.improve_set: unknown set '{}'", set);
+  return found->second;
+}
+
 const char kDefaultEmotionTemplate[] =
     "{dialogue}\n"
     "How does the person {speaker} is talking to feel? One of: {emotion_labels}.\n"
@@ -171,8 +210,11 @@ std::map<std::string, std::string> PromptBuilder::values(const dialogue::Dialogu
           {"cause_words", join(hints.cause_words)}};
 }
 
-void PromptBuilder::check_request_template(const std::string& text, const std::string& key) const {
-  check_template(text, with_plugin_keys(kEmotionKeys, !config_.plugin.empty()), key);
+void PromptBuilder::check_request_template(const std::string& text, const std::string& key,
+                                           const std::vector<std::string>& extra_keys) const {
+  std::vector<std::string> keys = kEmotionKeys;
+  keys.insert(keys.end(), extra_keys.begin(), extra_keys.end());
+  check_template(text, with_plugin_keys(keys, !config_.plugin.empty()), key);
 }
 
 Prompt PromptBuilder::request(const std::string& text_template, const std::string& key,

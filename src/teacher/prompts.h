@@ -28,6 +28,11 @@ std::string render_template(const std::string& text,
 // The built-in reasoning prompt: feelings first, then the situation, then what a reply must
 // address.
 extern const char kDefaultReasoningTemplate[];
+// The built-in direct response prompt (teach.mode respond, and pride hef without the plug-in).
+extern const char kDirectResponseTemplate[];
+// The built-in empathy-improvement prompt of teach.improve_set (feeling, situation, invite,
+// warmth): it shows the reply to improve ({response}) and asks for one targeted change.
+const char* improve_template(const std::string& set);
 // The built-in emotion prompt (teach.score_emotions): each label's text follows it.
 extern const char kDefaultEmotionTemplate[];
 // teach.prompt_set hef (docs/hef.md): the same prompts with the plug-in's emotion candidates,
@@ -90,8 +95,10 @@ class PromptBuilder {
   // `plugin` (teach.plugin): read once the context is known; its cause words become the
   // privileged source emotion_cause and its hints fill the templates' placeholders.
   SamplePrompts prepare(const dialogue::DialogueText& sample, HintSource* plugin = nullptr) const;
-  // Checks a request template's placeholders now (those of the emotion prompt); `key` names it.
-  void check_request_template(const std::string& text, const std::string& key) const;
+  // Checks a request template's placeholders now (those of the emotion prompt, and
+  // `extra_keys`, e.g. {response} for an improvement prompt); `key` names it.
+  void check_request_template(const std::string& text, const std::string& key,
+                              const std::vector<std::string>& extra_keys = {}) const;
   // A request to the teacher from `text_template` with the sample's values and hints, rendered
   // like the reasoning prompt (in the teacher's chat format where one applies).
   Prompt request(const std::string& text_template, const std::string& key,

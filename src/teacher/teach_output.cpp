@@ -18,15 +18,12 @@
 #include "util/error.h"
 
 namespace pride::teacher {
-namespace {
 
 namespace fs = std::filesystem;
 
-// Everything that decides the output, hashed: the teacher's files, the tokenizer, the input's
-// bytes, the teach keys that change what is written (not batch or part sizes), and the chat
-// templates the prompts are rendered with.
-std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
-                        const ChatTemplates& chat, const std::string& plugin) {
+std::string teach_fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
+                              const ChatTemplates& chat, const std::string& plugin,
+                              const std::string& extra) {
   std::ostringstream text;
   text << std::ifstream(fs::path(c.teacher) / "config.json").rdbuf() << "\n";
   std::set<std::string> weights;  // name and size of every weight file, in order
@@ -50,11 +47,10 @@ std::string fingerprint(const TeachConfig& c, const text::Tokenizer& tokenizer,
     text << "\n"
          << c.score_emotions << "|" << c.emotion_template << "|" << c.prompt_set << "|" << plugin;
   }
+  if (!extra.empty()) text << "\n" << extra;
   const std::string bytes = text.str();
   return fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));
 }
-
-}  // namespace
 
 TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
                             const InputSummary& input, const ChatTemplates& chat,
@@ -72,7 +68,7 @@ TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,
   std::sort(header.privileged_sources.begin(), header.privileged_sources.end());
   header.tokenizer = teacher.tokenizer->identity();
   header.teacher = fs::path(config.teacher).lexically_normal().filename().string();
-  header.fingerprint = fingerprint(config, *teacher.tokenizer, chat, plugin);
+  header.fingerprint = teach_fingerprint(config, *teacher.tokenizer, chat, plugin);
   header.topk = config.topk;
   header.hidden_size = teacher.model->config().hidden_size;
   header.audio_dim = input.audio_dim;

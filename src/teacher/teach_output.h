@@ -18,6 +18,13 @@ namespace pride::teacher {
 
 inline constexpr char kPartsDir[] = "parts";  // under teach.out: the finished parts
 
+// Everything that decides the output, hashed: the teacher's files, the tokenizer, the input's
+// bytes, the teach keys that change what is written (not batch or part sizes), the chat templates
+// the prompts are rendered with, the plug-in's identity, and `extra` (a response mode's keys).
+std::string teach_fingerprint(const TeachConfig& config, const text::Tokenizer& tokenizer,
+                              const ChatTemplates& chat, const std::string& plugin,
+                              const std::string& extra = "");
+
 // The header of every file of this run, its fingerprint included. `plugin`: the plug-in's identity
 // (hef::EmotionPlugin::identity), "" without one.
 TeachFileHeader make_header(const TeachConfig& config, const Teacher& teacher,

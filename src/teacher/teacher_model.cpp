@@ -1,6 +1,8 @@
 // Loading and checking the teacher (see teacher_model.h).
 #include "teacher/teacher_model.h"
 
+#include <algorithm>
+
 #include <filesystem>
 
 #include "util/error.h"
@@ -79,6 +81,20 @@ void check_student_tokenizer(const Config& config, const text::Tokenizer& teache
         config.teach.tokenizer.empty() ? config.teach.teacher : config.teach.tokenizer,
         teacher_tokenizer.identity());
   }
+}
+
+std::string reply_text(const Teacher& teacher, const Generation& generation) {
+  std::vector<text::TokenId> ids;
+  for (int64_t token : generation.tokens) {
+    const auto& stops = teacher.stop_ids;
+    if (std::find(stops.begin(), stops.end(), token) != stops.end()) break;
+    ids.push_back(static_cast<text::TokenId>(token));
+  }
+  std::string text = teacher.tokenizer->decode(ids);
+  text = text.substr(0, text.find('\n'));
+  const size_t first = text.find_first_not_of(" \t");
+  return first == std::string::npos ? ""
+                                    : text.substr(first, text.find_last_not_of(" \t") + 1 - first);
 }
 
 }  // namespace pride::teacher

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -28,6 +29,10 @@ Teacher load_teacher(const TeachConfig& config, torch::Device device);
 // at temperature 0, stopping at its eos ids, drawing only ids its tokenizer has.
 GenerationOptions generation_options(const Teacher& teacher, int64_t max_new_tokens,
                                      double temperature, double top_p, uint64_t seed);
+
+// A generated reply as text: the tokens before the first stop id, decoded, up to the first line
+// break (a plain text model goes on with the next turn), trimmed.
+std::string reply_text(const Teacher& teacher, const Generation& generation);
 
 // The student's tokenizer, when the config names one (model.tokenizer, or model.init_from holding
 // one), must be the teacher's: top-K ids of another vocabulary would be meaningless.

@@ -20,6 +20,7 @@
 #include "teacher/part_teacher.h"
 #include "teacher/plugin.h"
 #include "teacher/progress.h"
+#include "teacher/response_pass.h"
 #include "teacher/teach_output.h"
 #include "teacher/teacher_model.h"
 #include "teacher/work_plan.h"
@@ -43,6 +44,10 @@ void run_teach(const Config& config, Communicator& comm, torch::Device device) {
   require(c.teacher, "teach.teacher");
   require(c.input, "teach.input");
   require(c.out, "teach.out");
+  if (c.mode != "targets") {
+    run_response_pass(config, comm, device);
+    return;
+  }
   Teacher teacher = load_teacher(c, device);
   check_student_tokenizer(config, *teacher.tokenizer);
   dialogue::FeatureLoader features(fs::path(c.input).parent_path().string());
