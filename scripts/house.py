@@ -10,7 +10,7 @@ import re
 import sys
 
 FLOORS = ["util", "io", "text", "chat", "config", "data", "dialogue", "sharding", "distributed",
-          "checkpoints", "models", "eval", "training", "teacher", "hef", "judge", "cli"]
+          "checkpoints", "models", "eval", "training", "teacher", "hef", "judge", "preference", "cli"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/', re.M)
 PARSER = re.compile(r'^\s*#\s*include\s+<CLI/', re.M)
 
