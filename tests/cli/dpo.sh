@@ -116,13 +116,12 @@ sys.exit(not (all(n in lines[0] for n in names) and all("eval_" + n in lines[-1]
   --set "data.train=[$WORK/pairs_sft.h5]" --set "data.eval=[$WORK/pairs_sft.h5]" \
   --set dpo.reference=data --set "run.dir=$WORK/dpo_data" >"$WORK/dpo_data.log"
 grep -q "reference precomputed in the data" "$WORK/dpo_data.log"
-check "dpo starts from the SFT student: its first log-probabilities are the SFT student's" \
+check "dpo starts from the SFT student: at step 1 the policy scores like the stored SFT student" \
   /usr/bin/python3 -c '
-import h5py, json, sys
-stored = h5py.File(sys.argv[1], "r")["/reference/chosen_logps"][:8].mean()
-logged = json.loads(open(sys.argv[2]).readline())["logps/chosen"]
-print(f"SFT student {stored:.6f}, DPO step 1 {logged:.6f}")
-sys.exit(not abs(stored - logged) <= 1e-6 * abs(stored))' "$WORK/pairs_sft.h5" \
+import json, sys
+first = json.loads(open(sys.argv[1]).readline())
+print({k: first[k] for k in ("rewards/chosen", "rewards/rejected", "logps/chosen")})
+sys.exit(not (abs(first["rewards/chosen"]) < 1e-5 and abs(first["rewards/rejected"]) < 1e-5))' \
   "$WORK/dpo_data/metrics.jsonl"
 check "dpo: the precomputed reference trains like the online one (1e-5)" \
   $COMPARE metrics "$WORK/dpo_1/metrics.jsonl" "$WORK/dpo_data/metrics.jsonl" --rtol 1e-5
@@ -147,6 +146,13 @@ printf '%s\n' '{"prompt": "hi", "chosen": "a", "rejected": "b"}' \
 check "mixing text and messages in one pair names the line" \
   expect_error 'mixed.jsonl:2: "prompt", "chosen" and "rejected" must all be' \
   data pairs --in "$WORK/mixed.jsonl" --tokenizer "$WORK/policy" --out "$WORK/bad.h5"
+$REF make-tokenizer "$WORK/other" --merges "a n,o n" --special-config
+printf '%s\n' '{"prompt": "hi", "chosen": "a", "rejected": "b"}' >"$WORK/plain.jsonl"
+"$PRIDE" data pairs --in "$WORK/plain.jsonl" --tokenizer "$WORK/other" --vocab-size 300 \
+  --out "$WORK/other.h5" >/dev/null
+check "pairs made with another tokenizer than the student's are refused" \
+  expect_error "was tokenized by" train "${SMALL[@]}" --set "model.init_from=$WORK/policy" \
+  --set "data.train=[$WORK/other.h5]" --set "data.eval=[$WORK/other.h5]" --set "run.dir=$WORK/bad"
 check "chat messages with --chat off need a template" expect_error "need a chat template" \
   data pairs --in "$WORK/pairs.jsonl" --tokenizer "$WORK/policy" --out "$WORK/bad.h5" --chat off
 test ! -e "$WORK/bad.h5"

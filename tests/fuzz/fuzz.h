@@ -63,7 +63,11 @@ std::vector<Target> data_targets();       // targets_data.cpp
 std::vector<Target> model_targets();      // targets_models.cpp (LibTorch)
 std::vector<Target> data_file_targets();  // targets_data_file.cpp (LibTorch)
 std::vector<Target> judge_targets();      // targets_judge.cpp (LibTorch)
+std::vector<Target> preference_targets();  // targets_preference.cpp (LibTorch)
 const Target* find_target(const std::string& name);
+
+// A valid Llama 2 style tokenizer.json (byte fallback, <s> and </s>; tokenizer_seeds.cpp).
+std::string llama2_style_tokenizer_json();
 
 // Writes `files` into `dir` (created if needed; files of an earlier case removed); a name may
 // hold a folder ("step_00000005/manifest.json").

@@ -13,6 +13,7 @@ const std::vector<Target>& targets() {
     std::vector<Target> list = model_targets();
     for (Target& target : data_file_targets()) list.push_back(std::move(target));
     for (Target& target : judge_targets()) list.push_back(std::move(target));
+    for (Target& target : preference_targets()) list.push_back(std::move(target));
     return list;
   }();
   return all;
