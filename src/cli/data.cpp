@@ -8,6 +8,8 @@
 #include "data/inspect.h"
 #include "data/synth.h"
 #include "dialogue/converters.h"
+#include "distributed/communicator.h"
+#include "distributed/device.h"
 #include "preference/pairs.h"
 
 namespace pride::cli {
@@ -95,8 +97,12 @@ void add_pairs_command(CLI::App& data, CommandTable& table) {
   CLI::App* command = table.add(
       data, "pairs",
       "preference JSONL (prompt/chosen/rejected) to the preference HDF5 (docs/dpo.md)",
-      Runs::kInThisProcess, [options](const WorldInfo&) {
-        const auto stats = preference::write_pairs(*options);
+      Runs::kOnEveryRank, [options](const WorldInfo& world) {
+        const Config defaults;  // run.device auto: a rank's GPU where there is one
+        const torch::Device device = choose_device(defaults, world);
+        const auto comm = make_communicator(defaults.dist.backend, device, defaults.dist.timeout_s);
+        const auto stats = preference::write_pairs(*options, comm.get(), device);
+        if (world.rank != 0) return 0;
         fmt::print("wrote {} ({} pairs, {} of them chat messages{})\n", options->output,
                    stats.pairs, stats.chat_pairs,
                    options->reference.empty() ? "" : ", with the reference's log-probabilities");

@@ -13,6 +13,7 @@
 #include "data/batch.h"
 #include "data/preference.h"
 #include "dialogue/dialogue.h"
+#include "distributed/rank_files.h"
 #include "io/json_file.h"
 #include "judge/judge.h"
 #include "models/losses.h"
@@ -147,9 +148,10 @@ class PairTokenizer {
 };
 
 // The reference model's summed log-probabilities of each pair's two responses, the rows cut to
-// max_seq_len as collate_pairs cuts them in training.
+// max_seq_len as collate_pairs cuts them in training: this rank scores its contiguous share on
+// `device`, and a sum over the ranks (every other slot zero) gives every rank all of them.
 void score_reference(const PairsOptions& options, const PreferenceHeader& header,
-                     std::vector<TokenizedPair>& pairs) {
+                     std::vector<TokenizedPair>& pairs, Communicator* comm, torch::Device device) {
   DatasetInfo info;
   info.preference = true;
   info.vocab_size = header.vocab_size;
@@ -159,13 +161,16 @@ void score_reference(const PairsOptions& options, const PreferenceHeader& header
   ModelConfig model;
   model.init_from = options.reference;
   model.max_seq_len = options.max_seq_len;
-  Student reference = make_student(student_spec(model, 0, info), torch::kCPU, true);
+  Student reference = make_student(student_spec(model, 0, info), device, true);
   reference->eval();
   torch::NoGradGuard no_grad;
-  const auto batch_size = static_cast<size_t>(options.batch_size);
-  for (size_t begin = 0; begin < pairs.size(); begin += batch_size) {
+  const auto count = static_cast<int64_t>(pairs.size());
+  const auto [first, end] = comm ? share_of(count, comm->rank(), comm->world_size())
+                                 : std::pair<int64_t, int64_t>{0, count};
+  std::vector<double> logps(2 * pairs.size(), 0.0);
+  for (int64_t begin = first; begin < end; begin += options.batch_size) {
     std::vector<Sample> samples;
-    for (size_t i = begin; i < std::min(pairs.size(), begin + batch_size); ++i) {
+    for (int64_t i = begin; i < std::min(end, begin + options.batch_size); ++i) {
       Sample sample;
       sample.index = static_cast<int64_t>(i);
       sample.context = pairs[i].prompt;
@@ -177,14 +182,21 @@ void score_reference(const PairsOptions& options, const PreferenceHeader& header
       sample.teacher_hidden = torch::zeros({0});
       samples.push_back(std::move(sample));
     }
-    const Batch batch = collate_pairs(samples, info, options.max_seq_len);
+    const Batch batch = collate_pairs(samples, info, options.max_seq_len).to(device);
     const StudentOutput out = reference->forward(batch, PiUsage{});
-    const auto logps = sequence_logps(out.logits, batch.targets, batch.response_mask).contiguous();
-    const float* values = logps.data_ptr<float>();
+    const torch::Tensor rows =
+        sequence_logps(out.logits, batch.targets, batch.response_mask).cpu().contiguous();
+    const float* values = rows.data_ptr<float>();
     for (int64_t j = 0; j < batch.pairs; ++j) {
-      pairs[begin + j].reference_chosen = values[j];
-      pairs[begin + j].reference_rejected = values[batch.pairs + j];
+      logps[2 * (begin + j)] = values[j];
+      logps[2 * (begin + j) + 1] = values[batch.pairs + j];
     }
+  }
+  torch::Tensor all = torch::tensor(logps, torch::kFloat64);
+  if (comm) all = all_reduce_small(*comm, all);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    pairs[i].reference_chosen = static_cast<float>(all[2 * i].item<double>());
+    pairs[i].reference_rejected = static_cast<float>(all[2 * i + 1].item<double>());
   }
 }
 
@@ -232,7 +244,7 @@ std::vector<TokenizedPair> dialogue_pairs(const PairsOptions& options,
 
 }  // namespace
 
-PairsStats write_pairs(const PairsOptions& options) {
+PairsStats write_pairs(const PairsOptions& options, Communicator* comm, torch::Device device) {
   const PairTokenizer tokenizer(options);
   PairsStats stats;
   std::vector<TokenizedPair> pairs = options.from == "dialogues"
@@ -241,10 +253,11 @@ PairsStats write_pairs(const PairsOptions& options) {
   if (pairs.empty()) fail("{}: holds no preference pairs", options.input);
   PreferenceHeader header = tokenizer.header();
   if (!options.reference.empty()) {
-    score_reference(options, header, pairs);
+    score_reference(options, header, pairs, comm, device);
     header.reference = options.reference;
   }
-  write_preference_file(options.output, header, pairs);
+  if (!comm || comm->rank() == 0) write_preference_file(options.output, header, pairs);
+  if (comm) comm->barrier();
   stats.pairs = static_cast<int64_t>(pairs.size());
   return stats;
 }

@@ -4,11 +4,16 @@
 // student's generation), tokenized as `pride teach` tokenizes contexts and responses, to the
 // preference HDF5 that train.objective dpo and sft read (data/preference.h); with
 // --reference, also the reference model's log-probabilities of both responses, so that DPO runs
-// without a second model (docs/dpo.md).
+// without a second model (docs/dpo.md); under mpirun the ranks score contiguous shares of the
+// pairs on their devices and rank 0 writes the file.
 #pragma once
+
+#include <torch/types.h>
 
 #include <cstdint>
 #include <string>
+
+#include "distributed/communicator.h"
 
 namespace pride::preference {
 
@@ -37,6 +42,10 @@ struct PairsStats {
   int64_t pairs = 0, chat_pairs = 0;
 };
 
-PairsStats write_pairs(const PairsOptions& options);
+// Collective over `comm` (none: this process alone): every rank tokenizes (cheap and
+// deterministic), the reference scoring is split over the ranks, and rank 0 writes the file;
+// every rank returns once it exists.
+PairsStats write_pairs(const PairsOptions& options, Communicator* comm = nullptr,
+                       torch::Device device = torch::kCPU);
 
 }  // namespace pride::preference

@@ -45,8 +45,8 @@ PAIRS=(--in "$WORK/pairs.jsonl" --tokenizer "$WORK/policy" --vocab-size 300)
 "$PRIDE" data pairs "${PAIRS[@]}" --out "$WORK/pairs.h5"
 check "pairs: prompts and responses are tokenized as TRL does (plain and chat; Jinja2)" \
   $DPO_REF check-pairs "$WORK/pairs.jsonl" "$WORK/pairs.h5" "$WORK/policy"
-"$PRIDE" data pairs "${PAIRS[@]}" --out "$WORK/pairs_ref.h5" --reference "$WORK/reference" \
-  --max-seq-len 256 >/dev/null
+mpi 2 data pairs "${PAIRS[@]}" --out "$WORK/pairs_ref.h5" --reference "$WORK/reference" \
+  --max-seq-len 256 --batch-size 3 >/dev/null  # the ranks score halves (checked below)
 
 # One DPO step over every pair, only the language model trainable (its cross-attention output
 # starts at zero, so the student computes the HF model), against the formula.
