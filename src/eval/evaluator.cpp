@@ -19,16 +19,24 @@ nlohmann::json EvalResult::to_json(int64_t step) const {
   return out;
 }
 
+int64_t eval_total(const DialogueDataset& data, const Config& config) {
+  return config.train.eval_samples > 0 ? std::min(config.train.eval_samples, data.size())
+                                       : data.size();
+}
+
+std::vector<int64_t> eval_share(const DialogueDataset& data, const Config& config,
+                                const Communicator& comm) {
+  const int64_t total = eval_total(data, config);
+  std::vector<int64_t> mine;
+  for (int64_t i = comm.rank(); i < total; i += comm.world_size()) mine.push_back(i);
+  return mine;
+}
+
 EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& config,
                     Communicator& comm, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   model->eval();
-  const int64_t total = config.train.eval_samples > 0
-                            ? std::min(config.train.eval_samples, data.size())
-                            : data.size();
-  // Rank r takes samples r, r+W, ...: every rank gets a near-equal share.
-  std::vector<int64_t> mine;
-  for (int64_t i = comm.rank(); i < total; i += comm.world_size()) mine.push_back(i);
+  const std::vector<int64_t> mine = eval_share(data, config, comm);
 
   // [ce_sum, rkl_sum, emotion_correct, samples, tokens] in float64 for exact counts.
   auto sums = torch::zeros({5}, torch::kFloat64);

@@ -20,6 +20,13 @@ struct EvalResult {
   nlohmann::json to_json(int64_t step) const;
 };
 
+// How many samples evaluation reads: the first train.eval_samples (0: all) of `data`.
+int64_t eval_total(const DialogueDataset& data, const Config& config);
+// This rank's evaluation samples: of the eval_total, rank r takes r, r+W, ..., so every rank gets
+// a near-equal share.
+std::vector<int64_t> eval_share(const DialogueDataset& data, const Config& config,
+                                const Communicator& comm);
+
 EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& config,
                     Communicator& comm, const torch::Device& device);
 

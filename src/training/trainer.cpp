@@ -442,11 +442,7 @@ class Trainer {
   nlohmann::json dpo_evaluation() {
     torch::NoGradGuard no_grad;
     model_->eval();
-    const int64_t total = config_.train.eval_samples > 0
-                              ? std::min(config_.train.eval_samples, eval_data_.size())
-                              : eval_data_.size();
-    std::vector<int64_t> mine;
-    for (int64_t i = comm_.rank(); i < total; i += comm_.world_size()) mine.push_back(i);
+    const std::vector<int64_t> mine = eval_share(eval_data_, config_, comm_);
     auto sums = torch::zeros({kNumDpoTerms}, torch::kFloat64);
     const auto chunk = static_cast<size_t>(micro_batch_.micro_batch);
     for (size_t begin = 0; begin < mine.size(); begin += chunk) {
@@ -461,7 +457,8 @@ class Trainer {
     model_->train();
     sums = all_reduce_small(comm_, sums);
     nlohmann::json out;
-    const auto record = dpo_record(sums, StepCounts{0, static_cast<double>(total), 0});
+    const double pairs = static_cast<double>(eval_total(eval_data_, config_));
+    const auto record = dpo_record(sums, StepCounts{0, pairs, 0});
     for (const auto& [key, value] : record.items()) out["eval_" + key] = value;
     return out;
   }

@@ -57,12 +57,12 @@ void check(bool condition, const std::string& what);
 // Every target of this executable: each one links its own registry (targets.cpp for pride_fuzz,
 // targets_torch.cpp for pride_fuzz_torch).
 const std::vector<Target>& targets();
-std::vector<Target> text_targets();       // targets_text.cpp
-std::vector<Target> dialogue_targets();   // targets_dialogue.cpp
-std::vector<Target> data_targets();       // targets_data.cpp
-std::vector<Target> model_targets();      // targets_models.cpp (LibTorch)
-std::vector<Target> data_file_targets();  // targets_data_file.cpp (LibTorch)
-std::vector<Target> judge_targets();      // targets_judge.cpp (LibTorch)
+std::vector<Target> text_targets();        // targets_text.cpp
+std::vector<Target> dialogue_targets();    // targets_dialogue.cpp
+std::vector<Target> data_targets();        // targets_data.cpp
+std::vector<Target> model_targets();       // targets_models.cpp (LibTorch)
+std::vector<Target> data_file_targets();   // targets_data_file.cpp (LibTorch)
+std::vector<Target> judge_targets();       // targets_judge.cpp (LibTorch)
 std::vector<Target> preference_targets();  // targets_preference.cpp (LibTorch)
 const Target* find_target(const std::string& name);
 
@@ -90,6 +90,9 @@ void mutate_csv(std::string& text, Rng& rng, const std::vector<std::string>& wor
 // JSONL text as lines (no trailing empty line), and back.
 std::vector<std::string> lines_of(const std::string& text);
 std::string joined(const std::vector<std::string>& lines);
+// A JSON Lines file's damage: 10% byte damage; else a line doubled (10%) or dropped (10%), and one
+// line mutated as JSON with `words` (judge responses, preference pairs).
+void mutate_json_lines(std::string& text, Rng& rng, const std::vector<std::string>& words);
 
 // Interesting scalars shared by the mutators.
 const std::vector<std::string>& interesting_strings();

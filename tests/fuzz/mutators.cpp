@@ -317,4 +317,16 @@ std::string joined(const std::vector<std::string>& lines) {
   return text;
 }
 
+void mutate_json_lines(std::string& text, Rng& rng, const std::vector<std::string>& words) {
+  std::vector<std::string> lines = lines_of(text);
+  if (lines.empty() || rng.chance(0.1)) {
+    mutate_bytes(text, rng);
+    return;
+  }
+  if (rng.chance(0.1)) lines.push_back(lines[rng.below(lines.size())]);
+  if (rng.chance(0.1)) lines.erase(lines.begin() + static_cast<ptrdiff_t>(rng.below(lines.size())));
+  if (!lines.empty()) mutate_json(lines[rng.below(lines.size())], rng, words);
+  text = joined(lines);
+}
+
 }  // namespace pride::fuzz

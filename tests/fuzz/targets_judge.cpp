@@ -32,16 +32,7 @@ Target responses_target() {
                   "{\"hypothesis_text\": \"Well done!\"}\n"}};
   };
   target.mutate = [](Files& files, Rng& rng) {
-    std::vector<std::string> lines = lines_of(files["responses.jsonl"]);
-    if (lines.empty() || rng.chance(0.1)) {
-      mutate_bytes(files["responses.jsonl"], rng);
-      return;
-    }
-    if (rng.chance(0.1)) lines.push_back(lines[rng.below(lines.size())]);
-    if (rng.chance(0.1))
-      lines.erase(lines.begin() + static_cast<ptrdiff_t>(rng.below(lines.size())));
-    if (!lines.empty()) mutate_json(lines[rng.below(lines.size())], rng, response_words());
-    files["responses.jsonl"] = joined(lines);
+    mutate_json_lines(files["responses.jsonl"], rng, response_words());
   };
   target.run = [](const std::string& dir) {
     const auto dialogues = dialogue::read_dialogue_jsonl(dir + "/dialogues.jsonl");

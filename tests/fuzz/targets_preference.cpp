@@ -49,16 +49,7 @@ Target pairs_target() {
                  {"pairs.jsonl", kPairs}};
   };
   target.mutate = [](Files& files, Rng& rng) {
-    std::vector<std::string> lines = lines_of(files["pairs.jsonl"]);
-    if (lines.empty() || rng.chance(0.1)) {
-      mutate_bytes(files["pairs.jsonl"], rng);
-      return;
-    }
-    if (rng.chance(0.1)) lines.push_back(lines[rng.below(lines.size())]);
-    if (rng.chance(0.1))
-      lines.erase(lines.begin() + static_cast<ptrdiff_t>(rng.below(lines.size())));
-    if (!lines.empty()) mutate_json(lines[rng.below(lines.size())], rng, pair_words());
-    files["pairs.jsonl"] = joined(lines);
+    mutate_json_lines(files["pairs.jsonl"], rng, pair_words());
   };
   target.run = [](const std::string& dir) {
     preference::PairsOptions options;
