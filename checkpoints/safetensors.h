@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pride {
@@ -21,6 +22,12 @@ constexpr char kSafetensorsMetadataKey[] = "__metadata__";
 // "F32", "BF16", ... and back (a pride::Error naming `context` for a dtype pride cannot hold).
 std::string safetensors_dtype_name(torch::ScalarType type);
 torch::ScalarType safetensors_scalar_type(const std::string& name, const std::string& context);
+
+// Writes `tensors` (CPU, float32 written as "F32") in the given order as a safetensors file,
+// durably, with `metadata` (strings) as its __metadata__.
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                       const std::vector<std::pair<std::string, std::string>>& metadata);
 
 struct SafetensorsEntry {
   std::string name;

@@ -1,5 +1,6 @@
 // export_safetensors: the student's weights alone, in the safetensors format
-// (checkpoints/safetensors.h), the JSON header padded with spaces to a multiple of 8.
+// (checkpoints/safetensors.h), the JSON header padded with spaces to a multiple of 8; and
+// write_safetensors, named tensors in that format (pride ckpt export --merged and --peft).
 #include <filesystem>
 
 #include "checkpoints/checkpoint.h"
@@ -42,7 +43,42 @@ std::string safetensors_header(const Manifest& manifest, int64_t length,
   return text;
 }
 
+// The header and its 8-byte length, then each piece of data, written to a temporary file and
+// renamed into place.
+void write_durably(const std::string& path, const std::string& header,
+                   const std::vector<ByteSpan>& data) {
+  const uint64_t header_length = header.size();
+  std::vector<ByteSpan> pieces = {{&header_length, kSafetensorsLengthBytes},
+                                  {header.data(), static_cast<int64_t>(header.size())}};
+  pieces.insert(pieces.end(), data.begin(), data.end());
+  write_file_durably(path + ".tmp", pieces);
+  rename_durably(path + ".tmp", path);
+}
+
 }  // namespace
+
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                       const std::vector<std::pair<std::string, std::string>>& metadata) {
+  nlohmann::ordered_json header;
+  header[kSafetensorsMetadataKey] = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : metadata) header[kSafetensorsMetadataKey][key] = value;
+  std::vector<torch::Tensor> contiguous;
+  std::vector<ByteSpan> data;
+  int64_t cursor = 0;
+  for (const auto& [name, tensor] : tensors) {
+    contiguous.push_back(tensor.detach().to(torch::kCPU, torch::kFloat).contiguous());
+    const int64_t bytes = contiguous.back().numel() * 4;
+    header[name] = {{"dtype", safetensors_dtype_name(torch::kFloat)},
+                    {"shape", contiguous.back().sizes().vec()},
+                    {"data_offsets", {cursor, cursor + bytes}}};
+    data.push_back({contiguous.back().data_ptr(), bytes});
+    cursor += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  write_durably(path, text, data);
+}
 
 void export_safetensors(const std::string& checkpoint_path, const std::string& out_file) {
   const Manifest manifest =
@@ -54,15 +90,12 @@ void export_safetensors(const std::string& checkpoint_path, const std::string& o
   }
   const torch::Tensor params = read_owned_parts(checkpoint_path, manifest, 0, 1)[index];
   const std::string header = safetensors_header(manifest, params.numel(), checkpoint_path);
-  const uint64_t header_length = header.size();
-  std::vector<ByteSpan> pieces = {{&header_length, kSafetensorsLengthBytes},
-                                  {header.data(), static_cast<int64_t>(header.size())}};
+  std::vector<ByteSpan> pieces;
   const float* values = params.data_ptr<float>();
   for (const ParamSlice& param : manifest.params) {
     pieces.push_back({values + param.offset, numel_of(param) * 4});
   }
-  write_file_durably(out_file + ".tmp", pieces);
-  rename_durably(out_file + ".tmp", out_file);
+  write_durably(out_file, header, pieces);
 }
 
 }  // namespace pride

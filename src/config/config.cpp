@@ -56,6 +56,10 @@ std::vector<Field> fields_of(Config& c) {
       {"model.norm_eps", &c.model.norm_eps, 0, 1},
       {"model.init_from", &c.model.init_from},
       {"model.freeze", &c.model.freeze},
+      {"model.lora.rank", &c.model.lora_rank, 0, 65536},
+      {"model.lora.alpha", &c.model.lora_alpha, -kInf, kInf},
+      {"model.lora.dropout", &c.model.lora_dropout, 0, 0.999},
+      {"model.lora.targets", &c.model.lora_targets},
       {"model.tokenizer", &c.model.tokenizer},
       {"model.chat", &c.model.chat, -kInf, kInf, {"auto", "off"}},
       {"pi.enabled", &c.pi.enabled},
@@ -299,6 +303,31 @@ void apply_yaml(Config& config, const std::string& yaml_text, const std::string&
   apply_node(fields, root, "", origin);
 }
 
+namespace {
+
+// LoRA adapts a pretrained model's decoder projections (the names PEFT's target_modules uses).
+void validate_lora(const Config& c, const std::string& origin) {
+  const ModelConfig& model = c.model;
+  if (model.lora_rank == 0) return;
+  if (model.init_from.empty()) {
+    fail("{}: model.lora.rank = {} needs model.init_from (the pretrained model it adapts)", origin,
+         model.lora_rank);
+  }
+  if (model.lora_targets.empty()) fail("{}: model.lora.targets must not be empty", origin);
+  for (const auto& target : model.lora_targets) {
+    if (!is_lora_target(target)) {
+      fail("{}: model.lora.targets holds '{}'; the targets are {}", origin, target,
+           fmt::join(kLoraTargets, ", "));
+    }
+  }
+  // Recomputing a block in backward would draw other dropout masks than its forward did.
+  if (model.lora_dropout > 0 && c.train.activation_checkpointing) {
+    fail("{}: model.lora.dropout > 0 does not go with train.activation_checkpointing", origin);
+  }
+}
+
+}  // namespace
+
 void validate(const Config& c) {
   const std::string origin = "config";
   if (c.model.n_heads % c.model.n_kv_heads != 0) {
@@ -331,6 +360,7 @@ void validate(const Config& c) {
            origin, part);
     }
   }
+  validate_lora(c, origin);
 }
 
 Config load_config(const std::vector<std::string>& files,

@@ -4,6 +4,8 @@
 // the wrong type or out of range is a pride::Error naming the dotted key and the file.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +31,13 @@ struct DataConfig {
   bool length_aware = false;     // group similar lengths inside each global batch
 };
 
+// The projections of a decoder block that model.lora.targets may name (PEFT's module names).
+inline constexpr std::array<const char*, 7> kLoraTargets = {
+    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+inline bool is_lora_target(const std::string& name) {
+  return std::find(kLoraTargets.begin(), kLoraTargets.end(), name) != kLoraTargets.end();
+}
+
 struct ModelConfig {
   int64_t vocab_size = 0;  // 0: taken from the training data
   int64_t d_model = 128;
@@ -51,6 +60,14 @@ struct ModelConfig {
   // Parts not trained: embeddings, decoder, lm_head, and memory (what PRIDE adds to the LM:
   // cross-attention, the memory and PI modules, the emotion and feature heads).
   std::vector<std::string> freeze;
+  // LoRA (docs/models.md, "LoRA"): low-rank adapters on the decoder blocks' projections named in
+  // lora.targets, y = W x + alpha / rank * B A dropout(x), A [rank, in] (kaiming-uniform, as PEFT),
+  // B [out, rank] zero. With rank > 0 (needs init_from) only the adapters of the language model
+  // train: embeddings, decoder and LM head are frozen; the memory parts follow model.freeze.
+  int64_t lora_rank = 0;  // 0: no adapters
+  double lora_alpha = 16.0;
+  double lora_dropout = 0.0;
+  std::vector<std::string> lora_targets = {"q_proj", "v_proj"};
   // The tokenizer that goes with the student's vocabulary (tokenizer.json, .model or a directory),
   // recorded with its checkpoints for `pride generate`; empty: init_from's, when it has one.
   std::string tokenizer = "";

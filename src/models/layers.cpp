@@ -1,11 +1,13 @@
 // Llama-family layers shared by the Hugging Face causal LMs and the PRIDE student: RMSNorm, rotary
 // tables, grouped-query attention by scaled-dot-product attention, SwiGLU, the decoder block with
-// its optional multi-source cross-attention, and the learned-query resampler. The linear layers,
-// and on LibTorch 1.13 RMSNorm and attention, have their gradients written out: autograd through
-// the composites dispatches several times as many operators per step (docs/performance.md,
-// "Operators per step"); RMSNorm's and attention's round exactly as autograd's do.
+// its optional multi-source cross-attention, the learned-query resampler, and LoRA adapters added
+// to the stacked projections' outputs. The linear layers, and on LibTorch 1.13 RMSNorm and
+// attention, have their gradients written out: autograd through the composites dispatches several
+// times as many operators per step (docs/performance.md, "Operators per step"); RMSNorm's and
+// attention's round exactly as autograd's do.
 #include "models/layers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -131,7 +133,10 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     auto views = ctx->saved_data["views"].toCapsule();
     const auto into = grads_to_add_into(ctx->saved_data["weights"].toTensorVector(),
                                         x.scalar_type(), static_cast<StackedViews&>(*views).grads);
-    if (into.defined()) {
+    if (!ctx->needs_input_grad({{1, 1 + rows.size()}})) {
+      // Frozen weights (model.freeze, LoRA's base): no product whose result autograd would drop.
+      out.resize(out.size() + rows.size());
+    } else if (into.defined()) {
       // Added where AccumulateGrad would add it (one addmm_ instead of an mm, a split and an add_
       // per layer); onto a zeroed .grad the same values as the mm.
       into.addmm_(rows_grad.t(), rows_x);
@@ -139,7 +144,12 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     } else {
       split(rows_grad.t().mm(rows_x));  // [out, in]
     }
-    if (ctx->saved_data["biases"].toInt() > 0) split(rows_grad.sum(0));
+    const auto biases = static_cast<size_t>(ctx->saved_data["biases"].toInt());
+    if (biases > 0 && ctx->needs_input_grad({{1 + rows.size(), 1 + rows.size() + biases}})) {
+      split(rows_grad.sum(0));
+    } else {
+      out.resize(out.size() + biases);
+    }
     out.emplace_back();  // none for the views
     return out;
   }
@@ -372,6 +382,96 @@ std::pair<torch::Tensor, torch::Tensor> append_to_cache(KVCache& cache, const to
 
 }  // namespace
 
+void LoraAdapters::add(torch::nn::Linear& layer, std::shared_ptr<const LoraSettings> shared) {
+  settings = std::move(shared);
+  const auto& options = layer->options;
+  // torch::nn::Linear initialises its weight kaiming-uniform with a = sqrt(5), as PEFT's lora_A.
+  Pair pair{torch::nn::Linear(
+                torch::nn::LinearOptions(options.in_features(), settings->rank).bias(false)),
+            torch::nn::Linear(
+                torch::nn::LinearOptions(settings->rank, options.out_features()).bias(false))};
+  {
+    torch::NoGradGuard no_grad;
+    pair.b->weight.zero_();
+    pair.a->to(layer->weight.device(), layer->weight.scalar_type());
+    pair.b->to(layer->weight.device(), layer->weight.scalar_type());
+  }
+  layer->register_module("lora_A", pair.a);
+  layer->register_module("lora_B", pair.b);
+  of_layer[layer.get()] = pair;
+}
+
+torch::Tensor LoraAdapters::added_to(torch::Tensor y, const torch::Tensor& x,
+                                     std::initializer_list<const torch::nn::Linear*> layers,
+                                     bool training) const {
+  if (of_layer.empty() || !settings->enabled) return y;
+  std::vector<int64_t> widths;
+  for (const auto* layer : layers) widths.push_back((*layer)->weight.size(0));
+  // The adapters' outputs are added to their layers' columns of the stacked product: W + BA is
+  // never formed, which would keep a second copy of the weights for backward.
+  std::vector<torch::Tensor> columns =
+      layers.size() == 1 ? std::vector<torch::Tensor>{y} : y.split_with_sizes(widths, -1);
+  size_t i = 0;
+  for (const auto* layer : layers) {
+    const auto found = of_layer.find(layer->get());
+    if (found != of_layer.end()) {
+      // PEFT draws a dropout mask per adapted layer.
+      const auto input = training && settings->dropout > 0
+                             ? torch::dropout(x, settings->dropout, /*train=*/true)
+                             : x;
+      const auto& [a, b] = found->second;
+      columns[i] =
+          columns[i] + at::linear(at::linear(input, a->weight), b->weight) * settings->scale;
+    }
+    ++i;
+  }
+  return columns.size() == 1 ? columns[0] : torch::cat(columns, -1);
+}
+
+namespace {
+
+// stacked_linear with the layers' LoRA adapters.
+torch::Tensor adapted_linear(const torch::Tensor& x,
+                             std::initializer_list<const torch::nn::Linear*> layers,
+                             const LoraAdapters& lora, bool training,
+                             c10::intrusive_ptr<StackedViews> views = {}) {
+  return lora.added_to(stacked_linear(x, layers, std::move(views)), x, layers, training);
+}
+
+// Adds an adapter to each of `layers` (by name) that `targets` names.
+void add_targets(LoraAdapters& lora,
+                 std::initializer_list<std::pair<const char*, torch::nn::Linear*>> layers,
+                 const std::vector<std::string>& targets,
+                 const std::shared_ptr<const LoraSettings>& settings) {
+  for (const auto& [name, layer] : layers) {
+    if (std::find(targets.begin(), targets.end(), name) != targets.end()) {
+      lora.add(*layer, settings);
+    }
+  }
+}
+
+// Frozen weights (model.freeze, LoRA's base) lie in separate tensors, outside the trainer's flat
+// buffer, so stacked_linear would concatenate them into a copy on every forward, which backward
+// keeps (for an 8B model, gigabytes): moved back to back into one buffer, it views them as one
+// matrix instead. Weights that train are left to the flat buffer.
+void pack_frozen_rows(std::initializer_list<torch::nn::Linear*> layers) {
+  std::vector<torch::Tensor> weights;
+  for (auto* layer : layers) {
+    if ((*layer)->weight.requires_grad()) return;
+    weights.push_back((*layer)->weight);
+  }
+  torch::NoGradGuard no_grad;
+  const auto packed = torch::cat(weights);
+  int64_t row = 0;
+  for (auto& weight : weights) {
+    const int64_t rows = weight.size(0);
+    weight.set_data(packed.narrow(0, row, rows));
+    row += rows;
+  }
+}
+
+}  // namespace
+
 torch::Tensor apply_linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
   return stacked_linear(x, {&layer});
 }
@@ -451,7 +551,7 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
   const bool normed = !q_norm.is_empty();
   torch::Tensor q, k, v, qk;  // qk: q and k side by side, [B, T, heads + kv heads, head_dim]
   if (x.is_same(memory)) {
-    auto qkv = stacked_linear(x, {&q_proj, &k_proj, &v_proj}, qkv_views_)
+    auto qkv = adapted_linear(x, {&q_proj, &k_proj, &v_proj}, lora_, is_training(), qkv_views_)
                    .view({batch, length, qk_heads + n_kv_heads_, head_dim_});
     // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
     // would write its gradient into a zeroed tensor of the whole size.
@@ -466,8 +566,9 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
       v = parts[2];
     }
   } else {
-    q = stacked_linear(x, {&q_proj}).view({batch, length, n_heads_, head_dim_});
-    auto kv = stacked_linear(memory, {&k_proj, &v_proj}, kv_views_)
+    q = adapted_linear(x, {&q_proj}, lora_, is_training())
+            .view({batch, length, n_heads_, head_dim_});
+    auto kv = adapted_linear(memory, {&k_proj, &v_proj}, lora_, is_training(), kv_views_)
                   .view({memory.size(0), memory.size(1), 2 * n_kv_heads_, head_dim_});
     auto parts = kv.chunk(2, 2);
     k = parts[0];
@@ -498,9 +599,20 @@ torch::Tensor AttentionImpl::forward_rows(const torch::Tensor& x, int64_t batch,
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
   auto out = scaled_dot_product(q, k, v, mask).transpose(1, 2);  // [B, T, heads, head_dim]
   const int64_t width = n_heads_ * head_dim_;
-  return stacked_linear(
-      x.dim() == 2 ? out.reshape({-1, width}) : out.reshape({batch, out.size(1), width}),
-      {&o_proj});
+  return adapted_linear(
+      x.dim() == 2 ? out.reshape({-1, width}) : out.reshape({batch, out.size(1), width}), {&o_proj},
+      lora_, is_training());
+}
+
+void AttentionImpl::pack_frozen_weights() {
+  pack_frozen_rows({&q_proj, &k_proj, &v_proj});
+}
+
+void AttentionImpl::add_lora(const std::vector<std::string>& targets,
+                             const std::shared_ptr<const LoraSettings>& settings) {
+  add_targets(lora_,
+              {{"q_proj", &q_proj}, {"k_proj", &k_proj}, {"v_proj", &v_proj}, {"o_proj", &o_proj}},
+              targets, settings);
 }
 
 AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
@@ -535,8 +647,19 @@ SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  auto gate_up = stacked_linear(x, {&gate_proj, &up_proj}, gate_up_views_).chunk(2, -1);
-  return stacked_linear(torch::silu(gate_up[0]) * gate_up[1], {&down_proj});
+  auto gate_up =
+      adapted_linear(x, {&gate_proj, &up_proj}, lora_, is_training(), gate_up_views_).chunk(2, -1);
+  return adapted_linear(torch::silu(gate_up[0]) * gate_up[1], {&down_proj}, lora_, is_training());
+}
+
+void SwiGLUImpl::pack_frozen_weights() {
+  pack_frozen_rows({&gate_proj, &up_proj});
+}
+
+void SwiGLUImpl::add_lora(const std::vector<std::string>& targets,
+                          const std::shared_ptr<const LoraSettings>& settings) {
+  add_targets(lora_, {{"gate_proj", &gate_proj}, {"up_proj", &up_proj}, {"down_proj", &down_proj}},
+              targets, settings);
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const BlockShape& s) {
@@ -570,6 +693,17 @@ torch::Tensor DecoderLayerImpl::forward_rows(torch::Tensor x, int64_t batch,
     x = x + cross_attn->forward_rows(cross_attn_layernorm(x), batch, memory, memory_mask);
   }
   return x + mlp(post_attention_layernorm(x));
+}
+
+void DecoderLayerImpl::add_lora(const std::vector<std::string>& targets,
+                                const std::shared_ptr<const LoraSettings>& settings) {
+  self_attn->add_lora(targets, settings);
+  mlp->add_lora(targets, settings);
+}
+
+void DecoderLayerImpl::pack_frozen_weights() {
+  self_attn->pack_frozen_weights();
+  mlp->pack_frozen_weights();
 }
 
 ResamplerImpl::ResamplerImpl(const BlockShape& s, int64_t num_slots) {

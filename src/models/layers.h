@@ -1,13 +1,19 @@
 // Building blocks of the Llama-family decoders (the Hugging Face causal LMs and the PRIDE student):
 // RMSNorm, rotary embeddings (incl. Llama 3 scaling), grouped-query attention (self or cross, with
 // optional biases, q/k norms and a KV cache), the SwiGLU MLP, the decoder block with its optional
-// multi-source cross-attention, and the learned-query resampler of the PI encoder and predictor.
+// multi-source cross-attention, the learned-query resampler of the PI encoder and predictor, and
+// LoRA adapters on the decoder blocks' projections (model.lora).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace pride {
 
@@ -26,6 +32,35 @@ torch::Tensor apply_linear(const torch::nn::Linear& layer, const torch::Tensor& 
 // when the buffers move; see layers.cpp, adjacent_rows).
 struct StackedViews : torch::CustomClassHolder {
   torch::Tensor weights, grads;
+};
+
+// What the LoRA adapters of one model share (Hu et al. 2021, as Hugging Face PEFT computes them):
+// an adapted linear layer outputs W x + scale * B A dropout(x), scale = alpha / rank. `enabled`
+// false: every adapter is skipped, and the model computes its base weights' output exactly.
+struct LoraSettings {
+  int64_t rank = 0;
+  double scale = 1.0;
+  double dropout = 0.0;
+  bool enabled = true;
+};
+
+// The adapters of a module's linear layers: each adapted layer carries submodules lora_A (in ->
+// rank, kaiming-uniform with a = sqrt(5), PEFT's default) and lora_B (rank -> out, zero), so that
+// its parameters are named "<layer>.lora_A.weight" as in a PEFT adapter file, and start as a no-op.
+struct LoraAdapters {
+  std::shared_ptr<const LoraSettings> settings;
+  struct Pair {
+    torch::nn::Linear a{nullptr}, b{nullptr};
+  };
+  std::map<const torch::nn::LinearImpl*, Pair> of_layer;
+
+  // Adds an adapter to `layer` (registered on it as lora_A and lora_B).
+  void add(torch::nn::Linear& layer, std::shared_ptr<const LoraSettings> shared);
+  // `y`, the stacked output of `layers` for input x, plus each adapted layer's scale * B A
+  // dropout(x) in its columns (when enabled; `training` turns dropout on).
+  torch::Tensor added_to(torch::Tensor y, const torch::Tensor& x,
+                         std::initializer_list<const torch::nn::Linear*> layers,
+                         bool training) const;
 };
 
 // y = x / sqrt(mean(x^2) + eps) * weight, computed in fp32.
@@ -116,6 +151,11 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward_rows(const torch::Tensor& x, int64_t batch, const torch::Tensor& memory,
                              const AttentionMask& mask, const Rotary* rotary = nullptr,
                              KVCache* cache = nullptr);
+  // LoRA on the projections named in `targets` among q_proj, k_proj, v_proj and o_proj.
+  void add_lora(const std::vector<std::string>& targets,
+                const std::shared_ptr<const LoraSettings>& settings);
+  // Frozen q/k/v weights moved back to back into one buffer (see pack_frozen_rows).
+  void pack_frozen_weights();
 
  private:
   struct Heads {
@@ -129,6 +169,7 @@ class AttentionImpl : public torch::nn::Module {
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
   c10::intrusive_ptr<StackedViews> qkv_views_ = c10::make_intrusive<StackedViews>();
   c10::intrusive_ptr<StackedViews> kv_views_ = c10::make_intrusive<StackedViews>();
+  LoraAdapters lora_;
 };
 TORCH_MODULE(Attention);
 
@@ -142,10 +183,16 @@ class SwiGLUImpl : public torch::nn::Module {
  public:
   SwiGLUImpl(int64_t d_model, int64_t d_ff);
   torch::Tensor forward(const torch::Tensor& x);
+  // LoRA on the projections named in `targets` among gate_proj, up_proj and down_proj.
+  void add_lora(const std::vector<std::string>& targets,
+                const std::shared_ptr<const LoraSettings>& settings);
+  // Frozen gate/up weights moved back to back into one buffer (see pack_frozen_rows).
+  void pack_frozen_weights();
 
  private:
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
   c10::intrusive_ptr<StackedViews> gate_up_views_ = c10::make_intrusive<StackedViews>();
+  LoraAdapters lora_;
 };
 TORCH_MODULE(SwiGLU);
 
@@ -175,6 +222,12 @@ class DecoderLayerImpl : public torch::nn::Module {
   torch::Tensor forward_rows(torch::Tensor x, int64_t batch, const AttentionMask& self_mask,
                              const Rotary& rotary, const torch::Tensor& memory = {},
                              const AttentionMask& memory_mask = {}, KVCache* cache = nullptr);
+  // LoRA on the self-attention's and the MLP's projections named in `targets` (not on the
+  // cross-attention: that is PRIDE's, trained or frozen as model.freeze says).
+  void add_lora(const std::vector<std::string>& targets,
+                const std::shared_ptr<const LoraSettings>& settings);
+  // The self-attention's and the MLP's frozen stacked weights, each stack in one buffer.
+  void pack_frozen_weights();
 
  private:
   RMSNorm input_layernorm{nullptr};

@@ -144,6 +144,26 @@ StudentImpl::StudentImpl(const ModelConfig& config, const DatasetInfo& info,
   feature_head = register_module("feature_head", init_linear(d, info.teacher_hidden, true));
 }
 
+void StudentImpl::add_lora(const ModelConfig& config) {
+  if (config.lora_rank <= 0) return;
+  lora_ = std::make_shared<LoraSettings>();
+  lora_->rank = config.lora_rank;
+  lora_->scale = config.lora_alpha / static_cast<double>(config.lora_rank);
+  lora_->dropout = config.lora_dropout;
+  for (size_t i = 0; i < layers->size(); ++i) {
+    layers->ptr<DecoderLayerImpl>(i)->add_lora(config.lora_targets, lora_);
+  }
+}
+
+void StudentImpl::set_adapters_enabled(bool on) {
+  if (lora_) lora_->enabled = on;
+}
+
+void StudentImpl::pack_frozen_weights() {
+  for (size_t i = 0; i < layers->size(); ++i)
+    layers->ptr<DecoderLayerImpl>(i)->pack_frozen_weights();
+}
+
 int64_t StudentImpl::num_parameters() const {
   int64_t total = 0;
   for (const auto& p : parameters()) total += p.numel();

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "config/config.h"
@@ -83,6 +84,16 @@ class StudentImpl : public torch::nn::Module {
   // train.activation_checkpointing: while autograd records, forward keeps only each decoder
   // block's input, and backward recomputes the block (models/checkpointing.h). Off by default.
   void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
+  // LoRA (model.lora.*, rank > 0): adapters on every decoder block's self-attention and MLP
+  // projections named in lora.targets (models/layers.h, LoraAdapters), starting as a no-op.
+  void add_lora(const ModelConfig& config);
+  bool has_lora() const { return lora_ != nullptr; }
+  // Turns every adapter off or back on: off, the student computes its base weights' output
+  // exactly (DPO's online reference with LoRA: no second copy of the model).
+  void set_adapters_enabled(bool on);
+  // Each decoder block's frozen stacked projections in one buffer (models/layers.h): their
+  // products then read the weights in place instead of concatenating a copy every forward.
+  void pack_frozen_weights();
 
   // Incremental decoding (models/decoding.h), PI-free: the memory from inference_memory() (the
   // predictor's slots over the context and frames of `batch`, as evaluation computes them), then
@@ -122,6 +133,7 @@ class StudentImpl : public torch::nn::Module {
   StudentArch arch_;
   bool activation_checkpointing_ = false;
   Rotary rotary_;  // training_rotary's tables, for the last length, device and type asked for
+  std::shared_ptr<LoraSettings> lora_;  // null without LoRA
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};

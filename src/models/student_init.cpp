@@ -91,7 +91,14 @@ void copy_pretrained(StudentImpl& student, const std::string& dir) {
   }
 }
 
+}  // namespace
+
+bool is_adapter(const std::string& name) {
+  return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos;
+}
+
 bool in_part(const std::string& name, const std::string& part) {
+  if (is_adapter(name)) return false;
   if (part == "embeddings") return name == "embed_tokens.weight";
   if (part == "lm_head") return name == "lm_head.weight";
   // What PRIDE adds to the language model: cross-attention, the memory and PI modules, the heads.
@@ -101,6 +108,15 @@ bool in_part(const std::string& name, const std::string& part) {
   // The pretrained decoder: its blocks without the cross-attention PRIDE adds, and the final norm.
   return (name.rfind("layers.", 0) == 0 && name.find(".cross_attn") == std::string::npos) ||
          name == "norm.weight";
+}
+
+namespace {
+
+// model.freeze, and with LoRA the whole language model (only its adapters train, as with PEFT).
+std::vector<std::string> frozen_parts(const ModelConfig& model) {
+  std::vector<std::string> parts = model.freeze;
+  if (model.lora_rank > 0) parts.insert(parts.end(), {"embeddings", "decoder", "lm_head"});
+  return parts;
 }
 
 void freeze(StudentImpl& student, const std::vector<std::string>& parts) {
@@ -286,15 +302,7 @@ std::string copy_tokenizer(const std::string& reference, const fs::path& dir) {
     return source.filename().string();
   }
   if (!fs::is_directory(source)) return reference;
-  fs::create_directories(dir / "tokenizer");
-  for (const auto& entry : fs::directory_iterator(source)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() &&
-        (name.rfind("tokenizer", 0) == 0 || name == "special_tokens_map.json" ||
-         name == "chat_template.jinja")) {
-      fs::copy_file(entry.path(), dir / "tokenizer" / name, fs::copy_options::overwrite_existing);
-    }
-  }
+  copy_tokenizer_files(reference, (dir / "tokenizer").string());
   return "tokenizer";
 }
 
@@ -435,6 +443,23 @@ void check_data_tokenizer(const DatasetInfo& info, const std::string& tokenizer)
   }
 }
 
+void copy_tokenizer_files(const std::string& reference, const std::string& dir) {
+  const fs::path source(reference);
+  fs::create_directories(dir);
+  if (fs::is_regular_file(source)) {
+    fs::copy_file(source, fs::path(dir) / source.filename(), fs::copy_options::overwrite_existing);
+    return;
+  }
+  for (const auto& entry : fs::directory_iterator(source)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() &&
+        (name.rfind("tokenizer", 0) == 0 || name == "special_tokens_map.json" ||
+         name == "chat_template.jinja")) {
+      fs::copy_file(entry.path(), fs::path(dir) / name, fs::copy_options::overwrite_existing);
+    }
+  }
+}
+
 bool is_pride_student(const std::string& path) {
   const fs::path dir(path);
   return !path.empty() && (fs::exists(dir / kCardFile) || fs::exists(dir / kManifestFile) ||
@@ -453,6 +478,10 @@ StudentSpec spec_from_student(const ModelConfig& model, int64_t seed, const Data
   spec.info = info;
   spec.model.init_from = model.init_from;
   spec.model.freeze = model.freeze;
+  spec.model.lora_rank = model.lora_rank;
+  spec.model.lora_alpha = model.lora_alpha;
+  spec.model.lora_dropout = model.lora_dropout;
+  spec.model.lora_targets = model.lora_targets;
   spec.model.chat = model.chat;
   if (!model.tokenizer.empty()) spec.tokenizer = fs::absolute(model.tokenizer).string();
   check_data_tokenizer(info, spec.tokenizer);
@@ -471,6 +500,15 @@ StudentSpec spec_from_student(const ModelConfig& model, int64_t seed, const Data
 void copy_student(StudentImpl& student, const std::string& path) {
   const LoadedStudent start = load_student(path, torch::kCPU);
   auto theirs = start.model->named_parameters();
+  auto mine = student.named_parameters();
+  for (const auto& item : theirs) {
+    if (is_adapter(item.key()) && mine.find(item.key()) == nullptr) {
+      fail(
+          "model.init_from {}: its student has LoRA adapters ('{}') that this run's model.lora "
+          "does not: start from its merged weights (pride ckpt export --merged DIR) instead",
+          path, item.key());
+    }
+  }
   torch::NoGradGuard no_grad;
   for (auto& item : student.named_parameters()) {
     const auto* source = theirs.find(item.key());
@@ -511,13 +549,15 @@ StudentSpec student_spec(const ModelConfig& model, int64_t seed, const DatasetIn
 Student make_student(const StudentSpec& spec, const torch::Device& device, bool load_pretrained) {
   torch::manual_seed(static_cast<uint64_t>(spec.seed));
   Student model(spec.model, spec.info, spec.arch());
+  model->add_lora(spec.model);  // before copying: a LoRA student's adapters are copied too
   if (load_pretrained && is_pride_student(spec.model.init_from)) {
     copy_student(*model, spec.model.init_from);
   } else if (load_pretrained && !spec.pretrained.is_null()) {
     copy_pretrained(*model, spec.model.init_from);
   }
-  freeze(*model, spec.model.freeze);
+  freeze(*model, frozen_parts(spec.model));
   model->to(device);
+  model->pack_frozen_weights();  // after to(): a move to another device copies each weight apart
   return model;
 }
 
@@ -527,6 +567,7 @@ LoadedStudent load_student(const std::string& path, const torch::Device& device)
                           ? load_from_export(given, device)
                           : load_from_checkpoint(checkpoint_dir(given), device);
   out.model->to(device);
+  out.model->pack_frozen_weights();
   out.model->eval();
   return out;
 }

@@ -47,6 +47,12 @@ StudentSpec student_spec(const ModelConfig& model, int64_t seed, const DatasetIn
 // pretrained LM's logits. The parts in model.freeze stop requiring gradients.
 Student make_student(const StudentSpec& spec, const torch::Device& device, bool load_pretrained);
 
+// Which model.freeze part ("embeddings", "decoder", "lm_head", "memory") the student's parameter
+// `name` belongs to; LoRA adapters belong to none.
+bool in_part(const std::string& name, const std::string& part);
+// Whether `name` is a LoRA adapter's parameter ("layers.0.self_attn.q_proj.lora_A.weight").
+bool is_adapter(const std::string& name);
+
 struct LoadedStudent {
   StudentSpec spec;
   Student model{nullptr};
@@ -57,6 +63,9 @@ struct LoadedStudent {
 // A trained student from a checkpoint directory, a checkpoint root (its `latest`), or a directory
 // written by `pride ckpt export` (student.json beside the weights); in eval mode.
 LoadedStudent load_student(const std::string& path, const torch::Device& device);
+
+// Copies the tokenizer (a file, or a directory's tokenizer files) into the directory `dir`.
+void copy_tokenizer_files(const std::string& reference, const std::string& dir);
 
 // For `pride ckpt export`: writes student.json (with "weights": the weights file's name) and a copy
 // of the tokenizer next to `weights_file`. Returns what it wrote ("" for a checkpoint without a

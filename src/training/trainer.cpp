@@ -114,6 +114,7 @@ Student frozen_reference(const Config& config, const DatasetInfo& info,
                          const torch::Device& device) {
   Student reference = build_student(config, info, device);
   for (auto& parameter : reference->parameters()) parameter.set_requires_grad(false);
+  reference->pack_frozen_weights();
   reference->eval();
   return reference;
 }
@@ -138,7 +139,10 @@ class Trainer {
     check_eval_matches_train();
     check_objective_fits_data();
     check_teacher_emotions();
-    if (online_reference()) reference_ = frozen_reference(config, train_data_.info(), device);
+    // With LoRA the reference is the student itself with its adapters off (reference_logps).
+    if (online_reference() && !model_->has_lora()) {
+      reference_ = frozen_reference(config, train_data_.info(), device);
+    }
     no_term_ = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device));
   }
 
@@ -289,8 +293,11 @@ class Trainer {
     if (dpo()) {
       progress.note(fmt::format("dpo: loss {}, beta {}, label smoothing {}, reference {}",
                                 config_.dpo.loss, config_.dpo.beta, config_.dpo.label_smoothing,
-                                online_reference() ? "online (the starting weights, frozen)"
-                                                   : "precomputed in the data"));
+                                !online_reference() ? "precomputed in the data"
+                                : model_->has_lora()
+                                    ? "online (the student with its LoRA adapters off: no second "
+                                      "model)"
+                                    : "online (the starting weights, frozen)"));
     }
     if (!micro_batch_.how.empty()) progress.note(micro_batch_.how);
     progress.note(memory_summary());
@@ -301,9 +308,13 @@ class Trainer {
   std::string memory_summary() const {
     constexpr double kMiB = 1024.0 * 1024.0;
     return fmt::format(
-        "trainable {} / total {} parameters (model.freeze: [{}]) | per rank: parameters {:.1f} "
+        "trainable {} / total {} parameters (model.freeze: [{}]{}) | per rank: parameters {:.1f} "
         "MiB, gradients {:.1f} MiB, optimizer state {:.1f} MiB (dist.zero {})",
         flat_.trainable_numel(), flat_.numel(), fmt::join(config_.model.freeze, ", "),
+        model_->has_lora()
+            ? fmt::format("; model.lora: rank {} on [{}], the language model frozen",
+                          config_.model.lora_rank, fmt::join(config_.model.lora_targets, ", "))
+            : "",
         static_cast<double>(flat_.numel()) * sizeof(float) / kMiB,
         static_cast<double>(optimizer_.gradient_bytes()) / kMiB,
         static_cast<double>(optimizer_.state_bytes()) / kMiB, config_.dist.zero);
@@ -466,9 +477,17 @@ class Trainer {
   // The reference model's summed log-probabilities of the batch's rows: the data's, or the frozen
   // starting weights' (dpo.reference).
   torch::Tensor reference_logps(const Batch& batch) {
-    if (!reference_) return batch.reference_logps;
+    if (!online_reference()) return batch.reference_logps;
     torch::NoGradGuard no_grad;
-    const StudentOutput out = forward(reference_, batch, PiUsage{});
+    if (reference_) return logps_of(forward(reference_, batch, PiUsage{}), batch);
+    // LoRA: the base weights, which only the adapters change, are the starting weights.
+    model_->set_adapters_enabled(false);
+    const auto base = forward(model_, batch, PiUsage{});
+    model_->set_adapters_enabled(true);
+    return logps_of(base, batch);
+  }
+
+  static torch::Tensor logps_of(const StudentOutput& out, const Batch& batch) {
     return sequence_logps(out.logits, batch.targets, batch.response_mask);
   }
 
