@@ -119,6 +119,22 @@ Student frozen_reference(const Config& config, const DatasetInfo& info,
   return reference;
 }
 
+// Whether the student with its LoRA adapters off is, throughout the run, the student it starts
+// as: the adapters are all that trains, and they start as a no-op (every B zero; not so when
+// model.init_from copied a trained student's adapters). Then DPO's online reference needs no
+// second model. Called before the first step.
+bool adapters_off_is_the_start(StudentImpl& student) {
+  if (!student.has_lora()) return false;
+  torch::NoGradGuard no_grad;
+  for (const auto& item : student.named_parameters()) {
+    const bool adapter = item.key().find(".lora_") != std::string::npos;
+    if (item.value().requires_grad() && !adapter) return false;
+    const bool up = item.key().find(".lora_B") != std::string::npos;
+    if (up && item.value().count_nonzero().item<int64_t>() > 0) return false;
+  }
+  return true;
+}
+
 class Trainer {
  public:
   Trainer(const Config& config, Communicator& comm, const torch::Device& device)
@@ -139,8 +155,9 @@ class Trainer {
     check_eval_matches_train();
     check_objective_fits_data();
     check_teacher_emotions();
-    // With LoRA the reference is the student itself with its adapters off (reference_logps).
-    if (online_reference() && !model_->has_lora()) {
+    // With LoRA alone training from a no-op start, the reference is the student itself with its
+    // adapters off (reference_logps).
+    if (online_reference() && !adapters_off_is_the_start(*model_)) {
       reference_ = frozen_reference(config, train_data_.info(), device);
     }
     no_term_ = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device));
@@ -294,10 +311,10 @@ class Trainer {
       progress.note(fmt::format("dpo: loss {}, beta {}, label smoothing {}, reference {}",
                                 config_.dpo.loss, config_.dpo.beta, config_.dpo.label_smoothing,
                                 !online_reference() ? "precomputed in the data"
-                                : model_->has_lora()
-                                    ? "online (the student with its LoRA adapters off: no second "
-                                      "model)"
-                                    : "online (the starting weights, frozen)"));
+                                : reference_
+                                    ? "online (the starting weights, frozen)"
+                                    : "online (the student with its LoRA adapters off: no second "
+                                      "model)"));
     }
     if (!micro_batch_.how.empty()) progress.note(micro_batch_.how);
     progress.note(memory_summary());
@@ -480,7 +497,7 @@ class Trainer {
     if (!online_reference()) return batch.reference_logps;
     torch::NoGradGuard no_grad;
     if (reference_) return logps_of(forward(reference_, batch, PiUsage{}), batch);
-    // LoRA: the base weights, which only the adapters change, are the starting weights.
+    // LoRA alone trains, from a no-op start: with the adapters off the student is as it started.
     model_->set_adapters_enabled(false);
     const auto base = forward(model_, batch, PiUsage{});
     model_->set_adapters_enabled(true);

@@ -143,6 +143,16 @@ first = json.loads(open(sys.argv[1]).readline())
 print("step", first["step"], "loss", first["loss"])
 sys.exit(not (first["step"] == 1 and abs(first["loss"] - math.log(2)) < 1e-6))' "$WORK/dpo/metrics.jsonl"
 
+# With PRIDE's memory parts training too, adapters off is no longer the start: a frozen copy.
+"$PRIDE" train --config "$REPO/configs/tiny.yaml" --set train.objective=dpo \
+  --set "model.init_from=$WORK/pairs_model" --set "data.train=[$WORK/pairs.h5]" \
+  --set "data.eval=[$WORK/pairs.h5]" --set model.lora.rank=4 --set train.global_batch_size=4 \
+  --set train.micro_batch_size=4 --set train.max_steps=1 --set train.eval_samples=4 \
+  --set checkpoint.every_steps=0 --set "run.dir=$WORK/dpo_memory" >"$WORK/dpo_memory.log" 2>&1 ||
+  { cat "$WORK/dpo_memory.log"; exit 1; }
+check "DPO with LoRA and trained memory parts keeps a frozen copy as its reference" \
+  grep -q "reference online (the starting weights, frozen)" "$WORK/dpo_memory.log"
+
 check "LoRA without model.init_from is named" \
   expect_error "model.lora.rank = 4 needs model.init_from" train "${LORA[@]}" --set model.init_from=
 check "an unknown LoRA target is named" expect_error "model.lora.targets holds 'qkv_proj'" \
