@@ -11,11 +11,7 @@
 source "$(dirname "$0")/lib/common.sh"
 REF="/usr/bin/python3 $REPO/tests/cli/lib/hf_reference.py"
 make_data
-cat >"$WORK/prompts.jsonl" <<'JSON'
-{"prompt_ids": [7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84]}
-{"prompt_ids": [9]}
-{"prompt_ids": [1, 5, 17, 33, 65, 99, 300, 511]}
-JSON
+cp "$REPO/tests/cli/lib/student_prompts.jsonl" "$WORK/prompts.jsonl"  # three prompts of ids
 $REF make "$WORK/llama" llama --vocab 512 --seed 4
 TARGETS="[q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]"
 LORA=(--config "$REPO/configs/tiny.yaml" --set "data.train=[$WORK/train.h5]"

@@ -11,11 +11,7 @@
 source "$(dirname "$0")/lib/common.sh"
 REF="/usr/bin/python3 $REPO/tests/cli/lib/hf_reference.py"
 make_data
-cat >"$WORK/prompts.jsonl" <<'JSON'
-{"prompt_ids": [7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84]}
-{"prompt_ids": [9]}
-{"prompt_ids": [1, 5, 17, 33, 65, 99, 300, 511]}
-JSON
+cp "$REPO/tests/cli/lib/student_prompts.jsonl" "$WORK/prompts.jsonl"  # three prompts of ids
 BASE=(--config "$REPO/configs/tiny.yaml" --set "data.train=[$WORK/train.h5]"
   --set "data.eval=[$WORK/eval.h5]" --set model.memory_slots=4 --set train.global_batch_size=8
   --set train.micro_batch_size=8 --set train.eval_samples=8 --set checkpoint.every_steps=0

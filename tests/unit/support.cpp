@@ -27,6 +27,18 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+ModelConfig small_student_config() {
+  ModelConfig c;
+  c.d_model = 32;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.d_ff = 64;
+  c.max_seq_len = 32;
+  c.memory_slots = 4;
+  return c;
+}
+
 GenerationOptions greedy(int64_t tokens) {
   GenerationOptions options;
   options.max_new_tokens = tokens;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "config/config.h"
 #include "models/generate.h"
 
 namespace pride::test {
@@ -15,6 +16,10 @@ std::string temp_path(const std::string& name);
 std::string error_of(const std::function<void()>& body);
 
 bool contains(const std::string& text, const std::string& part);
+
+// A small student's shape: 2 layers of width 32, 4 heads over 2 KV heads, d_ff 64, 32 positions,
+// 4 memory slots.
+ModelConfig small_student_config();
 
 // Greedy decoding of up to `tokens` new tokens (GenerationOptions' defaults are greedy).
 GenerationOptions greedy(int64_t tokens);

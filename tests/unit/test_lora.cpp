@@ -13,6 +13,7 @@
 
 #include "models/layers.h"
 #include "models/student.h"
+#include "support.h"
 #include "training/synthetic_batch.h"
 
 namespace pride {
@@ -150,14 +151,7 @@ TEST(Lora, FrozenBaseWeightsGetNoGradient) {
 }
 
 ModelConfig lora_config(int64_t rank) {
-  ModelConfig c;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.d_ff = 64;
-  c.max_seq_len = 32;
-  c.memory_slots = 4;
+  ModelConfig c = test::small_student_config();
   c.lora_rank = rank;
   c.lora_targets = {"q_proj", "v_proj", "down_proj"};
   return c;

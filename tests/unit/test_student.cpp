@@ -11,6 +11,7 @@
 
 #include "models/losses.h"
 #include "models/student.h"
+#include "support.h"
 #include "util/error.h"
 #include "util/torch_compat.h"
 
@@ -20,15 +21,7 @@ namespace {
 constexpr int64_t kVocab = 40, kPad = 0, kAudioDim = 6, kEmotions = 5, kTeacherHidden = 12;
 
 ModelConfig tiny_config() {
-  ModelConfig c;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.d_ff = 64;
-  c.max_seq_len = 32;
-  c.memory_slots = 4;
-  return c;
+  return test::small_student_config();
 }
 
 DatasetInfo tiny_info() {
