@@ -20,7 +20,8 @@ run() {  # run COMMAND [--set ...]: on RANKS ranks, configs/dpo-ed.yaml with thi
   shift
   PRIDE_BIN=$PRIDE launch/pride-launch -n "$RANKS" "$command" --config configs/dpo-ed.yaml \
     --set "teach.teacher=$OUT/teacher" --set "teach.input=$OUT/ed.jsonl" --set teach.part_size=2 \
-    --set "model.init_from=$OUT/student" --set "judge.model=$OUT/teacher" "$@"
+    --set "model.init_from=$OUT/student" --set "judge.model=$OUT/teacher" \
+    --set "judge.input=$OUT/improve/responses.jsonl" "$@"
 }
 pairs() {  # pairs OUT.h5 [--rejected FILE]: the improved replies against another response
   local out=$1
