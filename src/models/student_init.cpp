@@ -224,16 +224,20 @@ fs::path checkpoint_dir(const fs::path& path) {
        path.string(), kManifestFile, kCardFile);
 }
 
-LoadedStudent load_from_checkpoint(const fs::path& dir, const torch::Device& device) {
-  const Manifest manifest = read_manifest((dir / kManifestFile).string());
+// The description a checkpoint's manifest carries.
+StudentSpec checkpoint_spec(const fs::path& dir, const Manifest& manifest) {
   if (!manifest.extra.is_object() || !manifest.extra.contains("student")) {
     fail(
         "{}: the checkpoint carries no student description (saved by an older pride); evaluate "
         "it with pride eval --config",
         dir.string());
   }
-  LoadedStudent out{StudentSpec::from_json(manifest.extra["student"], dir.string()),
-                    Student{nullptr}, manifest.step, dir.string()};
+  return StudentSpec::from_json(manifest.extra["student"], dir.string());
+}
+
+LoadedStudent load_from_checkpoint(const fs::path& dir, const torch::Device& device) {
+  const Manifest manifest = read_manifest((dir / kManifestFile).string());
+  LoadedStudent out{checkpoint_spec(dir, manifest), Student{nullptr}, manifest.step, dir.string()};
   size_t index = 0;
   while (index < manifest.tensors.size() && manifest.tensors[index].name != kParamsTensor) ++index;
   if (index == manifest.tensors.size() || manifest.tensors[index].dtype != "float32") {
@@ -264,14 +268,19 @@ fs::path inside_card_dir(const std::string& relative, const std::string& card_pa
   return path;
 }
 
+// The description an export's card (student.json in `dir`) holds, its tokenizer made a path.
+StudentSpec export_spec(const fs::path& dir, const json& card, const std::string& card_path) {
+  StudentSpec spec = StudentSpec::from_json(card, card_path);
+  if (!spec.tokenizer.empty() && fs::path(spec.tokenizer).is_relative()) {
+    spec.tokenizer = (dir / inside_card_dir(spec.tokenizer, card_path, "tokenizer")).string();
+  }
+  return spec;
+}
+
 LoadedStudent load_from_export(const fs::path& dir, const torch::Device& device) {
   const std::string card_path = (dir / kCardFile).string();
   const json card = read_json_file(card_path);
-  LoadedStudent out{StudentSpec::from_json(card, card_path), Student{nullptr}, 0, ""};
-  if (!out.spec.tokenizer.empty() && fs::path(out.spec.tokenizer).is_relative()) {
-    out.spec.tokenizer =
-        (dir / inside_card_dir(out.spec.tokenizer, card_path, "tokenizer")).string();
-  }
+  LoadedStudent out{export_spec(dir, card, card_path), Student{nullptr}, 0, ""};
   if (!card.contains("weights") || !card["weights"].is_string()) {
     fail("{}: needs \"weights\", the safetensors file's name", card_path);
   }
@@ -471,9 +480,21 @@ namespace {
 // model.init_from naming a pride student (a checkpoint, a checkpoint root or an export: the SFT
 // stage before DPO, say): its architecture, pretrained config and tokenizer, with this run's seed,
 // data shape and freeze list.
+// The description of the pride student at `path` (an export, a checkpoint or a checkpoint root),
+// read without its weights.
+StudentSpec stored_spec(const std::string& path) {
+  const fs::path given(path);
+  if (fs::exists(given / kCardFile)) {
+    const std::string card_path = (given / kCardFile).string();
+    return export_spec(given, read_json_file(card_path), card_path);
+  }
+  const fs::path dir = checkpoint_dir(given);
+  return checkpoint_spec(dir, read_manifest((dir / kManifestFile).string()));
+}
+
 StudentSpec spec_from_student(const ModelConfig& model, int64_t seed, const DatasetInfo& info) {
-  const LoadedStudent start = load_student(model.init_from, torch::kCPU);
-  StudentSpec spec = start.spec;
+  StudentSpec spec = stored_spec(model.init_from);
+  const int64_t vocab_size = spec.arch().vocab_size;
   spec.seed = seed;
   spec.info = info;
   spec.model.init_from = model.init_from;
@@ -485,11 +506,11 @@ StudentSpec spec_from_student(const ModelConfig& model, int64_t seed, const Data
   spec.model.chat = model.chat;
   if (!model.tokenizer.empty()) spec.tokenizer = fs::absolute(model.tokenizer).string();
   check_data_tokenizer(info, spec.tokenizer);
-  if (info.vocab_size != start.model->vocab_size()) {
+  if (info.vocab_size != vocab_size) {
     fail(
         "the data set's vocabulary has {} tokens but the student in model.init_from {} has {}: "
         "make the data with its tokenizer",
-        info.vocab_size, model.init_from, start.model->vocab_size());
+        info.vocab_size, model.init_from, vocab_size);
   }
   return spec;
 }

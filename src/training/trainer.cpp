@@ -108,15 +108,22 @@ Student build_student(const Config& config, const DatasetInfo& info, const torch
   return student;
 }
 
-// dpo.reference online: the student as this run starts it (the same seed and model.init_from),
-// frozen and in eval mode, as DPO's reference model.
-Student frozen_reference(const Config& config, const DatasetInfo& info,
-                         const torch::Device& device) {
-  Student reference = build_student(config, info, device);
-  for (auto& parameter : reference->parameters()) parameter.set_requires_grad(false);
-  reference->pack_frozen_weights();
-  reference->eval();
-  return reference;
+// dpo.reference online: a copy of `student` as this run starts it (made before the first step and
+// before a resume restores its weights, without reading model.init_from again), frozen and in
+// eval mode, as DPO's reference model.
+Student frozen_copy(Student& student, const Config& config, const DatasetInfo& info,
+                    const torch::Device& device) {
+  Student copy = make_student(student_spec(config.model, config.run.seed, info), device,
+                              /*load_pretrained=*/false);
+  {
+    torch::NoGradGuard no_grad;
+    auto source = student->named_parameters();
+    for (auto& item : copy->named_parameters()) item.value().copy_(*source.find(item.key()));
+  }
+  for (auto& parameter : copy->parameters()) parameter.set_requires_grad(false);
+  copy->pack_frozen_weights();
+  copy->eval();
+  return copy;
 }
 
 // Whether the student with its LoRA adapters off is, throughout the run, the student it starts
@@ -158,7 +165,7 @@ class Trainer {
     // With LoRA alone training from a no-op start, the reference is the student itself with its
     // adapters off (reference_logps).
     if (online_reference() && !adapters_off_is_the_start(*model_)) {
-      reference_ = frozen_reference(config, train_data_.info(), device);
+      reference_ = frozen_copy(model_, config, train_data_.info(), device);
     }
     no_term_ = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device));
   }
