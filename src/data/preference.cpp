@@ -161,18 +161,26 @@ const std::string& PreferenceReader::reference() const {
   return impl_->reference;
 }
 
-Sample PreferenceReader::read(int64_t index, bool /*with_privileged*/) const {
-  const Impl& impl = *impl_;
-  impl.check_index(index);
+Sample pair_sample(int64_t index, std::vector<int32_t> prompt, std::vector<int32_t> chosen,
+                   std::vector<int32_t> rejected) {
   Sample sample;
   sample.index = index;
-  sample.context = impl.prompt.tokens(index, impl.info.vocab_size);
-  sample.response = impl.response(impl.chosen, index);
-  sample.rejected = impl.response(impl.rejected, index);
+  sample.context = std::move(prompt);
+  sample.response = std::move(chosen);
+  sample.rejected = std::move(rejected);
   const auto rows = static_cast<int64_t>(sample.response.size());
   sample.topk_ids = torch::zeros({rows, 0}, torch::kInt64);
   sample.topk_logprobs = torch::zeros({rows, 0});
   sample.teacher_hidden = torch::zeros({0});
+  return sample;
+}
+
+Sample PreferenceReader::read(int64_t index, bool /*with_privileged*/) const {
+  const Impl& impl = *impl_;
+  impl.check_index(index);
+  Sample sample =
+      pair_sample(index, impl.prompt.tokens(index, impl.info.vocab_size),
+                  impl.response(impl.chosen, index), impl.response(impl.rejected, index));
   if (impl.reference_chosen) {
     sample.reference_logps = torch::tensor({impl.reference_logp(*impl.reference_chosen, index),
                                             impl.reference_logp(*impl.reference_rejected, index)});

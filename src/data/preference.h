@@ -52,6 +52,11 @@ void write_preference_file(const std::string& path, const PreferenceHeader& head
 
 namespace pride {
 
+// A pair as the trainer's Sample: context = prompt, response = chosen, and rejected; with empty
+// top-K rows and hidden state (topk = teacher_hidden = 0), as collate() takes them.
+Sample pair_sample(int64_t index, std::vector<int32_t> prompt, std::vector<int32_t> chosen,
+                   std::vector<int32_t> rejected);
+
 // Whether `path` is an HDF5 file of the preference format (false for any other file; a file that
 // cannot be opened is left to the dialogue reader's error).
 bool is_preference_file(const std::string& path);

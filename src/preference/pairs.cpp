@@ -26,7 +26,6 @@
 namespace pride::preference {
 namespace {
 
-using nlohmann::json;
 using nlohmann::ordered_json;
 
 std::vector<int32_t> as_ids(const std::vector<text::TokenId>& ids) {
@@ -171,16 +170,7 @@ void score_reference(const PairsOptions& options, const PreferenceHeader& header
   for (int64_t begin = first; begin < end; begin += options.batch_size) {
     std::vector<Sample> samples;
     for (int64_t i = begin; i < std::min(end, begin + options.batch_size); ++i) {
-      Sample sample;
-      sample.index = static_cast<int64_t>(i);
-      sample.context = pairs[i].prompt;
-      sample.response = pairs[i].chosen;
-      sample.rejected = pairs[i].rejected;
-      sample.topk_ids =
-          torch::zeros({static_cast<int64_t>(sample.response.size()), 0}, torch::kInt64);
-      sample.topk_logprobs = torch::zeros({static_cast<int64_t>(sample.response.size()), 0});
-      sample.teacher_hidden = torch::zeros({0});
-      samples.push_back(std::move(sample));
+      samples.push_back(pair_sample(i, pairs[i].prompt, pairs[i].chosen, pairs[i].rejected));
     }
     const Batch batch = collate_pairs(samples, info, options.max_seq_len).to(device);
     const StudentOutput out = reference->forward(batch, PiUsage{});

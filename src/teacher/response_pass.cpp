@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "dialogue/dialogue.h"
 #include "dialogue/features.h"
@@ -156,10 +155,11 @@ class PartResponder {
   int64_t next_index_ = 0, parts_written_ = 0, kept_inputs_ = 0;
 };
 
-// This run's fingerprint: what decides the responses (the teacher, the input, the prompts and the
-// generation settings). A directory holding another run's parts is an error, not a mix.
-std::string check_run(const Config& config, const Teacher& teacher, const ChatTemplates& chat,
-                      const fs::path& out, const WorldInfo& world, Communicator& comm) {
+// Records this run's fingerprint (what decides the responses: the teacher, the input, the prompts
+// and the generation settings) in teach.out; a directory holding another run's parts is an error,
+// not a mix.
+void check_run(const Config& config, const Teacher& teacher, const ChatTemplates& chat,
+               const fs::path& out, const WorldInfo& world, Communicator& comm) {
   const TeachConfig& c = config.teach;
   const auto [text, key] = mode_template(c);
   const std::string fingerprint =
@@ -176,7 +176,6 @@ std::string check_run(const Config& config, const Teacher& teacher, const ChatTe
   }
   comm.barrier();  // every rank has read it before rank 0 may write it
   if (world.rank == 0 && !fs::exists(run_file)) replace_file_atomically(run_file.string(), run);
-  return fingerprint;
 }
 
 // Rank 0, once every rank's parts exist: the parts joined in input order.
