@@ -3,8 +3,8 @@
 // its optional multi-source cross-attention, the learned-query resampler, and LoRA adapters added
 // to the stacked projections' outputs. The linear layers, and on LibTorch 1.13 RMSNorm and
 // attention, have their gradients written out: autograd through the composites dispatches several
-// times as many operators per step (docs/performance.md, "Operators per step"); RMSNorm's and
-// attention's round exactly as autograd's do.
+// times as many operators per step (docs/performance.md, "Operators per step"). Attention's
+// rounds exactly as autograd's does; RMSNorm's is one formula, equal within float rounding.
 #include "models/layers.h"
 
 #include <algorithm>
@@ -191,37 +191,34 @@ torch::Tensor stacked_linear(const torch::Tensor& x,
 
 #if !PRIDE_TORCH_HAS_RMS_NORM
 // RMSNorm on LibTorch before 2.4 (no at::rms_norm), for x and weight of one type, float or double:
-// the composite x * rsqrt(mean(x^2) + eps) * weight with its gradient written out. Autograd through
-// the composite records 16 operators in backward; this records 11 and rounds exactly as autograd
-// does: the same products and reductions in the same order, with autograd's exact power-of-two
-// scalings (-0.5 from rsqrt, 2 from x^2) folded into one division by -D. x comes in twice, as the
-// product x * r and as the square x^2 read it, so that its two gradient parts reach the residual
-// stream's sum one after the other, as autograd adds them there (a part summed first would round
-// the stream's gradient differently).
+// y = x * r * weight, r = rsqrt(mean(x^2) + eps), with its gradient written out as one formula.
+// Autograd through the composite records 16 operators in backward and hands x two gradient parts
+// (one through the product, one through x^2) that the residual stream then sums with another add;
+// this records 7 and returns one. It rounds differently from autograd's chain (same value within
+// float rounding; tests/unit/test_layers.cpp holds it to a double-precision reference).
 struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& /*x_squared_input*/,
                                const torch::Tensor& weight, double eps) {
     auto inv_rms = torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps);
     auto normed = x * inv_rms;
-    ctx->save_for_backward({x, weight, inv_rms, normed});
+    ctx->save_for_backward({weight, inv_rms, normed});
     return normed * weight;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &weight = saved[1], &inv_rms = saved[2], &normed = saved[3];
+    const auto &weight = saved[0], &inv_rms = saved[1], &normed = saved[2];
     const auto& grad = grads[0];
-    std::vector<int64_t> leading(x.dim() - 1);
+    std::vector<int64_t> leading(normed.dim() - 1);
     std::iota(leading.begin(), leading.end(), 0);
     auto grad_weight = (grad * normed).sum(leading);
     auto grad_normed = grad * weight;
-    // d/dx of x * r, r = (mean(x^2) + eps)^-1/2: grad_normed * r, then through r and x^2:
-    // -x * r^3 * sum(grad_normed * x) / D.
-    auto row_sums = (grad_normed * x).sum(-1, /*keepdim=*/true);
-    auto coefficient = (row_sums * inv_rms.pow(3)) / -double(x.size(-1));
-    return {grad_normed * inv_rms, coefficient * x, grad_weight, torch::Tensor()};
+    // d/dx of normed = x * r: r * (grad_normed - normed * mean(grad_normed * normed)), the second
+    // term being r's own dependence on x (dr/dx = -r^3 x / D).
+    auto projection = (grad_normed * normed).mean(-1, /*keepdim=*/true);
+    auto grad_x = torch::addcmul(grad_normed, normed, projection, /*value=*/-1) * inv_rms;
+    return {grad_x, grad_weight, torch::Tensor()};
   }
 };
 #endif
@@ -494,10 +491,8 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
 #else
   // On 1.13 the composite with its gradient written out (RMSNormFunction), where the types allow.
-  // A gradient written as the textbook formula took more operators off, but its rounding moved
-  // tests/cli/equivalence.sh's worst response-feature split past 1e-5 (1.04e-5).
   if (x.scalar_type() == weight_.scalar_type() && x.scalar_type() == accumulate_type(x)) {
-    return RMSNormFunction::apply(x, x, weight_, eps_);
+    return RMSNormFunction::apply(x, weight_, eps_);
   }
   const auto wide = as_type(x, accumulate_type(x));
   auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);

@@ -11,6 +11,10 @@
 
 namespace pride {
 
+// Whether every id of an integer host tensor lies in [0, end): one operator (aminmax) whose two
+// results are read in place, where comparing against both bounds dispatches five.
+bool ids_in_range(const torch::Tensor& ids, int64_t end);
+
 // Gold-token cross-entropy over the masked positions:
 //   CE = sum_{t: mask_t} -log softmax(logits_t)[targets_t]
 // logits [..., V], targets and mask [...] (e.g. [B, T, V] with [B, T]).
