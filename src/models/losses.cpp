@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <string>
+#include <tuple>
 
 #include "util/error.h"
 
@@ -189,6 +192,29 @@ TokenLossSums token_loss_sums(const torch::Tensor& logits, const torch::Tensor& 
   return {ce, rkl};
 }
 
+namespace {
+
+// The weights w of the unbiased MMD^2 as one sum over the kernel matrix K of [x; y] (n + m rows),
+// MMD^2 = sum_ij w_ij K_ij: 1/(n(n-1)) within x and 1/(m(m-1)) within y off the diagonal, 0 on
+// it, and -1/(nm) across (the mean of K_xy counted twice, as K_xy and K_yx). One product and one
+// sum, where the three block means dispatch about twenty operators each way. Made once per
+// shape, type and device on each thread.
+const torch::Tensor& mmd_weights(int64_t n, int64_t m, const torch::TensorOptions& options) {
+  using Key = std::tuple<int64_t, int64_t, torch::ScalarType, std::string>;
+  thread_local std::map<Key, torch::Tensor> cache;
+  torch::Tensor& weights = cache[{n, m, options.dtype().toScalarType(), options.device().str()}];
+  if (!weights.defined()) {
+    auto w = torch::full({n + m, n + m}, -1.0 / double(n * m), torch::kDouble);
+    w.narrow(0, 0, n).narrow(1, 0, n).fill_(1.0 / double(n * (n - 1)));
+    w.narrow(0, n, m).narrow(1, n, m).fill_(1.0 / double(m * (m - 1)));
+    w.fill_diagonal_(0.0);
+    weights = w.to(options);
+  }
+  return weights;
+}
+
+}  // namespace
+
 torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
                             const std::vector<double>& bandwidth_multipliers) {
   if (x.dim() != 2 || y.dim() != 2 || x.size(1) != y.size(1) || x.size(0) < 2 || y.size(0) < 2) {
@@ -214,14 +240,25 @@ torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
                        {int64_t(bandwidth_multipliers.size()), 1, 1}, torch::kDouble)
           .to(z.options());
   auto kernel = torch::exp(-sq_dist / (bandwidth * multipliers)).sum(0);
-  auto off_diagonal_mean = [](const torch::Tensor& k) {
-    const int64_t size = k.size(0);
-    return (k.sum() - k.diagonal().sum()) / double(size * (size - 1));
-  };
-  auto k_xx = kernel.slice(0, 0, n).slice(1, 0, n);
-  auto k_yy = kernel.slice(0, n).slice(1, n);
-  auto k_xy = kernel.slice(0, 0, n).slice(1, n);
-  return off_diagonal_mean(k_xx) + off_diagonal_mean(k_yy) - 2 * k_xy.mean();
+  return (kernel * mmd_weights(n, m, kernel.options())).sum();
+}
+
+torch::Tensor weighted_loss(const Config& config, const LossTerms<torch::Tensor>& sums,
+                            const LossTerms<double>& scales) {
+  const LossConfig& w = config.loss;
+  std::vector<torch::Tensor> terms{sums.ce, sums.rkl, sums.mmd, sums.emotion, sums.pi_align};
+  std::vector<double> coefficients{w.ce_weight * scales.ce, w.rkl_weight * scales.rkl,
+                                   w.mmd_weight * scales.mmd, w.emotion_weight * scales.emotion,
+                                   config.pi.align_weight * scales.pi_align};
+  if (w.emotion_kd_weight > 0) {
+    terms.push_back(sums.emotion_kd);
+    coefficients.push_back(w.emotion_kd_weight * scales.emotion_kd);
+  }
+  const auto stacked = torch::stack(terms);
+  const auto weights =
+      torch::from_blob(coefficients.data(), {int64_t(coefficients.size())}, torch::kDouble)
+          .to(stacked.options());
+  return torch::dot(stacked, weights);
 }
 
 torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& labels) {

@@ -104,4 +104,10 @@ T weighted_loss(const Config& config, const LossTerms<T>& terms) {
   return loss;
 }
 
+// weighted_loss of the terms' unnormalised sums (0-dim tensors of one type), each normalised by
+// its `scales` entry: one dot product with coefficients weight * scale multiplied on the host, so
+// the objective and its gradient cost three operators each way instead of two or three per term.
+torch::Tensor weighted_loss(const Config& config, const LossTerms<torch::Tensor>& sums,
+                            const LossTerms<double>& scales);
+
 }  // namespace pride

@@ -81,13 +81,12 @@ torch::Tensor single_process_loss(Student& student, const Batch& batch, const Pi
   torch::Tensor emotion_kd;  // read only when its weight is > 0
   if (loss.emotion_kd_weight > 0) {
     emotion_kd = batch.teacher_emotion_logprobs.defined()
-                     ? emotion_kd_sum(out.emotion_logits, batch.teacher_emotion_logprobs) / samples
+                     ? emotion_kd_sum(out.emotion_logits, batch.teacher_emotion_logprobs)
                      : torch::zeros({}, ce.options());
   }
-  auto align =
-      out.pi_align.defined() ? out.pi_align.sum() / samples : torch::zeros({}, ce.options());
-  return weighted_loss<torch::Tensor>(
-      config, {ce / tokens, rkl / tokens, mmd, emotion / samples, emotion_kd, align});
+  auto align = out.pi_align.defined() ? out.pi_align.sum() : torch::zeros({}, ce.options());
+  return weighted_loss(config, {ce, rkl, mmd, emotion, emotion_kd, align},
+                       {1 / tokens, 1 / tokens, 1, 1 / samples, 1 / samples, 1 / samples});
 }
 
 }  // namespace pride

@@ -537,9 +537,8 @@ class Trainer {
 
     const double world = comm_.world_size();
     const double token = per_token(counts), sample = per_sample(counts);
-    auto objective = weighted_loss<torch::Tensor>(
-        config_, {ce * token, rkl * token, mmd_term * world, emotion * sample,
-                  emotion_kd_on() ? emotion_kd * sample : no_term_, align * sample});
+    auto objective = weighted_loss(config_, {ce, rkl, mmd_term, emotion, emotion_kd, align},
+                                   {token, token, world, sample, sample, sample});
     return {objective,
             torch::stack({ce, rkl, emotion, emotion_kd, align}).detach().to(torch::kFloat64)};
   }
