@@ -259,73 +259,72 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t heads) {
       .reshape({x.size(0), heads, x.size(2), x.size(3)});
 }
 
-// The key/value head that each of `heads` query heads reads ([heads] int64: j for query heads
-// j*rep .. (j+1)*rep-1), built once per shape and device on each thread.
-const torch::Tensor& kv_head_of_query(int64_t kv_heads, int64_t heads,
-                                      const torch::Device& device) {
-  thread_local std::map<std::tuple<int64_t, int64_t, std::string>, torch::Tensor> indices;
-  torch::Tensor& index = indices[{kv_heads, heads, device.str()}];
-  if (!index.defined()) {
-    index = torch::div(torch::arange(heads, torch::kLong), heads / kv_heads, "floor").to(device);
-  }
-  return index;
+// [..., T, C] -> [..., rep * T, C]: the rows repeated `rep` times one after the other, as the
+// grouped query rows of MathAttentionFunction take them (a copy; none when there is one row,
+// which broadcasts, or one copy).
+torch::Tensor grouped_rows(const torch::Tensor& x, int64_t rep) {
+  if (rep == 1 || x.size(-2) == 1) return x;
+  std::vector<int64_t> repeats(x.dim(), 1);
+  repeats[x.dim() - 2] = rep;
+  return x.repeat(repeats);
+}
+
+// The causal mask of `rep` groups of t query rows over t keys, [rep * t, t], true above each
+// group's diagonal: built once per shape and device on each thread.
+const torch::Tensor& grouped_future_mask(int64_t t, int64_t rep, const torch::Device& device) {
+  thread_local std::map<std::tuple<int64_t, int64_t, std::string>, torch::Tensor> masks;
+  torch::Tensor& mask = masks[{t, rep, device.str()}];
+  if (!mask.defined()) mask = grouped_rows(compat::causal_future_mask(t, device), rep);
+  return mask;
 }
 
 // LibTorch before 2.0 has no fused attention: softmax(q k^T / sqrt(d) + mask) v is math, and
 // autograd through it records about 25 operators per call in backward (each 4-D matmul's
 // reshapes, expands and transposes), plus three for each key and value head copy that
-// grouped-query attention makes (and three for each copy's gradient). This is the same math
-// (compat's, with the same types) with its gradient written out: nine operators, and the copies
-// one index_select each (the same copy as repeat_kv), their gradients summed over the query heads
-// that share a key/value head as the copies' backward summed them.
-// q [B, H, Tq, d]; k, v [B, KV, Tk, d] with KV dividing H.
+// grouped-query attention would make (and three for each copy's gradient). This is the same math
+// (compat's, with the same types) with its gradient written out, and no copies: the query heads
+// that share a key/value head are stacked as one group of rows, [B, KV, rep * Tq, d] (query head
+// j*rep + i is row block i of group j), so each product reads every key/value head once (half as
+// many, twice as tall GEMMs for two query heads per key/value head) and the keys' and values'
+// gradients come out summed over their query heads.
+// q [B, H, Tq, d]; k, v [B, KV, Tk, d] with KV dividing H; masks broadcast to [B, 1, Tq, Tk].
 struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
                                const torch::Tensor& k, const torch::Tensor& v,
                                const c10::optional<torch::Tensor>& additive_mask,
                                const c10::optional<torch::Tensor>& no_key, bool causal) {
     const auto wide = accumulate_type(q);
-    const int64_t heads = q.size(1);
-    auto repeated = [heads](const torch::Tensor& x) {
-      return x.size(1) == heads ? x
-                                : x.index_select(1, kv_head_of_query(x.size(1), heads, x.device()));
-    };
-    const auto wide_q = as_type(q, wide), wide_k = repeated(as_type(k, wide)), values = repeated(v);
-    auto scores = torch::matmul(wide_q, wide_k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
-    if (additive_mask) scores = scores + as_type(*additive_mask, wide);
+    const int64_t batch = q.size(0), kv_heads = k.size(1), rep = q.size(1) / kv_heads;
+    const int64_t rows = q.size(2), width = q.size(3);
+    const auto grouped_q = as_type(q, wide).reshape({batch, kv_heads, rep * rows, width});
+    const auto wide_k = as_type(k, wide);
+    auto scores = torch::matmul(grouped_q, wide_k.transpose(-2, -1)) / std::sqrt(double(width));
+    if (additive_mask) scores = scores + grouped_rows(as_type(*additive_mask, wide), rep);
     if (causal) {
-      scores.masked_fill_(compat::causal_future_mask(q.size(-2), q.device()),
+      scores.masked_fill_(grouped_future_mask(rows, rep, q.device()),
                           -std::numeric_limits<double>::infinity());
     }
     auto probs = torch::softmax(scores, -1);
     // Rows without any key: zero weights give zero outputs, and zero gradients through the
     // softmax, as zeroing the outputs after would (one operator fewer in backward).
-    if (no_key) probs.masked_fill_(*no_key, 0.0);
-    ctx->save_for_backward({wide_q, wide_k, values, probs});
+    if (no_key) probs.masked_fill_(grouped_rows(*no_key, rep), 0.0);
+    ctx->save_for_backward({grouped_q, wide_k, v, probs});
     ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
     ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
-    ctx->saved_data["kv_heads"] = k.size(1);
-    return torch::matmul(as_type(probs, v.scalar_type()), values);
+    return torch::matmul(as_type(probs, v.scalar_type()), v).view(q.sizes());
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
-    const auto& grad = grads[0];
-    // [B, H, Tk, d] -> [B, KV, Tk, d]: a key/value head's gradient is its copies' sum.
-    const int64_t kv_heads = ctx->saved_data["kv_heads"].toInt();
-    auto over_copies = [kv_heads](const torch::Tensor& x) {
-      if (x.size(1) == kv_heads) return x;
-      return x.view({x.size(0), kv_heads, x.size(1) / kv_heads, x.size(2), x.size(3)}).sum(2);
-    };
-    auto grad_v =
-        over_copies(torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad));
+    const auto grad = grads[0].reshape(q.sizes().vec());  // [B, KV, rep * Tq, d]
+    auto grad_v = torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad);
     auto grad_probs = as_type(torch::matmul(grad, v.transpose(-2, -1)), probs.scalar_type());
     auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type()) /
                        std::sqrt(double(q.size(-1)));
-    auto grad_q = torch::matmul(grad_scores, k);
-    auto grad_k = over_copies(torch::matmul(grad_scores.transpose(-2, -1), q));
+    auto grad_q = torch::matmul(grad_scores, k).view(grads[0].sizes());
+    auto grad_k = torch::matmul(grad_scores.transpose(-2, -1), q);
     auto type_of = [&](const char* key) {
       return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
     };
