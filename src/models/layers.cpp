@@ -32,8 +32,13 @@ torch::ScalarType accumulate_type(const torch::Tensor& x) {
 // x * cos + rotate_half(x) * sin, where rotate_half(x) = [-x2, x1]: rolling x by half its width
 // gives [x2, x1], and the sign sits in the table (sin_signed = [-sin, sin]), so the rotation is
 // four operators instead of seven, with the same values (a negation is exact).
+torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos,
+                     const torch::Tensor& sin_signed) {
+  return x * cos + x.roll(x.size(-1) / 2, -1) * sin_signed;
+}
+
 torch::Tensor apply_rotary(const torch::Tensor& x, const Rotary& rotary) {
-  return x * rotary.cos + x.roll(x.size(-1) / 2, -1) * rotary.sin_signed;
+  return rotate(x, rotary.cos, rotary.sin_signed);
 }
 
 // x [..., d] as rows [N, d], without dispatching an operator when it already is 2-D.
@@ -514,6 +519,24 @@ Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const 
           rotary.sin_signed.unsqueeze(1)};  // [B, 1, T, head_dim]
 }
 
+Rotary with_projection_tables(Rotary rotary, int64_t heads, int64_t kv_heads) {
+  torch::NoGradGuard no_grad;
+  // [B, 1, T, d] -> [B, T, 1, d], over q and k heads, then v's heads: cos 1 and sin 0 give v
+  // back exactly (v * 1 + roll(v) * 0).
+  auto over_heads = [&](const torch::Tensor& table, double v_value) {
+    const auto rows = table.transpose(1, 2);
+    auto sizes = rows.sizes().vec();
+    sizes[2] = heads + kv_heads;
+    auto kept = torch::full({sizes[0], sizes[1], kv_heads, sizes[3]}, v_value, table.options());
+    return torch::cat({rows.expand(sizes), kept}, 2);
+  };
+  rotary.projection_cos = over_heads(rotary.cos, 1.0);
+  rotary.projection_sin_signed = over_heads(rotary.sin_signed, 0.0);
+  rotary.projection_heads = heads;
+  rotary.projection_kv_heads = kv_heads;
+  return rotary;
+}
+
 AttentionImpl::AttentionImpl(const AttentionShape& s)
     : n_heads_(s.n_heads),
       n_kv_heads_(s.n_kv_heads),
@@ -547,6 +570,13 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
   if (x.is_same(memory)) {
     auto qkv = adapted_linear(x, {&q_proj, &k_proj, &v_proj}, lora_, is_training(), qkv_views_)
                    .view({batch, length, qk_heads + n_kv_heads_, head_dim_});
+    if (rotary != nullptr && !normed && rotates_whole_projection(*rotary, length)) {
+      // The same values as rotating q and k after the split (v comes back as it is).
+      auto parts = rotate(qkv, rotary->projection_cos, rotary->projection_sin_signed)
+                       .transpose(1, 2)
+                       .split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 1);
+      return {parts[0], parts[1], parts[2]};
+    }
     // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
     // would write its gradient into a zeroed tensor of the whole size.
     if (rotary != nullptr && !normed) {
@@ -578,6 +608,12 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
   qk = apply_rotary(qk.transpose(1, 2), *rotary);  // q and k in one rotation
   auto parts = qk.split_with_sizes({n_heads_, n_kv_heads_}, 1);
   return {parts[0], parts[1], v};
+}
+
+bool AttentionImpl::rotates_whole_projection(const Rotary& rotary, int64_t length) const {
+  return rotary.projection_cos.defined() && rotary.projection_heads == n_heads_ &&
+         rotary.projection_kv_heads == n_kv_heads_ && rotary.projection_cos.size(1) == length &&
+         rotary.projection_cos.size(-1) == head_dim_;
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& memory,

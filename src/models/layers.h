@@ -88,12 +88,21 @@ struct RopeConfig {
 struct Rotary {
   torch::Tensor cos, sin;
   torch::Tensor sin_signed;  // [-sin, sin] over the two halves: rotate_half's sign folded in
+  // Optional (with_projection_tables): the tables for a self-attention projection as it leaves
+  // its linear layer, [B or 1, T, heads + 2 kv_heads, head_dim], q and k heads rotated and v heads
+  // kept (cos 1, sin 0), so that the layer rotates it whole before splitting it into heads.
+  torch::Tensor projection_cos, projection_sin_signed;
+  int64_t projection_heads = 0, projection_kv_heads = 0;
 };
 // Positions 0..length-1.
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like);
 // Positions [B, T] (int64), e.g. after left padding or with a KV cache.
 Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const RopeConfig& rope,
                         const torch::Tensor& like);
+// `rotary` (per-row tables [B or 1, 1, T, head_dim]) with the projection tables for attention
+// layers of `heads` query and `kv_heads` key/value heads: built once where the tables are reused
+// (the student's training tables), they spare every layer two splits and a transpose each way.
+Rotary with_projection_tables(Rotary rotary, int64_t heads, int64_t kv_heads);
 
 // Which keys each query may attend to. Undefined `allowed`: every key, or with `causal` (square
 // self-attention only) the keys at or before the query, which lets fused kernels skip the mask.
@@ -156,6 +165,9 @@ class AttentionImpl : public torch::nn::Module {
                 const std::shared_ptr<const LoraSettings>& settings);
   // Frozen q/k/v weights moved back to back into one buffer (see pack_frozen_rows).
   void pack_frozen_weights();
+  // Whether self-attention rotates its whole projection with `rotary`'s projection tables: they
+  // are there, for this layer's heads and `length` positions (with_projection_tables).
+  bool rotates_whole_projection(const Rotary& rotary, int64_t length) const;
 
  private:
   struct Heads {

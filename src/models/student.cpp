@@ -251,7 +251,9 @@ const Rotary& StudentImpl::training_rotary(int64_t length, const torch::Tensor& 
   if (!reusable) {
     const auto positions =
         torch::arange(length, torch::TensorOptions(torch::kLong).device(like.device()));
-    rotary_ = rotary_tables_at(positions.unsqueeze(0), arch_.head_dim(), arch_.rope, like);
+    rotary_ = with_projection_tables(
+        rotary_tables_at(positions.unsqueeze(0), arch_.head_dim(), arch_.rope, like),
+        arch_.block.n_heads, arch_.block.n_kv_heads);
   }
   return rotary_;
 }

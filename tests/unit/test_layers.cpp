@@ -180,5 +180,33 @@ TEST(Layers, AttentionRowsWithoutKeysMatchTheComposite) {
   }
 }
 
+// Self-attention that rotates its whole projection with the projection tables (the student's
+// training path) gives what rotating q and k after the split gives, bit for bit, gradients of
+// the input and of every weight included; tables for other head counts are not used.
+TEST(Layers, ProjectionTablesRotateAsTheSplitHeadsDo) {
+  torch::manual_seed(8);
+  Attention attention(64, 4, 2);
+  const auto input = torch::randn({2 * 9, 64});
+  const auto upstream = torch::randn({2 * 9, 64});
+  const auto plain = rotary_tables_at(torch::arange(9).unsqueeze(0), 16, RopeConfig{}, input);
+  auto run = [&](const Rotary& rotary) {
+    attention->zero_grad();
+    const auto x = input.clone().requires_grad_();
+    auto out = attention->forward_rows(x, 2, x, AttentionMask::causal_only(), &rotary);
+    out.backward(upstream);
+    std::vector<torch::Tensor> results{out.detach(), x.grad()};
+    for (const auto& p : attention->parameters()) results.push_back(p.grad().clone());
+    return results;
+  };
+  const auto expected = run(plain);
+  const auto whole = run(with_projection_tables(plain, 4, 2));
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(torch::equal(whole[i], expected[i])) << i;
+  }
+  EXPECT_FALSE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 1), 9));
+  EXPECT_TRUE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 2), 9));
+  EXPECT_FALSE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 2), 8));
+}
+
 }  // namespace
 }  // namespace pride
