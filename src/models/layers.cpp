@@ -594,6 +594,10 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
             .view({batch, length, n_heads_, head_dim_});
     auto kv = adapted_linear(memory, {&k_proj, &v_proj}, lora_, is_training(), kv_views_)
                   .view({memory.size(0), memory.size(1), 2 * n_kv_heads_, head_dim_});
+    if (!normed && rotary == nullptr) {  // keys and values in one transpose
+      auto parts = kv.transpose(1, 2).chunk(2, 1);
+      return {q.transpose(1, 2), parts[0], parts[1]};
+    }
     auto parts = kv.chunk(2, 2);
     k = parts[0];
     v = parts[1];
