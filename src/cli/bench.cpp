@@ -36,6 +36,9 @@ void add_bench_commands(CLI::App& app, CommandTable& table) {
   config_args->add_to(step);
   step->add_flag("--ops", step_options->op_table,
                  "print the counted step's operators one by one, by phase");
+  step->add_option("--ops-sequence", step_options->op_sequence,
+                   "write the counted step's operators in dispatch order to this file (TSV: "
+                   "phase, autograd node, operator), to see which code dispatches them");
   step->add_option("--warmup", step_options->warmup, "untimed steps first (default 3)");
   step->add_option("--iters", step_options->iters, "timed steps (default 20)");
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "data/sample.h"
+#include "io/file_io.h"
 #include "models/flat_state.h"
 #include "models/losses.h"
 #include "models/student.h"
@@ -119,12 +120,20 @@ class BenchStep {
   FlatAdamW adamw_;
 };
 
+// One line per operator, in dispatch order (phase, autograd node, operator), tab-separated.
+void write_op_sequence(const OpCounts& counts, const std::string& path) {
+  std::string text = "phase\tnode\toperator\n";
+  for (const auto& line : counts.sequence) text += line + "\n";
+  replace_file_atomically(path, text);
+}
+
 // Per-phase operators and host syncs of one more step, and, when asked, the operator table.
 nlohmann::json counted_step(BenchStep& bench, const StepBenchOptions& options, std::ostream& out) {
-  OpCounter counter;
+  OpCounter counter(/*record_sequence=*/!options.op_sequence.empty());
   bench.run();
   const OpCounts counts = counter.stop();
   if (options.op_table) out << counts.table(options.op_table_rows);
+  if (!options.op_sequence.empty()) write_op_sequence(counts, options.op_sequence);
   return counts.summary();
 }
 

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <ostream>
 
+#include <string>
 #include "config/config.h"
+
 #include "training/op_counter.h"
 
 namespace pride {
@@ -16,6 +18,7 @@ struct StepBenchOptions {
   int64_t iters = 20;
   bool op_table = false;        // print the operator-by-operator table of the counted step
   size_t op_table_rows = 1000;  // its most frequent operators
+  std::string op_sequence;      // if set: this file gets the counted step's operators in order
 };
 
 // Times forward + all loss terms + backward + a global-norm clip and an AdamW update of the student
@@ -28,7 +31,8 @@ struct StepBenchOptions {
 // reference, seeded alike, reproduces it). Uses torch's current thread count (reported as
 // "threads"). Then counts one more step (training/op_counter.h): "ops" and "host_syncs" per phase,
 // with "flops_per_token" (6N and attention); with options.op_table the operator table goes to `out`
-// before the JSON line. The parameters sit in one flat buffer and take FlatAdamW, as in `pride
+// before the JSON line, and with options.op_sequence the operators in order go to that file
+// (OpCounts::sequence). The parameters sit in one flat buffer and take FlatAdamW, as in `pride
 // train`.
 void run_step_benchmark(const Config& config, const StepBenchOptions& options, std::ostream& out);
 

@@ -23,6 +23,7 @@ std::atomic<int> g_phase{static_cast<int>(OpPhase::kOther)};
 struct CounterState {
   std::mutex mutex;
   std::thread::id owner;
+  bool record_sequence = false;
   OpCounts counts;
 };
 // Never freed: a callback still running on another thread as the counter stops may read it.
@@ -32,6 +33,8 @@ std::atomic<bool> g_active{false};
 // Per thread: how deep inside operators and inside backward nodes the dispatch is.
 thread_local int t_operator_depth = 0;
 thread_local int t_backward_depth = 0;
+// The autograd nodes being run on this thread, innermost last (kept only to record a sequence).
+thread_local std::vector<std::string> t_nodes;
 
 bool is_host_sync(const at::RecordFunction& fn) {
   static const char* const kReadBacks[] = {"aten::_local_scalar_dense",
@@ -64,6 +67,10 @@ void record_operator(const at::RecordFunction& fn, bool top_level) {
     auto& per_phase = counts.by_operator[fn.name()];
     ++per_phase[phase];
     ++counts.ops[phase];
+    if (g_state.record_sequence) {
+      counts.sequence.push_back(fmt::format("{}\t{}\t{}", op_phase_name(OpPhase(phase)),
+                                            t_nodes.empty() ? "" : t_nodes.back(), fn.name()));
+    }
   }
   if (sync) {
     ++counts.host_syncs[phase];
@@ -82,6 +89,9 @@ bool is_backward_node(const at::RecordFunction& fn) {
 std::unique_ptr<at::ObserverContext> on_enter(const at::RecordFunction& fn) {
   if (is_backward_node(fn)) {
     ++t_backward_depth;
+    if (fn.scope() == at::RecordScope::BACKWARD_FUNCTION && g_state.record_sequence) {
+      t_nodes.emplace_back(fn.name());
+    }
     return nullptr;
   }
   if (g_active.load(std::memory_order_relaxed)) record_operator(fn, t_operator_depth == 0);
@@ -90,8 +100,12 @@ std::unique_ptr<at::ObserverContext> on_enter(const at::RecordFunction& fn) {
 }
 
 void on_exit(const at::RecordFunction& fn, at::ObserverContext*) {
-  int& depth = is_backward_node(fn) ? t_backward_depth : t_operator_depth;
+  const bool node = is_backward_node(fn);
+  int& depth = node ? t_backward_depth : t_operator_depth;
   depth = std::max(0, depth - 1);
+  if (node && fn.scope() == at::RecordScope::BACKWARD_FUNCTION && !t_nodes.empty()) {
+    t_nodes.pop_back();
+  }
 }
 
 std::string per_phase_cells(const OpCounts::PerPhase& counts) {
@@ -153,14 +167,16 @@ std::string OpCounts::table(size_t limit) const {
   return text;
 }
 
-OpCounter::OpCounter() {
+OpCounter::OpCounter(bool record_sequence) {
   if (g_active.exchange(true)) fail("op counter: another counter is already running");
   {
     std::lock_guard<std::mutex> lock(g_state.mutex);
     g_state.counts = OpCounts{};
     g_state.owner = std::this_thread::get_id();
+    g_state.record_sequence = record_sequence;
   }
   t_operator_depth = t_backward_depth = 0;
+  t_nodes.clear();
   handle_ = at::addGlobalCallback(
       at::RecordFunctionCallback(on_enter, on_exit)
           .needsInputs(true)

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace pride {
 
@@ -40,6 +41,9 @@ struct OpCounts {
   PerPhase ops{};                               // their totals per phase
   PerPhase host_syncs{};
   std::map<std::string, int64_t> sync_operators;  // which operators synchronised, how often
+  // With OpCounter(/*record_sequence=*/true): every top-level operator in dispatch order, as
+  // "phase<TAB>autograd node (backward only)<TAB>operator": what attributes a count to the code.
+  std::vector<std::string> sequence;
 
   int64_t total_ops() const;
   int64_t total_host_syncs() const;
@@ -52,7 +56,7 @@ struct OpCounts {
 // Counts from construction until stop() (or destruction). One counter at a time per process.
 class OpCounter {
  public:
-  OpCounter();
+  explicit OpCounter(bool record_sequence = false);
   ~OpCounter();
   OpCounter(const OpCounter&) = delete;
   OpCounter& operator=(const OpCounter&) = delete;
