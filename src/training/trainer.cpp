@@ -300,7 +300,7 @@ class Trainer {
   }
   bool mmd_on() const { return pride_objective() && config_.loss.mmd_weight > 0; }
   bool emotion_kd_on() const { return pride_objective() && config_.loss.emotion_kd_weight > 0; }
-  int64_t num_terms() const { return dpo() ? kNumDpoTerms : kNumTerms; }
+  int64_t num_terms() const { return dpo() ? int64_t{kNumDpoTerms} : int64_t{kNumTerms}; }
 
   void announce(ProgressPrinter& progress, int64_t start) const {
     progress.note(fmt::format(
