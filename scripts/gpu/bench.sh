@@ -217,12 +217,14 @@ grep -q '"train.activation_checkpointing"' src/config/config.cpp && later_featur
 
 # --- 7b. operators per step and the auto micro-batch (issue 22) ----------------------------------
 # The operator count of one bench step at gpu-125m shapes (the bench runs on the CPU; on LibTorch
-# 2.x the fused attention and RMSNorm count differently from 1.13), then gpu-125m bf16 with
+# 2.x the fused attention and RMSNorm count differently from 1.13), with every operator in order
+# in ops-gpu-125m-sequence.tsv (phase, autograd node, operator) to attribute it, then gpu-125m bf16 with
 # train.micro_batch_size=auto (the probe's choice in its log) and train.count_ops.
 ops_and_auto() {
   local name=pride-gpu-125m-bf16-auto sampler ops_shape=(--set model.vocab_size=16384)
   [[ $cpu == 1 ]] && ops_shape=("${shape_sets[@]}")
-  phase ops-gpu-125m 300 "$pride" bench step --config configs/gpu-125m.yaml "${ops_shape[@]}" --ops
+  phase ops-gpu-125m 300 "$pride" bench step --config configs/gpu-125m.yaml "${ops_shape[@]}" --ops \
+    --ops-sequence "$logs/ops-gpu-125m-sequence.tsv"
   grep -aE '^(operator|all operators|host syncs)' "$logs/ops-gpu-125m.log" | sed 's/^/   /'
   sampler=$(sample_memory "$name")
   phase "$name" 200 "$pride" train --config configs/gpu-125m.yaml "${common[@]}" \
