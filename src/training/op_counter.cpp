@@ -23,7 +23,7 @@ std::atomic<int> g_phase{static_cast<int>(OpPhase::kOther)};
 struct CounterState {
   std::mutex mutex;
   std::thread::id owner;
-  bool record_sequence = false;
+  std::atomic<bool> record_sequence{false};  // read by the callbacks without the lock
   OpCounts counts;
 };
 // Never freed: a callback still running on another thread as the counter stops may read it.
