@@ -195,18 +195,46 @@ torch::Tensor stacked_linear(const torch::Tensor& x,
 }
 
 #if !PRIDE_TORCH_HAS_RMS_NORM
+// The constants that make RMSNorm's mean(x^2) + eps over rows [N, D] one product,
+// addmm(eps, x^2, column): the column 1/D [D, 1] and eps [1, 1], made once per width, eps, type
+// and device on each thread.
+struct MeanSquareConstants {
+  torch::Tensor column, eps;
+};
+const MeanSquareConstants& mean_square_constants(int64_t width, double eps,
+                                                 const torch::TensorOptions& options) {
+  using Key = std::tuple<int64_t, double, torch::ScalarType, std::string>;
+  thread_local std::map<Key, MeanSquareConstants> cache;
+  auto& constants = cache[{width, eps, options.dtype().toScalarType(), options.device().str()}];
+  if (!constants.column.defined()) {
+    constants = {torch::full({width, 1}, 1.0 / double(width), options),
+                 torch::full({1, 1}, eps, options)};
+  }
+  return constants;
+}
+
 // RMSNorm on LibTorch before 2.4 (no at::rms_norm), for x and weight of one type, float or double:
 // y = x * r * weight, r = rsqrt(mean(x^2) + eps), with its gradient written out as one formula.
 // Autograd through the composite records 16 operators in backward and hands x two gradient parts
 // (one through the product, one through x^2) that the residual stream then sums with another add;
-// this records 7 and returns one. It rounds differently from autograd's chain (same value within
-// float rounding; tests/unit/test_layers.cpp holds it to a double-precision reference).
+// this records 6 and returns one. Over rows [N, D] (the blocks' layout) mean(x^2) + eps is one
+// addmm. It rounds differently from autograd's chain (the same value within float rounding;
+// tests/unit/test_layers.cpp holds it to a double-precision reference).
+// `weight_column`: the weight as a column [D, 1] (a view the module keeps across steps).
 struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& weight, double eps) {
-    auto inv_rms = torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps);
+                               const torch::Tensor& weight, double eps,
+                               const torch::Tensor& weight_column) {
+    torch::Tensor mean_square;  // mean(x^2) + eps, [..., 1]
+    if (x.dim() == 2) {
+      const auto& constants = mean_square_constants(x.size(1), eps, x.options());
+      mean_square = torch::addmm(constants.eps, x.pow(2), constants.column);
+    } else {
+      mean_square = x.pow(2).mean(-1, /*keepdim=*/true) + eps;
+    }
+    auto inv_rms = torch::rsqrt(mean_square);
     auto normed = x * inv_rms;
-    ctx->save_for_backward({weight, inv_rms, normed});
+    ctx->save_for_backward({weight, inv_rms, normed, weight_column});
     return normed * weight;
   }
 
@@ -214,16 +242,20 @@ struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &weight = saved[0], &inv_rms = saved[1], &normed = saved[2];
+    const auto& weight_column = saved[3];
     const auto& grad = grads[0];
     std::vector<int64_t> leading(normed.dim() - 1);
     std::iota(leading.begin(), leading.end(), 0);
-    auto grad_weight = (grad * normed).sum(leading);
+    const auto grad_times_normed = grad * normed;
+    auto grad_weight = grad_times_normed.sum(leading);
     auto grad_normed = grad * weight;
     // d/dx of normed = x * r: r * (grad_normed - normed * mean(grad_normed * normed)), the second
-    // term being r's own dependence on x (dr/dx = -r^3 x / D).
-    auto projection = (grad_normed * normed).mean(-1, /*keepdim=*/true);
-    auto grad_x = torch::addcmul(grad_normed, normed, projection, /*value=*/-1) * inv_rms;
-    return {grad_x, grad_weight, torch::Tensor()};
+    // term being r's own dependence on x (dr/dx = -r^3 x / D); sum(grad_normed * normed) over a
+    // row is (grad * normed) . weight, one product.
+    const auto row_sums = torch::matmul(grad_times_normed, weight_column);
+    const double width = double(normed.size(-1));
+    auto grad_x = torch::addcmul(grad_normed, normed, row_sums, /*value=*/-1.0 / width) * inv_rms;
+    return {grad_x, grad_weight, torch::Tensor(), torch::Tensor()};
   }
 };
 #endif
@@ -496,13 +528,27 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 #else
   // On 1.13 the composite with its gradient written out (RMSNormFunction), where the types allow.
   if (x.scalar_type() == weight_.scalar_type() && x.scalar_type() == accumulate_type(x)) {
-    return RMSNormFunction::apply(x, weight_, eps_);
+    return RMSNormFunction::apply(x, weight_, eps_, weight_column());
   }
   const auto wide = as_type(x, accumulate_type(x));
   auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
   return as_type(normed, x.scalar_type()) * weight_;
 #endif
 }
+
+#if !PRIDE_TORCH_HAS_RMS_NORM
+const torch::Tensor& RMSNormImpl::weight_column() {
+  const bool current = weight_column_.defined() &&
+                       weight_column_.data_ptr() == weight_.data_ptr() &&
+                       weight_column_.size(0) == weight_.size(0) &&
+                       weight_column_.scalar_type() == weight_.scalar_type() &&
+                       weight_column_.device() == weight_.device();
+  // Of the detached weight: read in backward only, never differentiated, and outside autograd's
+  // view tracking (the optimizer updates the weight in place between uses).
+  if (!current) weight_column_ = weight_.detach().view({-1, 1});
+  return weight_column_;
+}
+#endif
 
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like) {
   RopeConfig rope;

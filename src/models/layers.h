@@ -70,8 +70,13 @@ class RMSNormImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
+  // The weight as a column [D, 1] for the written-out gradient on LibTorch 1.13, kept across
+  // steps while it still views the weight (no operator per call).
+  const torch::Tensor& weight_column();
+
   torch::Tensor weight_;
   double eps_;
+  torch::Tensor weight_column_;
 };
 TORCH_MODULE(RMSNorm);
 
