@@ -243,16 +243,29 @@ torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
   return (kernel * mmd_weights(n, m, kernel.options())).sum();
 }
 
+LossTerms<double> loss_weights(const Config& config) {
+  const LossConfig& w = config.loss;
+  return {w.ce_weight,      w.rkl_weight,        w.mmd_weight,
+          w.emotion_weight, w.emotion_kd_weight, config.pi.align_weight};
+}
+
+double weighted_loss(const Config& config, const LossTerms<double>& terms) {
+  const auto w = loss_weights(config);
+  double loss = terms.ce * w.ce + terms.rkl * w.rkl + terms.mmd * w.mmd +
+                terms.emotion * w.emotion + terms.pi_align * w.pi_align;
+  if (w.emotion_kd > 0) loss = loss + terms.emotion_kd * w.emotion_kd;
+  return loss;
+}
+
 torch::Tensor weighted_loss(const Config& config, const LossTerms<torch::Tensor>& sums,
                             const LossTerms<double>& scales) {
-  const LossConfig& w = config.loss;
+  const auto w = loss_weights(config);
   std::vector<torch::Tensor> terms{sums.ce, sums.rkl, sums.mmd, sums.emotion, sums.pi_align};
-  std::vector<double> coefficients{w.ce_weight * scales.ce, w.rkl_weight * scales.rkl,
-                                   w.mmd_weight * scales.mmd, w.emotion_weight * scales.emotion,
-                                   config.pi.align_weight * scales.pi_align};
-  if (w.emotion_kd_weight > 0) {
+  std::vector<double> coefficients{w.ce * scales.ce, w.rkl * scales.rkl, w.mmd * scales.mmd,
+                                   w.emotion * scales.emotion, w.pi_align * scales.pi_align};
+  if (w.emotion_kd > 0) {
     terms.push_back(sums.emotion_kd);
-    coefficients.push_back(w.emotion_kd_weight * scales.emotion_kd);
+    coefficients.push_back(w.emotion_kd * scales.emotion_kd);
   }
   const auto stacked = torch::stack(terms);
   const auto weights =

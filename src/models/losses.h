@@ -93,16 +93,13 @@ struct LossTerms {
   T ce, rkl, mmd, emotion, emotion_kd, pi_align;
 };
 
+// Each term's weight in the objective: loss.ce_weight, rkl_weight, mmd_weight, emotion_weight,
+// emotion_kd_weight and pi.align_weight (docs/method.md, "Total loss").
+LossTerms<double> loss_weights(const Config& config);
+
 // loss = ce_weight*CE + rkl_weight*RKL + mmd_weight*MMD^2 + emotion_weight*CE_emo
-//        + emotion_kd_weight*KD_emo + pi.align_weight*align   (docs/method.md, "Total loss").
-template <typename T>
-T weighted_loss(const Config& config, const LossTerms<T>& terms) {
-  const LossConfig& w = config.loss;
-  T loss = terms.ce * w.ce_weight + terms.rkl * w.rkl_weight + terms.mmd * w.mmd_weight +
-           terms.emotion * w.emotion_weight + terms.pi_align * config.pi.align_weight;
-  if (w.emotion_kd_weight > 0) loss = loss + terms.emotion_kd * w.emotion_kd_weight;
-  return loss;
-}
+//        + emotion_kd_weight*KD_emo + pi.align_weight*align, from the terms' values.
+double weighted_loss(const Config& config, const LossTerms<double>& terms);
 
 // weighted_loss of the terms' unnormalised sums (0-dim tensors of one type), each normalised by
 // its `scales` entry: one dot product with coefficients weight * scale multiplied on the host, so

@@ -612,7 +612,7 @@ class Trainer {
     const double align = packed[kAlign].item<double>() / counts.samples;
     const double mmd_value = packed[kNumTerms].item<double>();
     const double loss =
-        weighted_loss<double>(config_, {ce, rkl, mmd_value, emotion, emotion_kd, align});
+        weighted_loss(config_, LossTerms<double>{ce, rkl, mmd_value, emotion, emotion_kd, align});
     return {{"loss", loss},
             {"ce", ce},
             {"rkl", rkl},
