@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "util/error.h"
+#include "util/tensor_constants.h"
 #include "util/torch_compat.h"
 
 namespace pride {
@@ -136,15 +137,24 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     const auto rows_grad = as_rows(grad);
     const auto rows_x = as_rows(x);
     auto views = ctx->saved_data["views"].toCapsule();
-    const auto into = grads_to_add_into(ctx->saved_data["weights"].toTensorVector(),
-                                        x.scalar_type(), static_cast<StackedViews&>(*views).grads);
+    const auto into =
+        grads_to_add_into(ctx->saved_data["weights"].toTensorVector(), x.scalar_type());
+    const auto adjacent = into.empty()
+                              ? torch::Tensor()
+                              : adjacent_rows(into, static_cast<StackedViews&>(*views).grads);
     if (!ctx->needs_input_grad({{1, 1 + rows.size()}})) {
       // Frozen weights (model.freeze, LoRA's base): no product whose result autograd would drop.
       out.resize(out.size() + rows.size());
-    } else if (into.defined()) {
-      // Added where AccumulateGrad would add it (one addmm_ instead of an mm, a split and an add_
-      // per layer); onto a zeroed .grad the same values as the mm.
-      into.addmm_(rows_grad.t(), rows_x);
+    } else if (!into.empty()) {
+      // Added where AccumulateGrad would add it, onto a zeroed .grad the same values as the mm:
+      // one addmm_ where the .grads lie back to back (in the flat buffer, the layers of one
+      // module), else one multi-tensor add_ of the product's parts (layers of several modules),
+      // instead of an mm, a split and autograd's add_ per layer.
+      if (adjacent.defined()) {
+        adjacent.addmm_(rows_grad.t(), rows_x);
+      } else {
+        torch::_foreach_add_(into, rows_grad.t().mm(rows_x).split_with_sizes(rows));
+      }
       out.resize(out.size() + rows.size());  // undefined: nothing left for autograd to add
     } else {
       split(rows_grad.t().mm(rows_x));  // [out, in]
@@ -159,11 +169,10 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     return out;
   }
 
-  // The stacked weights' .grad as one [rows, in] tensor when backward may add their gradient there
-  // itself (compat::will_add_into_grad) and they lie back to back in one buffer, as in the
-  // trainer's flat gradient buffer; else undefined. `type`: the type the products ran in.
-  static torch::Tensor grads_to_add_into(const std::vector<torch::Tensor>& weights,
-                                         torch::ScalarType type, torch::Tensor& cached) {
+  // The stacked weights' .grad tensors when backward may add their gradient there itself
+  // (compat::will_add_into_grad) in `type`, the type the products ran in; else none.
+  static std::vector<torch::Tensor> grads_to_add_into(const std::vector<torch::Tensor>& weights,
+                                                      torch::ScalarType type) {
     std::vector<torch::Tensor> grads;
     for (const auto& weight : weights) {
       if (!compat::will_add_into_grad(weight)) return {};
@@ -171,7 +180,7 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
       if (grad.scalar_type() != type || !grad.sizes().equals(weight.sizes())) return {};
       grads.push_back(grad);
     }
-    return adjacent_rows(grads, cached);
+    return grads;
   }
 };
 
@@ -179,7 +188,7 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
 // (names, initialisation, checkpoint and Hugging Face layouts). `views`: the stacking module's,
 // kept across steps (none: built for this call).
 torch::Tensor stacked_linear(const torch::Tensor& x,
-                             std::initializer_list<const torch::nn::Linear*> layers,
+                             const std::vector<const torch::nn::Linear*>& layers,
                              c10::intrusive_ptr<StackedViews> views = {}) {
   std::vector<torch::Tensor> weights, biases;
   for (const auto* layer : layers) {
@@ -195,22 +204,17 @@ torch::Tensor stacked_linear(const torch::Tensor& x,
 }
 
 #if !PRIDE_TORCH_HAS_RMS_NORM
-// The constants that make RMSNorm's mean(x^2) + eps over rows [N, D] one product,
-// addmm(eps, x^2, column): the column 1/D [D, 1] and eps [1, 1], made once per width, eps, type
-// and device on each thread.
-struct MeanSquareConstants {
-  torch::Tensor column, eps;
-};
-const MeanSquareConstants& mean_square_constants(int64_t width, double eps,
-                                                 const torch::TensorOptions& options) {
-  using Key = std::tuple<int64_t, double, torch::ScalarType, std::string>;
-  thread_local std::map<Key, MeanSquareConstants> cache;
-  auto& constants = cache[{width, eps, options.dtype().toScalarType(), options.device().str()}];
-  if (!constants.column.defined()) {
-    constants = {torch::full({width, 1}, 1.0 / double(width), options),
-                 torch::full({1, 1}, eps, options)};
-  }
-  return constants;
+// A column [n, 1] or a row [1, n] filled with `value`, made once per thread: with them RMSNorm's
+// reductions over rows [N, D] are products (addmm), one operator each.
+const torch::Tensor& filled_column(int64_t n, double value, const torch::TensorOptions& options) {
+  return per_thread_constant(std::make_tuple(n, value, placement_of(options)), [&] {
+    return torch::full({n, 1}, value, options);
+  });
+}
+const torch::Tensor& ones_row(int64_t n, const torch::TensorOptions& options) {
+  return per_thread_constant(std::make_tuple(n, placement_of(options)), [&] {
+    return torch::ones({1, n}, options);
+  });
 }
 
 // RMSNorm on LibTorch before 2.4 (no at::rms_norm), for x and weight of one type, float or double:
@@ -218,44 +222,84 @@ const MeanSquareConstants& mean_square_constants(int64_t width, double eps,
 // Autograd through the composite records 16 operators in backward and hands x two gradient parts
 // (one through the product, one through x^2) that the residual stream then sums with another add;
 // this records 6 and returns one. Over rows [N, D] (the blocks' layout) mean(x^2) + eps is one
-// addmm. It rounds differently from autograd's chain (the same value within float rounding;
+// addmm, and the weight's gradient, a sum over rows, is one addmm_ straight into its .grad when
+// autograd would add it there (compat::will_add_into_grad), instead of a sum and autograd's add_.
+// It rounds differently from autograd's chain (the same value within float rounding;
 // tests/unit/test_layers.cpp holds it to a double-precision reference).
-// `weight_column`: the weight as a column [D, 1] (a view the module keeps across steps).
+// `views`: the module's weight as a column [D, 1] (weights) and its .grad as a row [1, D]
+// (grads), kept across steps.
 struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, double eps,
-                               const torch::Tensor& weight_column) {
+                               c10::intrusive_ptr<StackedViews> views) {
     torch::Tensor mean_square;  // mean(x^2) + eps, [..., 1]
     if (x.dim() == 2) {
-      const auto& constants = mean_square_constants(x.size(1), eps, x.options());
-      mean_square = torch::addmm(constants.eps, x.pow(2), constants.column);
+      const auto width = x.size(1);
+      mean_square = torch::addmm(filled_column(1, eps, x.options()), x.pow(2),
+                                 filled_column(width, 1.0 / double(width), x.options()));
     } else {
       mean_square = x.pow(2).mean(-1, /*keepdim=*/true) + eps;
     }
     auto inv_rms = torch::rsqrt(mean_square);
     auto normed = x * inv_rms;
-    ctx->save_for_backward({weight, inv_rms, normed, weight_column});
+    ctx->save_for_backward({inv_rms, normed});
+    ctx->saved_data["weight"] = weight;  // the parameter itself, whose .grad backward may fill
+    ctx->saved_data["views"] = c10::IValue::make_capsule(std::move(views));
     return normed * weight;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &weight = saved[0], &inv_rms = saved[1], &normed = saved[2];
-    const auto& weight_column = saved[3];
+    const auto &inv_rms = saved[0], &normed = saved[1];
+    const auto weight = ctx->saved_data["weight"].toTensor();
+    auto& views = static_cast<StackedViews&>(*ctx->saved_data["views"].toCapsule());
     const auto& grad = grads[0];
-    std::vector<int64_t> leading(normed.dim() - 1);
-    std::iota(leading.begin(), leading.end(), 0);
     const auto grad_times_normed = grad * normed;
-    auto grad_weight = grad_times_normed.sum(leading);
+    torch::Tensor grad_weight;
+    const auto& into = grad_row(weight, normed, views.grads);
+    if (into.defined()) {
+      into.addmm_(ones_row(normed.size(0), normed.options()), grad_times_normed);
+    } else {
+      std::vector<int64_t> leading(normed.dim() - 1);
+      std::iota(leading.begin(), leading.end(), 0);
+      grad_weight = grad_times_normed.sum(leading);
+    }
     auto grad_normed = grad * weight;
     // d/dx of normed = x * r: r * (grad_normed - normed * mean(grad_normed * normed)), the second
     // term being r's own dependence on x (dr/dx = -r^3 x / D); sum(grad_normed * normed) over a
     // row is (grad * normed) . weight, one product.
-    const auto row_sums = torch::matmul(grad_times_normed, weight_column);
+    const auto row_sums = torch::matmul(grad_times_normed, column_of(weight, views.weights));
     const double width = double(normed.size(-1));
     auto grad_x = torch::addcmul(grad_normed, normed, row_sums, /*value=*/-1.0 / width) * inv_rms;
     return {grad_x, grad_weight, torch::Tensor(), torch::Tensor()};
+  }
+
+  // The weight as a column [D, 1], of the detached weight (read only, and outside autograd's view
+  // tracking: the optimizer updates the weight in place between uses); `cached` while current.
+  static const torch::Tensor& column_of(const torch::Tensor& weight, torch::Tensor& cached) {
+    if (!cached.defined() || cached.data_ptr() != weight.data_ptr() ||
+        cached.size(0) != weight.size(0) || cached.scalar_type() != weight.scalar_type() ||
+        cached.device() != weight.device()) {
+      cached = weight.detach().view({-1, 1});
+    }
+    return cached;
+  }
+
+  // The weight's .grad as a row [1, D] when backward may add the gradient of rows `normed`
+  // [N, D] there itself; else undefined. `cached` while it views that .grad.
+  static const torch::Tensor& grad_row(const torch::Tensor& weight, const torch::Tensor& normed,
+                                       torch::Tensor& cached) {
+    static const torch::Tensor none;
+    if (normed.dim() != 2 || !compat::will_add_into_grad(weight)) return none;
+    const auto& grad = weight.grad();
+    if (grad.scalar_type() != normed.scalar_type() || !grad.is_contiguous()) return none;
+    if (!cached.defined() || !cached.is_alias_of(grad) || cached.data_ptr() != grad.data_ptr() ||
+        cached.size(1) != grad.numel()) {
+      torch::NoGradGuard no_grad;
+      cached = grad.view({1, -1});
+    }
+    return cached;
   }
 };
 #endif
@@ -309,10 +353,9 @@ torch::Tensor grouped_rows(const torch::Tensor& x, int64_t rep) {
 // The causal mask of `rep` groups of t query rows over t keys, [rep * t, t], true above each
 // group's diagonal: built once per shape and device on each thread.
 const torch::Tensor& grouped_future_mask(int64_t t, int64_t rep, const torch::Device& device) {
-  thread_local std::map<std::tuple<int64_t, int64_t, std::string>, torch::Tensor> masks;
-  torch::Tensor& mask = masks[{t, rep, device.str()}];
-  if (!mask.defined()) mask = grouped_rows(compat::causal_future_mask(t, device), rep);
-  return mask;
+  return per_thread_constant(std::make_tuple(t, rep, device.str()), [&] {
+    return grouped_rows(compat::causal_future_mask(t, device), rep);
+  });
 }
 
 // LibTorch before 2.0 has no fused attention: softmax(q k^T / sqrt(d) + mask) v is math, and
@@ -528,27 +571,13 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 #else
   // On 1.13 the composite with its gradient written out (RMSNormFunction), where the types allow.
   if (x.scalar_type() == weight_.scalar_type() && x.scalar_type() == accumulate_type(x)) {
-    return RMSNormFunction::apply(x, weight_, eps_, weight_column());
+    return RMSNormFunction::apply(x, weight_, eps_, views_);
   }
   const auto wide = as_type(x, accumulate_type(x));
   auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
   return as_type(normed, x.scalar_type()) * weight_;
 #endif
 }
-
-#if !PRIDE_TORCH_HAS_RMS_NORM
-const torch::Tensor& RMSNormImpl::weight_column() {
-  const bool current = weight_column_.defined() &&
-                       weight_column_.data_ptr() == weight_.data_ptr() &&
-                       weight_column_.size(0) == weight_.size(0) &&
-                       weight_column_.scalar_type() == weight_.scalar_type() &&
-                       weight_column_.device() == weight_.device();
-  // Of the detached weight: read in backward only, never differentiated, and outside autograd's
-  // view tracking (the optimizer updates the weight in place between uses).
-  if (!current) weight_column_ = weight_.detach().view({-1, 1});
-  return weight_column_;
-}
-#endif
 
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like) {
   RopeConfig rope;
@@ -604,49 +633,33 @@ AttentionImpl::AttentionImpl(const AttentionShape& s)
   }
 }
 
-// Queries, keys and values [B, heads, T, head_dim], rotated when rotary tables are given. Self-
-// attention projects q, k and v in one product and rotates q and k together; attention over
-// another sequence projects k and v in one.
+// Self-attention projects q, k and v in one product and rotates q and k together.
 AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batch,
-                                            const torch::Tensor& memory, const Rotary* rotary) {
+                                            const Rotary* rotary) {
   const int64_t qk_heads = n_heads_ + n_kv_heads_;
   const int64_t length = rows_of(x) / batch;
   const bool normed = !q_norm.is_empty();
+  auto qkv = adapted_linear(x, {&q_proj, &k_proj, &v_proj}, lora_, is_training(), qkv_views_)
+                 .view({batch, length, qk_heads + n_kv_heads_, head_dim_});
+  if (rotary != nullptr && !normed && rotates_whole_projection(*rotary, length)) {
+    // The same values as rotating q and k after the split (v comes back as it is).
+    auto parts = rotate(qkv, rotary->projection_cos, rotary->projection_sin_signed)
+                     .transpose(1, 2)
+                     .split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 1);
+    return {parts[0], parts[1], parts[2]};
+  }
+  // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
+  // would write its gradient into a zeroed tensor of the whole size.
   torch::Tensor q, k, v, qk;  // qk: q and k side by side, [B, T, heads + kv heads, head_dim]
-  if (x.is_same(memory)) {
-    auto qkv = adapted_linear(x, {&q_proj, &k_proj, &v_proj}, lora_, is_training(), qkv_views_)
-                   .view({batch, length, qk_heads + n_kv_heads_, head_dim_});
-    if (rotary != nullptr && !normed && rotates_whole_projection(*rotary, length)) {
-      // The same values as rotating q and k after the split (v comes back as it is).
-      auto parts = rotate(qkv, rotary->projection_cos, rotary->projection_sin_signed)
-                       .transpose(1, 2)
-                       .split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 1);
-      return {parts[0], parts[1], parts[2]};
-    }
-    // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
-    // would write its gradient into a zeroed tensor of the whole size.
-    if (rotary != nullptr && !normed) {
-      auto parts = qkv.split_with_sizes({qk_heads, n_kv_heads_}, 2);
-      qk = parts[0];
-      v = parts[1];
-    } else {
-      auto parts = qkv.split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 2);
-      q = parts[0];
-      k = parts[1];
-      v = parts[2];
-    }
-  } else {
-    q = adapted_linear(x, {&q_proj}, lora_, is_training())
-            .view({batch, length, n_heads_, head_dim_});
-    auto kv = adapted_linear(memory, {&k_proj, &v_proj}, lora_, is_training(), kv_views_)
-                  .view({memory.size(0), memory.size(1), 2 * n_kv_heads_, head_dim_});
-    if (!normed && rotary == nullptr) {  // keys and values in one transpose
-      auto parts = kv.transpose(1, 2).chunk(2, 1);
-      return {q.transpose(1, 2), parts[0], parts[1]};
-    }
-    auto parts = kv.chunk(2, 2);
-    k = parts[0];
+  if (rotary != nullptr && !normed) {
+    auto parts = qkv.split_with_sizes({qk_heads, n_kv_heads_}, 2);
+    qk = parts[0];
     v = parts[1];
+  } else {
+    auto parts = qkv.split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 2);
+    q = parts[0];
+    k = parts[1];
+    v = parts[2];
   }
   if (normed) {
     q = q_norm(q);
@@ -658,6 +671,50 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
   qk = apply_rotary(qk.transpose(1, 2), *rotary);  // q and k in one rotation
   auto parts = qk.split_with_sizes({n_heads_, n_kv_heads_}, 1);
   return {parts[0], parts[1], v};
+}
+
+AttentionImpl::Heads AttentionImpl::project_queries(const torch::Tensor& x, int64_t batch,
+                                                    const KeyValues& memory, const Rotary* rotary) {
+  auto q = adapted_linear(x, {&q_proj}, lora_, is_training())
+               .view({batch, rows_of(x) / batch, n_heads_, head_dim_});
+  if (!q_norm.is_empty()) q = q_norm(q);
+  q = q.transpose(1, 2);
+  if (rotary == nullptr) return {q, memory.keys, memory.values};
+  return {apply_rotary(q, *rotary), apply_rotary(memory.keys, *rotary), memory.values};
+}
+
+std::vector<AttentionImpl::KeyValues> AttentionImpl::project_memory(
+    const std::vector<AttentionImpl*>& layers, const torch::Tensor& memory) {
+  if (memory.dim() != 3) fail("attention: memory must be [B, M, d], got {}", memory.sizes());
+  const auto& first = *layers.at(0);
+  bool adapted = false;
+  std::vector<const torch::nn::Linear*> projections;
+  for (const auto* layer : layers) {
+    if (layer->n_kv_heads_ != first.n_kv_heads_ || layer->head_dim_ != first.head_dim_) {
+      fail("attention: layers projecting one memory together need one kv_heads and head_dim");
+    }
+    adapted = adapted || !layer->lora_.of_layer.empty();
+    projections.insert(projections.end(), {&layer->k_proj, &layer->v_proj});
+  }
+  std::vector<KeyValues> projected;
+  if (layers.size() > 1 && adapted) {  // each layer with its own adapters
+    for (auto* layer : layers) projected.push_back(project_memory({layer}, memory)[0]);
+    return projected;
+  }
+  const auto all = layers.size() == 1
+                       ? adapted_linear(memory, {&first.k_proj, &first.v_proj}, first.lora_,
+                                        first.is_training(), first.kv_views_)
+                       : stacked_linear(memory, projections);
+  // [B, M, layers * 2 kv_heads * head_dim] -> 2 * layers parts [B, kv_heads, M, head_dim]: each
+  // layer's keys, then its values, in one transpose and one split.
+  const auto parts = all.view({memory.size(0), memory.size(1), -1, first.head_dim_})
+                         .transpose(1, 2)
+                         .chunk(2 * int64_t(layers.size()), 1);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto& norm = layers[i]->k_norm;
+    projected.push_back({norm.is_empty() ? parts[2 * i] : norm(parts[2 * i]), parts[2 * i + 1]});
+  }
+  return projected;
 }
 
 bool AttentionImpl::rotates_whole_projection(const Rotary& rotary, int64_t length) const {
@@ -675,7 +732,21 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
 torch::Tensor AttentionImpl::forward_rows(const torch::Tensor& x, int64_t batch,
                                           const torch::Tensor& memory, const AttentionMask& mask,
                                           const Rotary* rotary, KVCache* cache) {
-  auto [q, k, v] = project(x, batch, memory, rotary);
+  return attend(x, batch,
+                x.is_same(memory)
+                    ? project(x, batch, rotary)
+                    : project_queries(x, batch, project_memory({this}, memory)[0], rotary),
+                mask, cache);
+}
+
+torch::Tensor AttentionImpl::forward_rows(const torch::Tensor& x, int64_t batch,
+                                          const KeyValues& memory, const AttentionMask& mask) {
+  return attend(x, batch, project_queries(x, batch, memory, nullptr), mask, nullptr);
+}
+
+torch::Tensor AttentionImpl::attend(const torch::Tensor& x, int64_t batch, Heads heads,
+                                    const AttentionMask& mask, KVCache* cache) {
+  auto& [q, k, v] = heads;
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
   auto out = scaled_dot_product(q, k, v, mask).transpose(1, 2);  // [B, T, heads, head_dim]
   const int64_t width = n_heads_ * head_dim_;
@@ -757,19 +828,22 @@ DecoderLayerImpl::DecoderLayerImpl(const BlockShape& s) {
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionMask& self_mask,
                                         const Rotary& rotary, const torch::Tensor& memory,
                                         const AttentionMask& memory_mask, KVCache* cache) {
-  return forward_rows(x.reshape({-1, x.size(-1)}), x.size(0), self_mask, rotary, memory,
+  const auto projected = cross_attn.is_empty() || !memory.defined()
+                             ? AttentionImpl::KeyValues{}
+                             : AttentionImpl::project_memory({cross_attn.get()}, memory)[0];
+  return forward_rows(x.reshape({-1, x.size(-1)}), x.size(0), self_mask, rotary, projected,
                       memory_mask, cache)
       .view(x.sizes());
 }
 
 torch::Tensor DecoderLayerImpl::forward_rows(torch::Tensor x, int64_t batch,
                                              const AttentionMask& self_mask, const Rotary& rotary,
-                                             const torch::Tensor& memory,
+                                             const AttentionImpl::KeyValues& memory,
                                              const AttentionMask& memory_mask, KVCache* cache) {
   auto h = input_layernorm(x);
   x = x + self_attn->forward_rows(h, batch, h, self_mask, &rotary, cache);
   if (!cross_attn.is_empty()) {
-    if (!memory.defined()) fail("decoder layer: the cross-attention needs a memory");
+    if (!memory.keys.defined()) fail("decoder layer: the cross-attention needs a memory");
     x = x + cross_attn->forward_rows(cross_attn_layernorm(x), batch, memory, memory_mask);
   }
   return x + mlp(post_attention_layernorm(x));

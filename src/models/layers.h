@@ -70,13 +70,11 @@ class RMSNormImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  // The weight as a column [D, 1] for the written-out gradient on LibTorch 1.13, kept across
-  // steps while it still views the weight (no operator per call).
-  const torch::Tensor& weight_column();
-
   torch::Tensor weight_;
   double eps_;
-  torch::Tensor weight_column_;
+  // For the written-out gradient on LibTorch before 2.4: views of the weight and its .grad kept
+  // across steps (no operator per call).
+  c10::intrusive_ptr<StackedViews> views_ = c10::make_intrusive<StackedViews>();
 };
 TORCH_MODULE(RMSNorm);
 
@@ -165,6 +163,19 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward_rows(const torch::Tensor& x, int64_t batch, const torch::Tensor& memory,
                              const AttentionMask& mask, const Rotary* rotary = nullptr,
                              KVCache* cache = nullptr);
+  // A memory's keys and values [B, kv_heads, M, head_dim], as cross-attention reads them.
+  struct KeyValues {
+    torch::Tensor keys, values;
+  };
+  // The keys and values of `memory` [B, M, d] for each of `layers` (of one kv_heads and head_dim):
+  // one product for all of them where they have no LoRA adapters on k_proj and v_proj, instead of
+  // a product, a reshape and a split per layer each way (the student's blocks all read one
+  // memory). The weights are joined by a copy unless they lie back to back.
+  static std::vector<KeyValues> project_memory(const std::vector<AttentionImpl*>& layers,
+                                               const torch::Tensor& memory);
+  // Cross-attention over a memory projected by project_memory: x [batch * T, d] -> [batch * T, d].
+  torch::Tensor forward_rows(const torch::Tensor& x, int64_t batch, const KeyValues& memory,
+                             const AttentionMask& mask);
   // LoRA on the projections named in `targets` among q_proj, k_proj, v_proj and o_proj.
   void add_lora(const std::vector<std::string>& targets,
                 const std::shared_ptr<const LoraSettings>& settings);
@@ -178,8 +189,15 @@ class AttentionImpl : public torch::nn::Module {
   struct Heads {
     torch::Tensor q, k, v;  // [B, heads, T, head_dim]
   };
-  Heads project(const torch::Tensor& x, int64_t batch, const torch::Tensor& memory,
-                const Rotary* rotary);
+  // Self-attention's queries, keys and values, rotated when rotary tables are given.
+  Heads project(const torch::Tensor& x, int64_t batch, const Rotary* rotary);
+  // Cross-attention's queries, with `memory`'s keys (both rotated when tables are given) and
+  // values.
+  Heads project_queries(const torch::Tensor& x, int64_t batch, const KeyValues& memory,
+                        const Rotary* rotary);
+  // The attention of `heads` (with the cache's keys and values), through o_proj.
+  torch::Tensor attend(const torch::Tensor& x, int64_t batch, Heads heads,
+                       const AttentionMask& mask, KVCache* cache);
 
   int64_t n_heads_, n_kv_heads_, head_dim_;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
@@ -235,10 +253,14 @@ class DecoderLayerImpl : public torch::nn::Module {
                         const AttentionMask& memory_mask = {}, KVCache* cache = nullptr);
   // The same over the positions as rows, x [batch * T, d] -> [batch * T, d]: every linear layer
   // then reads and writes 2-D tensors, whose gradients need no reshaping (two operators fewer per
-  // layer in backward). A stack of blocks passes rows from one to the next.
+  // layer in backward). A stack of blocks passes rows from one to the next. The cross-attention
+  // reads the memory as projected by this layer's cross_attention()
+  // (AttentionImpl::project_memory).
   torch::Tensor forward_rows(torch::Tensor x, int64_t batch, const AttentionMask& self_mask,
-                             const Rotary& rotary, const torch::Tensor& memory = {},
+                             const Rotary& rotary, const AttentionImpl::KeyValues& memory = {},
                              const AttentionMask& memory_mask = {}, KVCache* cache = nullptr);
+  // The multi-source cross-attention (null without one).
+  AttentionImpl* cross_attention() { return cross_attn.is_empty() ? nullptr : cross_attn.get(); }
   // LoRA on the self-attention's and the MLP's projections named in `targets` (not on the
   // cross-attention: that is PRIDE's, trained or frozen as model.freeze says).
   void add_lora(const std::vector<std::string>& targets,

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "util/error.h"
+#include "util/tensor_constants.h"
 
 namespace pride {
 
@@ -200,17 +201,13 @@ namespace {
 // sum, where the three block means dispatch about twenty operators each way. Made once per
 // shape, type and device on each thread.
 const torch::Tensor& mmd_weights(int64_t n, int64_t m, const torch::TensorOptions& options) {
-  using Key = std::tuple<int64_t, int64_t, torch::ScalarType, std::string>;
-  thread_local std::map<Key, torch::Tensor> cache;
-  torch::Tensor& weights = cache[{n, m, options.dtype().toScalarType(), options.device().str()}];
-  if (!weights.defined()) {
+  return per_thread_constant(std::make_tuple(n, m, placement_of(options)), [&] {
     auto w = torch::full({n + m, n + m}, -1.0 / double(n * m), torch::kDouble);
     w.narrow(0, 0, n).narrow(1, 0, n).fill_(1.0 / double(n * (n - 1)));
     w.narrow(0, n, m).narrow(1, n, m).fill_(1.0 / double(m * (m - 1)));
     w.fill_diagonal_(0.0);
-    weights = w.to(options);
-  }
-  return weights;
+    return w.to(options);
+  });
 }
 
 }  // namespace

@@ -206,9 +206,10 @@ StudentOutput StudentImpl::forward_checked(const Batch& batch, const torch::Tens
   const AttentionMask memory_mask = memory_attention_mask(memory.mask, embedded);
   const Rotary& rotary = training_rotary(length, embedded);
   // The positions as rows [B*T, d] through the blocks and the LM head (DecoderLayer::forward_rows)
+  const auto projected = project_memory(memory.values);
   auto x = embedded.reshape({-1, embedded.size(-1)});
   for (size_t i = 0; i < layers->size(); ++i) {
-    x = run_layer(i, x, rows, rotary, memory.values, memory_mask);
+    x = run_layer(i, x, rows, rotary, projected[i], memory_mask);
   }
   x = norm(x);
   auto hidden = x.view({rows, length, x.size(-1)});
@@ -226,20 +227,28 @@ StudentOutput StudentImpl::forward_checked(const Batch& batch, const torch::Tens
   return out;
 }
 
-// Decoder block i over the whole sequence, checkpointed when so configured (the memory is an
-// input of the block too: it needs its gradient). Causal only, no padding mask: collate pads on
-// the right, so no real position ever sees a pad and the pads' own outputs reach no loss or pooled
-// feature. That keeps attention on the fused (flash) kernels, which take no mask.
+// Decoder block i over the whole sequence, checkpointed when so configured (the memory's keys and
+// values are inputs of the block too: they need their gradients). Causal only, no padding mask:
+// collate pads on the right, so no real position ever sees a pad and the pads' own outputs reach
+// no loss or pooled feature. That keeps attention on the fused (flash) kernels, which take no mask.
 torch::Tensor StudentImpl::run_layer(size_t i, const torch::Tensor& x, int64_t batch,
-                                     const Rotary& rotary, const torch::Tensor& memory,
+                                     const Rotary& rotary, const AttentionImpl::KeyValues& memory,
                                      const AttentionMask& memory_mask) {
   auto layer = layers->ptr<DecoderLayerImpl>(i);
   auto block = [layer, batch, rotary, memory_mask](const std::vector<torch::Tensor>& in) {
-    return layer->forward_rows(in[0], batch, AttentionMask::causal_only(), rotary, in[1],
+    return layer->forward_rows(in[0], batch, AttentionMask::causal_only(), rotary, {in[1], in[2]},
                                memory_mask);
   };
-  if (!activation_checkpointing_) return block({x, memory});
-  return checkpointed(block, {x, memory}, layer->parameters());
+  if (!activation_checkpointing_) return block({x, memory.keys, memory.values});
+  return checkpointed(block, {x, memory.keys, memory.values}, layer->parameters());
+}
+
+std::vector<AttentionImpl::KeyValues> StudentImpl::project_memory(const torch::Tensor& memory) {
+  std::vector<AttentionImpl*> cross;
+  for (size_t i = 0; i < layers->size(); ++i) {
+    cross.push_back(layers->ptr<DecoderLayerImpl>(i)->cross_attention());  // every block has one
+  }
+  return AttentionImpl::project_memory(cross, memory);
 }
 
 // Positions 0..length-1 are the same every step: the tables are built once per length, device
@@ -267,7 +276,7 @@ torch::Tensor StudentImpl::logits_of(const torch::Tensor& hidden) {
 StudentMemory StudentImpl::inference_memory(const Batch& batch) {
   check_batch(batch);
   Memory memory = build_memory(batch, embed_tokens(batch.tokens), PiUsage{});
-  return {memory.values, memory.mask};
+  return {memory.values, memory.mask, project_memory(memory.values)};
 }
 
 DecodeState StudentImpl::start_decoding(int64_t batch, int64_t capacity) const {
@@ -286,10 +295,15 @@ torch::Tensor StudentImpl::decode(const torch::Tensor& tokens, const torch::Tens
   const DecodeStep step = advance(state, valid, tokens.size(1), /*sliding_window=*/0);
   const Rotary rotary = rotary_tables_at(step.positions, arch_.head_dim(), arch_.rope, x);
   const AttentionMask memory_mask = memory_attention_mask(memory.mask, x);
+  const auto projected =
+      memory.projected.size() == layers->size() ? memory.projected : project_memory(memory.values);
+  const int64_t length = x.size(1);
+  x = x.reshape({-1, x.size(-1)});
   for (size_t i = 0; i < layers->size(); ++i) {
-    x = (*layers)[i]->as<DecoderLayer>()->forward(x, step.mask, rotary, memory.values, memory_mask,
-                                                  &state.layers[i]);
+    x = layers->ptr<DecoderLayerImpl>(i)->forward_rows(x, rows, step.mask, rotary, projected[i],
+                                                       memory_mask, &state.layers[i]);
   }
+  x = x.view({rows, length, x.size(-1)});
   if (!all_positions) x = x.narrow(1, x.size(1) - 1, 1);
   return logits_of(norm(x));
 }

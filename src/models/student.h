@@ -61,6 +61,8 @@ StudentArch arch_from_keys(const ModelConfig& config, const DatasetInfo& info);
 struct StudentMemory {
   torch::Tensor values;  // [B, M, d]
   torch::Tensor mask;    // [B, M] bool
+  // Each block's keys and values of `values`, projected once for every decoding step.
+  std::vector<AttentionImpl::KeyValues> projected;
 };
 
 class StudentImpl : public torch::nn::Module {
@@ -126,7 +128,9 @@ class StudentImpl : public torch::nn::Module {
   const Rotary& training_rotary(int64_t length, const torch::Tensor& like);
   // x: the positions as rows [B*T, d] (batch B)
   torch::Tensor run_layer(size_t i, const torch::Tensor& x, int64_t batch, const Rotary& rotary,
-                          const torch::Tensor& memory, const AttentionMask& memory_mask);
+                          const AttentionImpl::KeyValues& memory, const AttentionMask& memory_mask);
+  // Every block's keys and values of the memory [B, M, d], in one product.
+  std::vector<AttentionImpl::KeyValues> project_memory(const torch::Tensor& memory);
 
   ModelConfig config_;
   DatasetInfo info_;

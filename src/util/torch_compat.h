@@ -36,6 +36,8 @@
 #include <string>
 #include <utility>
 
+#include "util/tensor_constants.h"
+
 #if TORCH_VERSION_MAJOR < 1 || (TORCH_VERSION_MAJOR == 1 && TORCH_VERSION_MINOR < 13)
 #error "pride needs LibTorch 1.13 or newer"
 #endif
@@ -114,12 +116,9 @@ inline constexpr bool kHasFusedAttention = false;
 // The [t, t] bool mask of the keys after each query (above the diagonal), built once per size and
 // device on each thread.
 inline const torch::Tensor& causal_future_mask(int64_t t, const torch::Device& device) {
-  thread_local std::map<std::pair<int64_t, std::string>, torch::Tensor> masks;
-  torch::Tensor& mask = masks[{t, device.str()}];
-  if (!mask.defined()) {
-    mask = torch::ones({t, t}, torch::TensorOptions(torch::kBool).device(device)).triu(1);
-  }
-  return mask;
+  return per_thread_constant(std::make_pair(t, device.str()), [&] {
+    return torch::ones({t, t}, torch::TensorOptions(torch::kBool).device(device)).triu(1);
+  });
 }
 
 // softmax(q k^T / sqrt(head_dim) + additive_mask) v over [B, H, T, head_dim] tensors; `causal`
