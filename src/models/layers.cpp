@@ -32,10 +32,29 @@ torch::ScalarType accumulate_type(const torch::Tensor& x) {
 
 // x * cos + rotate_half(x) * sin, where rotate_half(x) = [-x2, x1]: rolling x by half its width
 // gives [x2, x1], and the sign sits in the table (sin_signed = [-sin, sin]), so the rotation is
-// four operators instead of seven, with the same values (a negation is exact).
+// three operators (a product, a roll and an addcmul) instead of seven, with its gradient written
+// out in three more: g * cos + roll(g * sin_signed) (rolling by half the width is its own
+// inverse), where autograd records four and the tables take no gradient.
+struct RotateFunction : torch::autograd::Function<RotateFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& cos, const torch::Tensor& sin_signed) {
+    ctx->save_for_backward({cos, sin_signed});
+    return torch::addcmul(x * cos, x.roll(x.size(-1) / 2, -1), sin_signed);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &cos = saved[0], &sin_signed = saved[1];
+    const auto& grad = grads[0];
+    auto rolled = (grad * sin_signed).roll(grad.size(-1) / 2, -1);
+    return {torch::addcmul(rolled, grad, cos), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos,
                      const torch::Tensor& sin_signed) {
-  return x * cos + x.roll(x.size(-1) / 2, -1) * sin_signed;
+  return RotateFunction::apply(x, cos, sin_signed);
 }
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const Rotary& rotary) {
@@ -367,19 +386,27 @@ const torch::Tensor& grouped_future_mask(int64_t t, int64_t rep, const torch::De
 // j*rep + i is row block i of group j), so each product reads every key/value head once (half as
 // many, twice as tall GEMMs for two query heads per key/value head) and the keys' and values'
 // gradients come out summed over their query heads.
+// The scores' divisor sqrt(d) comes folded into q where the rotary tables scaled it (q_scale),
+// and into the mask's add where there is one (an add with alpha).
 // q [B, H, Tq, d]; k, v [B, KV, Tk, d] with KV dividing H; masks broadcast to [B, 1, Tq, Tk].
 struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
                                const torch::Tensor& k, const torch::Tensor& v,
                                const c10::optional<torch::Tensor>& additive_mask,
-                               const c10::optional<torch::Tensor>& no_key, bool causal) {
+                               const c10::optional<torch::Tensor>& no_key, bool causal,
+                               double q_scale) {
     const auto wide = accumulate_type(q);
     const int64_t batch = q.size(0), kv_heads = k.size(1), rep = q.size(1) / kv_heads;
     const int64_t rows = q.size(2), width = q.size(3);
     const auto grouped_q = as_type(q, wide).reshape({batch, kv_heads, rep * rows, width});
     const auto wide_k = as_type(k, wide);
-    auto scores = torch::matmul(grouped_q, wide_k.transpose(-2, -1)) / std::sqrt(double(width));
-    if (additive_mask) scores = scores + grouped_rows(as_type(*additive_mask, wide), rep);
+    const double divisor = scores_divisor(width, q_scale);
+    auto scores = torch::matmul(grouped_q, wide_k.transpose(-2, -1));
+    if (additive_mask) {
+      scores = torch::add(grouped_rows(as_type(*additive_mask, wide), rep), scores, 1.0 / divisor);
+    } else if (divisor != 1.0) {
+      scores = scores / divisor;
+    }
     if (causal) {
       scores.masked_fill_(grouped_future_mask(rows, rep, q.device()),
                           -std::numeric_limits<double>::infinity());
@@ -391,6 +418,7 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
     ctx->save_for_backward({grouped_q, wide_k, v, probs});
     ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
     ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
+    ctx->saved_data["divisor"] = divisor;
     return torch::matmul(as_type(probs, v.scalar_type()), v).view(q.sizes());
   }
 
@@ -401,8 +429,9 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
     const auto grad = grads[0].reshape(q.sizes().vec());  // [B, KV, rep * Tq, d]
     auto grad_v = torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad);
     auto grad_probs = as_type(torch::matmul(grad, v.transpose(-2, -1)), probs.scalar_type());
-    auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type()) /
-                       std::sqrt(double(q.size(-1)));
+    auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type());
+    const double divisor = ctx->saved_data["divisor"].toDouble();
+    if (divisor != 1.0) grad_scores = grad_scores / divisor;
     auto grad_q = torch::matmul(grad_scores, k).view(grads[0].sizes());
     auto grad_k = torch::matmul(grad_scores.transpose(-2, -1), q);
     auto type_of = [&](const char* key) {
@@ -413,29 +442,38 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
             grad_v,
             torch::Tensor(),
             torch::Tensor(),
+            torch::Tensor(),
             torch::Tensor()};
+  }
+
+  // What the scores q k^T are divided by, sqrt(d) / q_scale: exactly 1 where q_scale folded all
+  // of the scale in.
+  static double scores_divisor(int64_t width, double q_scale) {
+    const double divisor = std::sqrt(double(width)) * q_scale;
+    return std::abs(divisor - 1.0) < 1e-12 ? 1.0 : divisor;
   }
 };
 
 // compat::scaled_dot_product_attention, with the written-out gradient where LibTorch has no
 // fused attention (outside autocast).
-// Query rows marked in `no_key` (undefined: none) output zeros.
+// Query rows marked in `no_key` (undefined: none) output zeros. `q_scale`: as scaled_dot_product's.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& additive_mask, const torch::Tensor& no_key,
-                        bool causal) {
+                        bool causal, double q_scale) {
   // Under autocast the products' types are autocast's (bf16) while the saved operands are not:
   // there the composite, whose backward autograd types.
   if (compat::kHasFusedAttention || compat::AutocastGuard::is_enabled(q.device().type())) {
     const int64_t heads = q.size(1);
     auto out = compat::scaled_dot_product_attention(q, repeat_kv(k, heads), repeat_kv(v, heads),
-                                                    additive_mask, causal);
+                                                    additive_mask, causal, q_scale);
     return no_key.defined() ? out.masked_fill(no_key, 0.0) : out;
   }
   // Optionals, not undefined tensors: autograd asks every tensor input for its device.
   auto optional = [](const torch::Tensor& t) {
     return t.defined() ? c10::optional<torch::Tensor>(t) : c10::nullopt;
   };
-  return MathAttentionFunction::apply(q, k, v, optional(additive_mask), optional(no_key), causal);
+  return MathAttentionFunction::apply(q, k, v, optional(additive_mask), optional(no_key), causal,
+                                      q_scale);
 }
 
 // Writes this call's keys/values [B, kv, T, hd] after the cached ones; returns all of them.
@@ -594,22 +632,29 @@ Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const 
           rotary.sin_signed.unsqueeze(1)};  // [B, 1, T, head_dim]
 }
 
-Rotary with_projection_tables(Rotary rotary, int64_t heads, int64_t kv_heads) {
+Rotary with_projection_tables(Rotary rotary, int64_t heads, int64_t kv_heads, double query_scale) {
   torch::NoGradGuard no_grad;
-  // [B, 1, T, d] -> [B, T, 1, d], over q and k heads, then v's heads: cos 1 and sin 0 give v
-  // back exactly (v * 1 + roll(v) * 0).
+  // [B, 1, T, d] -> [B, T, 1, d], over q heads (scaled) and k heads, then v's heads: cos 1 and
+  // sin 0 give v back exactly (v * 1 + roll(v) * 0).
   auto over_heads = [&](const torch::Tensor& table, double v_value) {
     const auto rows = table.transpose(1, 2);
     auto sizes = rows.sizes().vec();
-    sizes[2] = heads + kv_heads;
+    sizes[2] = 1;
     auto kept = torch::full({sizes[0], sizes[1], kv_heads, sizes[3]}, v_value, table.options());
-    return torch::cat({rows.expand(sizes), kept}, 2);
+    return torch::cat({(rows * query_scale).expand({sizes[0], sizes[1], heads, sizes[3]}),
+                       rows.expand({sizes[0], sizes[1], kv_heads, sizes[3]}), kept},
+                      2);
   };
   rotary.projection_cos = over_heads(rotary.cos, 1.0);
   rotary.projection_sin_signed = over_heads(rotary.sin_signed, 0.0);
   rotary.projection_heads = heads;
   rotary.projection_kv_heads = kv_heads;
+  rotary.projection_query_scale = query_scale;
   return rotary;
+}
+
+double folded_query_scale(int64_t head_dim) {
+  return compat::kHasFusedAttention ? 1.0 : 1.0 / std::sqrt(double(head_dim));
 }
 
 AttentionImpl::AttentionImpl(const AttentionShape& s)
@@ -646,7 +691,7 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
     auto parts = rotate(qkv, rotary->projection_cos, rotary->projection_sin_signed)
                      .transpose(1, 2)
                      .split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 1);
-    return {parts[0], parts[1], parts[2]};
+    return {parts[0], parts[1], parts[2], rotary->projection_query_scale};
   }
   // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
   // would write its gradient into a zeroed tensor of the whole size.
@@ -746,9 +791,10 @@ torch::Tensor AttentionImpl::forward_rows(const torch::Tensor& x, int64_t batch,
 
 torch::Tensor AttentionImpl::attend(const torch::Tensor& x, int64_t batch, Heads heads,
                                     const AttentionMask& mask, KVCache* cache) {
-  auto& [q, k, v] = heads;
+  auto& [q, k, v, q_scale] = heads;
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
-  auto out = scaled_dot_product(q, k, v, mask).transpose(1, 2);  // [B, T, heads, head_dim]
+  // [B, T, heads, head_dim]
+  auto out = scaled_dot_product(q, k, v, mask, q_scale).transpose(1, 2);
   const int64_t width = n_heads_ * head_dim_;
   return adapted_linear(
       x.dim() == 2 ? out.reshape({-1, width}) : out.reshape({batch, out.size(1), width}), {&o_proj},
@@ -782,13 +828,14 @@ AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
 }
 
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
-                                 const torch::Tensor& v, const AttentionMask& mask) {
+                                 const torch::Tensor& v, const AttentionMask& mask,
+                                 double q_scale) {
   if (!mask.allowed.defined()) {
-    return attention(q, k, v, {}, {}, mask.causal && q.size(2) > 1);
+    return attention(q, k, v, {}, {}, mask.causal && q.size(2) > 1, q_scale);
   }
   const bool ready = mask.additive.defined() && mask.additive.scalar_type() == q.scalar_type();
   const AttentionMask prepared = ready ? mask : mask.prepared(q.scalar_type());
-  return attention(q, k, v, prepared.additive, prepared.no_key, /*causal=*/false);
+  return attention(q, k, v, prepared.additive, prepared.no_key, /*causal=*/false, q_scale);
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {

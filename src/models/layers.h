@@ -96,6 +96,10 @@ struct Rotary {
   // kept (cos 1, sin 0), so that the layer rotates it whole before splitting it into heads.
   torch::Tensor projection_cos, projection_sin_signed;
   int64_t projection_heads = 0, projection_kv_heads = 0;
+  // What the projection tables multiply the queries by besides rotating them (the attention
+  // scale 1 / sqrt(head_dim), folded in where attention is math written out: one operator fewer
+  // each way), and the scores by the rest of the scale.
+  double projection_query_scale = 1.0;
 };
 // Positions 0..length-1.
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like);
@@ -105,7 +109,12 @@ Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const 
 // `rotary` (per-row tables [B or 1, 1, T, head_dim]) with the projection tables for attention
 // layers of `heads` query and `kv_heads` key/value heads: built once where the tables are reused
 // (the student's training tables), they spare every layer two splits and a transpose each way.
-Rotary with_projection_tables(Rotary rotary, int64_t heads, int64_t kv_heads);
+// The query heads' tables are multiplied by `query_scale` (see Rotary::projection_query_scale).
+Rotary with_projection_tables(Rotary rotary, int64_t heads, int64_t kv_heads,
+                              double query_scale = 1.0);
+// The query_scale that folds the attention scale into the tables where that saves operators
+// (attention written out, LibTorch before 2.0), else 1.
+double folded_query_scale(int64_t head_dim);
 
 // Which keys each query may attend to. Undefined `allowed`: every key, or with `causal` (square
 // self-attention only) the keys at or before the query, which lets fused kernels skip the mask.
@@ -188,6 +197,7 @@ class AttentionImpl : public torch::nn::Module {
  private:
   struct Heads {
     torch::Tensor q, k, v;  // [B, heads, T, head_dim]
+    double q_scale = 1.0;   // what q was multiplied by already (Rotary::projection_query_scale)
   };
   // Self-attention's queries, keys and values, rotated when rotary tables are given.
   Heads project(const torch::Tensor& x, int64_t batch, const Rotary* rotary);
@@ -210,8 +220,11 @@ TORCH_MODULE(Attention);
 
 // softmax(q k^T / sqrt(d) | mask) v over [B, H, Tq, d] queries and [B, KV, Tk, d] keys/values,
 // KV dividing H (grouped-query: key/value head j serves query heads j*H/KV .. (j+1)*H/KV-1).
+// `q_scale`: what q was multiplied by already (the scores then take only the rest of the scale;
+// 1 / sqrt(d) only where folded_query_scale says so).
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
-                                 const torch::Tensor& v, const AttentionMask& mask);
+                                 const torch::Tensor& v, const AttentionMask& mask,
+                                 double q_scale = 1.0);
 
 // down(silu(gate(x)) * up(x)).
 class SwiGLUImpl : public torch::nn::Module {

@@ -262,7 +262,7 @@ const Rotary& StudentImpl::training_rotary(int64_t length, const torch::Tensor& 
         torch::arange(length, torch::TensorOptions(torch::kLong).device(like.device()));
     rotary_ = with_projection_tables(
         rotary_tables_at(positions.unsqueeze(0), arch_.head_dim(), arch_.rope, like),
-        arch_.block.n_heads, arch_.block.n_kv_heads);
+        arch_.block.n_heads, arch_.block.n_kv_heads, folded_query_scale(arch_.head_dim()));
   }
   return rotary_;
 }

@@ -123,12 +123,15 @@ inline const torch::Tensor& causal_future_mask(int64_t t, const torch::Device& d
 
 // softmax(q k^T / sqrt(head_dim) + additive_mask) v over [B, H, T, head_dim] tensors; `causal`
 // (with Tq == Tk) masks key j > query i; `additive_mask` (undefined: none) broadcasts to
-// [B, H, Tq, Tk] and has q's dtype.
+// [B, H, Tq, Tk] and has q's dtype. `q_scale`: what q was multiplied by already, its part of
+// the 1 / sqrt(head_dim) (other than 1 on LibTorch before 2.0 only: layers.h, folded_query_scale).
 inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k,
                                                   const torch::Tensor& v,
-                                                  const torch::Tensor& additive_mask, bool causal) {
+                                                  const torch::Tensor& additive_mask, bool causal,
+                                                  double q_scale = 1.0) {
   TORCH_CHECK(!causal || q.size(-2) == k.size(-2), "causal attention needs Tq == Tk");
 #if TORCH_VERSION_MAJOR >= 2
+  TORCH_CHECK(q_scale == 1.0, "fused attention takes unscaled queries");
   return at::scaled_dot_product_attention(
       q, k, v, additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask) : c10::nullopt,
       /*dropout_p=*/0.0, causal);
@@ -140,8 +143,8 @@ inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const 
   auto as = [](const torch::Tensor& t, at::ScalarType type) {
     return t.scalar_type() == type ? t : t.to(type);
   };
-  auto scores =
-      torch::matmul(as(q, wide), as(k, wide).transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
+  auto scores = torch::matmul(as(q, wide), as(k, wide).transpose(-2, -1)) /
+                (std::sqrt(double(q.size(-1))) * q_scale);
   if (additive_mask.defined()) scores = scores + as(additive_mask, wide);
   if (causal) {
     scores = scores.masked_fill(causal_future_mask(q.size(-2), q.device()),

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "models/flat_state.h"
@@ -232,7 +235,8 @@ TEST(Layers, AttentionRowsWithoutKeysMatchTheComposite) {
 
 // Self-attention that rotates its whole projection with the projection tables (the student's
 // training path) gives what rotating q and k after the split gives, bit for bit, gradients of
-// the input and of every weight included; tables for other head counts are not used.
+// the input and of every weight included, and within float rounding with the attention scale
+// folded into the tables; tables for other head counts are not used.
 TEST(Layers, ProjectionTablesRotateAsTheSplitHeadsDo) {
   torch::manual_seed(8);
   Attention attention(64, 4, 2);
@@ -250,12 +254,58 @@ TEST(Layers, ProjectionTablesRotateAsTheSplitHeadsDo) {
   };
   const auto expected = run(plain);
   const auto whole = run(with_projection_tables(plain, 4, 2));
+  // With the attention scale folded into the query heads' tables: within float rounding.
+  const auto folded = run(with_projection_tables(plain, 4, 2, 1.0 / std::sqrt(16.0)));
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_TRUE(torch::equal(whole[i], expected[i])) << i;
+    EXPECT_LT(relative_error(folded[i], expected[i]), 1e-6) << i;
   }
   EXPECT_FALSE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 1), 9));
   EXPECT_TRUE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 2), 9));
   EXPECT_FALSE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 2), 8));
+}
+
+// Llama's rotate_half, written as Hugging Face writes it: [-x2, x1].
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const auto halves = x.chunk(2, -1);
+  return torch::cat({-halves[1], halves[0]}, -1);
+}
+
+// Self-attention with rotary tables (the rotation's written-out gradient, and in the student's
+// layout the attention scale folded into the query tables) equals a from-scratch double
+// composite of the same weights: Hugging Face's rotate_half and softmax(q k^T / sqrt(d)) v, keys
+// and values repeated for their query heads. Output and input gradient.
+TEST(Layers, RotatedSelfAttentionEqualsTheDoubleComposite) {
+  torch::manual_seed(9);
+  Attention attention(64, 4, 2);
+  const auto input = torch::randn({2 * 9, 64});
+  const auto upstream = torch::randn({2 * 9, 64});
+  const auto tables = rotary_tables_at(torch::arange(9).unsqueeze(0), 16, RopeConfig{}, input);
+  std::map<std::string, torch::Tensor> w;
+  for (const auto& p : attention->named_parameters()) {
+    w[p.key()] = p.value().detach().to(torch::kDouble);
+  }
+  const auto x_ref = input.to(torch::kDouble).requires_grad_();
+  auto heads = [&](const char* name, int64_t count) {
+    return torch::matmul(x_ref, w[name].t()).view({2, 9, count, 16}).transpose(1, 2);
+  };
+  const auto cos = tables.cos.to(torch::kDouble), sin = tables.sin.to(torch::kDouble);
+  auto q = heads("q_proj.weight", 4), k = heads("k_proj.weight", 2), v = heads("v_proj.weight", 2);
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  auto scores = torch::matmul(q, repeated(k, 4).transpose(-2, -1)) / 4.0;
+  scores = scores.masked_fill(torch::ones({9, 9}, torch::kBool).triu(1), -INFINITY);
+  auto out_ref = torch::matmul(torch::softmax(scores, -1), repeated(v, 4));
+  out_ref = torch::matmul(out_ref.transpose(1, 2).reshape({18, 64}), w["o_proj.weight"].t());
+  out_ref.backward(upstream.to(torch::kDouble));
+
+  for (const auto& rotary : {tables, with_projection_tables(tables, 4, 2, 0.25)}) {
+    const auto x = input.clone().requires_grad_();
+    auto out = attention->forward_rows(x, 2, x, AttentionMask::causal_only(), &rotary);
+    out.backward(upstream);
+    EXPECT_LT(relative_error(out, out_ref), kAttentionTolerance);
+    EXPECT_LT(relative_error(x.grad(), x_ref.grad()), kAttentionTolerance);
+  }
 }
 
 }  // namespace
