@@ -35,8 +35,14 @@ torch::ScalarType compute_type(const torch::Tensor& x) {
   return x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
 }
 
+// x in `type`, without dispatching an operator when it already is.
+torch::Tensor as_type(const torch::Tensor& x, torch::ScalarType type) {
+  return x.scalar_type() == type ? x : x.to(type);
+}
+
+// x in float32 (float64 when double).
 torch::Tensor widen(const torch::Tensor& x) {
-  return x.to(compute_type(x));
+  return as_type(x, compute_type(x));
 }
 
 void check_mask(const torch::Tensor& mask, torch::IntArrayRef positions, const char* loss) {
@@ -58,14 +64,15 @@ void check_labels(const torch::Tensor& labels, int64_t classes, const char* loss
        classes);
 }
 
-// -log_probs[labels] per row of log-probabilities [N, C] and labels [N].
-torch::Tensor picked_nll(const torch::Tensor& log_probs, const torch::Tensor& labels) {
-  return -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1);
-}
+// The label that nll_loss leaves out of its sum.
+constexpr int64_t kIgnoredLabel = -100;
 
-// -log softmax(logits)[labels] per row of logits [N, C] and labels [N].
-torch::Tensor nll_rows(const torch::Tensor& logits, const torch::Tensor& labels) {
-  return picked_nll(torch::log_softmax(widen(logits), -1), labels);
+// sum over rows of -log softmax(logits)[label], logits [N, C], labels [N] (kIgnoredLabel: the row
+// is left out): two operators each way, where picking the labels' log-probabilities one by one
+// records five more.
+torch::Tensor nll_sum(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return torch::nll_loss(torch::log_softmax(widen(logits), -1), labels, {}, at::Reduction::Sum,
+                         kIgnoredLabel);
 }
 
 // The positions of x [..., D] where mask [...] is true, as rows [N, D], and how to sum a per-row
@@ -75,14 +82,32 @@ struct MaskedRows {
   torch::Tensor mask;  // [...] bool
   bool indexed;
 
-  MaskedRows(const torch::Tensor& mask, const torch::Tensor& like)
-      : mask(mask), indexed(like.device().is_cpu()) {}
+  MaskedRows(const torch::Tensor& mask, const torch::Tensor& like,
+             MaskedRowsMode mode = MaskedRowsMode::by_device)
+      : mask(mask),
+        indexed(mode == MaskedRowsMode::by_device ? like.device().is_cpu()
+                                                  : mode == MaskedRowsMode::indexed) {}
   // x [..., D] -> [N, D]
   torch::Tensor rows(const torch::Tensor& x) const {
     return indexed ? x.index({mask}) : x.reshape({-1, x.size(-1)});
   }
   torch::Tensor labels(const torch::Tensor& x) const {
     return indexed ? x.index({mask}) : x.reshape({-1});
+  }
+  // The labels [N] of the rows, the unmasked ones kIgnoredLabel.
+  torch::Tensor kept_labels(const torch::Tensor& x) const {
+    return indexed ? x.index({mask})
+                   : x.reshape({-1}).masked_fill(~mask.reshape({-1}), kIgnoredLabel);
+  }
+  // The labels check_labels validates for kept_labels(x) = `kept`: the masked positions' (it
+  // looks at host tensors only; on those, unmasked labels are kIgnoredLabel where rows are
+  // weighted).
+  torch::Tensor labels_to_check(const torch::Tensor& kept, const torch::Tensor& x) const {
+    return indexed || !x.device().is_cpu() ? kept : x.index({mask});
+  }
+  // 1 for the masked rows, 0 for the others, [N, 1] in `type` (undefined where every row is one).
+  torch::Tensor row_weights(torch::ScalarType type) const {
+    return indexed ? torch::Tensor() : mask.reshape({-1, 1}).to(type);
   }
   torch::Tensor sum(const torch::Tensor& per_row) const {
     if (indexed) return per_row.sum();
@@ -101,10 +126,10 @@ torch::Tensor teacher_log_buckets(const torch::Tensor& topk_logprobs, double tem
                                   bool tail_bucket) {
   auto log_b = topk_logprobs.clamp_min(kLogFloor);
   if (tail_bucket) {
-    auto tail = (1.0 - log_b.exp().sum(-1, true)).clamp_min(kTeacherTailFloor);
+    auto tail = torch::rsub(log_b.exp().sum(-1, true), 1.0).clamp_min(kTeacherTailFloor);
     log_b = torch::cat({log_b, tail.log()}, -1);
   }
-  return torch::log_softmax(log_b / temperature, -1);
+  return torch::log_softmax(temperature == 1.0 ? log_b : log_b / temperature, -1);
 }
 
 // log softmax(logits / T) over the vocabulary of rows [N, V] (no division at T = 1: x / 1 is x).
@@ -127,7 +152,8 @@ torch::Tensor reverse_kl_rows(const torch::Tensor& log_probs, const torch::Tenso
                               const torch::Tensor& topk_logprobs, double temperature,
                               bool tail_bucket) {
   auto log_q = student_log_buckets(log_probs, ids, tail_bucket);
-  auto log_p = teacher_log_buckets(topk_logprobs.to(log_q.scalar_type()), temperature, tail_bucket);
+  auto log_p =
+      teacher_log_buckets(as_type(topk_logprobs, log_q.scalar_type()), temperature, tail_bucket);
   return (log_q.exp() * (log_q - log_p)).sum(-1);
 }
 
@@ -157,9 +183,9 @@ torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor
                                 const torch::Tensor& mask) {
   check_cross_entropy_inputs(logits, targets, mask);
   const MaskedRows masked(mask, logits);
-  auto picked = masked.labels(targets);
+  auto picked = masked.kept_labels(targets);
   check_labels(picked, logits.size(-1), "cross_entropy_sum");
-  return masked.sum(nll_rows(masked.rows(logits), picked));
+  return nll_sum(masked.rows(logits), picked);
 }
 
 torch::Tensor reverse_kl_sum(const torch::Tensor& logits, const torch::Tensor& topk_ids,
@@ -174,23 +200,130 @@ torch::Tensor reverse_kl_sum(const torch::Tensor& logits, const torch::Tensor& t
       reverse_kl_rows(log_probs, ids, masked.rows(topk_logprobs), temperature, tail_bucket));
 }
 
+namespace {
+
+// CE and RKL sums (token_loss_sums) over rows [N, V] of float logits as one autograd node, with
+// the gradient written out: autograd through the two terms' composites records about forty
+// operators in backward, this fourteen (at T = 1 with the tail bucket). Inputs: the rows' labels
+// [N] (kIgnoredLabel: left out of the CE), the teacher's top-K ids [N, K], its buckets'
+// log-probabilities [N, K or K+1] (a constant), and `row_weights` [N, 1] (optional: 0 leaves a
+// row out of the RKL). The gradient is autograd's chain rule term by term (duplicate ids
+// included), except that the student's tail bucket passes its gradient even where it sits at the
+// log floor: there its probability, below e^-100, makes that gradient vanish in float anyway.
+struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
+  static torch::autograd::variable_list forward(
+      torch::autograd::AutogradContext* ctx, const torch::Tensor& rows, const torch::Tensor& labels,
+      const torch::Tensor& ids, const torch::Tensor& teacher,
+      const c10::optional<torch::Tensor>& row_weights, double temperature, bool tail_bucket) {
+    const auto log_probs = torch::log_softmax(rows, -1);
+    const auto ce = torch::nll_loss(log_probs, labels, {}, at::Reduction::Sum, kIgnoredLabel);
+    const auto tempered = temperature == 1.0 ? log_probs : tempered_log_probs(rows, temperature);
+    const auto picked = tempered.gather(-1, ids);
+    torch::Tensor log_q, tail;  // the student's buckets; its tail's log-probability, floored
+    if (tail_bucket) {
+      tail = torch::logsumexp(tempered.scatter(-1, ids, -std::numeric_limits<double>::infinity()),
+                              -1, /*keepdim=*/true)
+                 .clamp_min(kLogFloor);
+      log_q = torch::cat({picked, tail}, -1);
+    } else {
+      log_q = torch::log_softmax(picked, -1);
+    }
+    // sum q (log q - log p), per row where rows are weighted
+    const auto rkl =
+        row_weights
+            ? (torch::kl_div(teacher, log_q, at::Reduction::None, true).sum(-1, /*keepdim=*/true) *
+               *row_weights)
+                  .sum()
+            : torch::kl_div(teacher, log_q, at::Reduction::Sum, true);
+    ctx->save_for_backward({log_probs, tempered, labels, ids, teacher, log_q, tail,
+                            row_weights ? *row_weights : torch::Tensor()});
+    ctx->saved_data["temperature"] = temperature;
+    return {ce, rkl};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &log_probs = saved[0], &tempered = saved[1], &labels = saved[2], &ids = saved[3];
+    const auto &teacher = saved[4], &log_q = saved[5], &tail = saved[6], &row_weights = saved[7];
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    const auto &grad_ce = grads[0], &grad_rkl = grads[1];
+    const int64_t top_k = ids.size(-1);
+
+    // d RKL / d log q_i = q_i (log q_i - log p_i + 1), times the row's weight.
+    torch::Tensor grad_tempered;
+    if (grad_rkl.defined()) {
+      const auto q = log_q.exp();
+      auto grad_log_q = torch::addcmul(q, q, log_q - teacher) * grad_rkl;
+      if (row_weights.defined()) grad_log_q = grad_log_q * row_weights;
+      if (tail.defined()) {
+        // The tail, a logsumexp over the ids outside the top K: d tail / d tempered_v =
+        // exp(tempered_v - tail) there, 0 on the ids.
+        const auto outside =
+            tempered.scatter(-1, ids, -std::numeric_limits<double>::infinity()) - tail;
+        grad_tempered = outside.exp() * grad_log_q.narrow(-1, top_k, 1);
+        grad_tempered.scatter_add_(-1, ids, grad_log_q.narrow(-1, 0, top_k));
+      } else {
+        grad_tempered = torch::zeros_like(tempered).scatter_add_(
+            -1, ids, torch::_log_softmax_backward_data(grad_log_q, log_q, -1, log_q.scalar_type()));
+      }
+    }
+    // d CE / d log_probs: -grad_ce at each kept row's label.
+    auto grad_log_probs = temperature == 1.0 && grad_tempered.defined()
+                              ? grad_tempered
+                              : torch::zeros_like(log_probs);
+    if (grad_ce.defined()) add_label_gradient(grad_log_probs, labels, row_weights, grad_ce);
+    auto grad_rows =
+        torch::_log_softmax_backward_data(grad_log_probs, log_probs, -1, log_probs.scalar_type());
+    if (temperature != 1.0 && grad_tempered.defined()) {
+      grad_rows = grad_rows + torch::_log_softmax_backward_data(grad_tempered, tempered, -1,
+                                                                tempered.scalar_type()) /
+                                  temperature;
+    }
+    std::vector<torch::Tensor> out(7);
+    out[0] = grad_rows;
+    return out;
+  }
+
+  // grad[n, labels[n]] -= grad_ce on every row whose label is kept: all of them without
+  // `row_weights`, else those of weight 1 (the others' labels are kIgnoredLabel: clamped to a
+  // valid index, they add 0). No boolean indexing, which would read a count back to the host.
+  static void add_label_gradient(torch::Tensor& grad, const torch::Tensor& labels,
+                                 const torch::Tensor& row_weights, const torch::Tensor& grad_ce) {
+    const auto& rows =
+        per_thread_constant(std::make_tuple(labels.size(0), labels.device().str()),
+                            [&] { return torch::arange(labels.size(0), labels.options()); });
+    if (!row_weights.defined()) {
+      grad.index_put_({rows, labels}, -grad_ce, /*accumulate=*/true);
+    } else {
+      grad.index_put_({rows, labels.clamp_min(0)}, row_weights.view({-1}) * -grad_ce,
+                      /*accumulate=*/true);
+    }
+  }
+};
+
+}  // namespace
+
 TokenLossSums token_loss_sums(const torch::Tensor& logits, const torch::Tensor& targets,
                               const torch::Tensor& topk_ids, const torch::Tensor& topk_logprobs,
-                              const torch::Tensor& mask, double temperature, bool tail_bucket) {
+                              const torch::Tensor& mask, double temperature, bool tail_bucket,
+                              MaskedRowsMode mode) {
   check_cross_entropy_inputs(logits, targets, mask);
   check_reverse_kl_inputs(logits, topk_ids, topk_logprobs, mask, temperature);
-  const MaskedRows masked(mask, logits);
-  auto picked = masked.labels(targets);
+  const MaskedRows masked(mask, logits, mode);
+  auto labels = masked.kept_labels(targets);
   auto ids = masked.rows(topk_ids);
-  check_labels(picked, logits.size(-1), "cross_entropy_sum");
+  check_labels(masked.labels_to_check(labels, targets), logits.size(-1), "cross_entropy_sum");
   check_labels(ids, logits.size(-1), "reverse_kl_sum");
   auto rows = widen(masked.rows(logits));
-  auto log_probs = torch::log_softmax(rows, -1);
-  auto tempered = temperature == 1.0 ? log_probs : tempered_log_probs(rows, temperature);
-  auto ce = masked.sum(picked_nll(log_probs, picked));
-  auto rkl = masked.sum(
-      reverse_kl_rows(tempered, ids, masked.rows(topk_logprobs), temperature, tail_bucket));
-  return {ce, rkl};
+  auto teacher = teacher_log_buckets(as_type(masked.rows(topk_logprobs), rows.scalar_type()),
+                                     temperature, tail_bucket);
+  const auto weights = masked.row_weights(rows.scalar_type());
+  auto sums = TokenLossFunction::apply(
+      rows, labels, ids, teacher,
+      weights.defined() ? c10::optional<torch::Tensor>(weights) : c10::nullopt, temperature,
+      tail_bucket);
+  return {sums[0], sums[1]};
 }
 
 namespace {
@@ -212,6 +345,70 @@ const torch::Tensor& mmd_weights(int64_t n, int64_t m, const torch::TensorOption
 
 }  // namespace
 
+namespace {
+
+// The bandwidth multipliers as a [K, 1, 1] tensor of `options`, negated (the kernels' exponents
+// are sq_dist / (bandwidth * -s)), made once per set and placement on each thread.
+const torch::Tensor& negated_multipliers(const std::vector<double>& multipliers,
+                                         const torch::TensorOptions& options) {
+  return per_thread_constant(std::make_tuple(multipliers, placement_of(options)), [&] {
+    std::vector<double> negated;
+    for (double s : multipliers) negated.push_back(-s);
+    return torch::tensor(negated, torch::kDouble).view({-1, 1, 1}).to(options);
+  });
+}
+
+const torch::Tensor& diagonal_mask(int64_t n, const torch::Device& device) {
+  return per_thread_constant(std::make_tuple(n, device.str()), [&] {
+    return torch::eye(n, torch::TensorOptions(torch::kBool).device(device));
+  });
+}
+
+// MMD^2 (mmd2_unbiased) as one autograd node with its gradient written out: autograd through the
+// composite records about 35 operators in backward, this 9. With G = d MMD^2 / d sq_dist (the
+// weights times the kernels' derivatives; the bandwidth is a constant), the gradient of the
+// pooled sample z is 4 (rowsum(G) z - G z), G being symmetric; where a squared distance was
+// clamped at 0 (two rows equal up to rounding) it passes the gradient of that rounding.
+struct MmdFunction : torch::autograd::Function<MmdFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& y, const std::vector<double>& multipliers) {
+    const int64_t n = x.size(0), m = y.size(0), total = n + m;
+    const auto z = widen(torch::cat({x, y}, 0));
+    const auto norms = z.pow(2).sum(-1);
+    // |z_i|^2 + |z_j|^2 - 2 z_i . z_j, floored at 0, 0 on the diagonal
+    const auto sq_dist = torch::addmm(norms.unsqueeze(0) + norms.unsqueeze(1), z, z.t(), 1.0, -2.0)
+                             .clamp_min(0)
+                             .masked_fill(diagonal_mask(total, z.device()), 0.0);
+    const auto bandwidth = (sq_dist.sum() / double(total * (total - 1))).clamp_min(1e-12);
+    // Every kernel at once, [K, N, N], weighted and summed in one product and one sum.
+    const auto scales = bandwidth * negated_multipliers(multipliers, z.options());
+    const auto kernels = torch::exp(sq_dist / scales);
+    const auto& weights = mmd_weights(n, m, z.options());
+    ctx->save_for_backward({z, kernels, scales, weights});
+    ctx->saved_data["n"] = n;
+    ctx->saved_data["x_type"] = static_cast<int64_t>(x.scalar_type());
+    ctx->saved_data["y_type"] = static_cast<int64_t>(y.scalar_type());
+    return (kernels * weights).sum();
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &z = saved[0], &kernels = saved[1], &scales = saved[2], &weights = saved[3];
+    const int64_t n = ctx->saved_data["n"].toInt();
+    // G = weights * sum_k kernel_k / scale_k, times 4 and the incoming gradient
+    const auto g = (kernels / scales).sum(0) * weights * (grads[0] * 4.0);
+    const auto grad_z = torch::addmm(g.sum(1, /*keepdim=*/true) * z, g, z, 1.0, -1.0);
+    auto type_of = [&](const char* key) {
+      return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
+    };
+    return {as_type(grad_z.narrow(0, 0, n), type_of("x_type")),
+            as_type(grad_z.narrow(0, n, z.size(0) - n), type_of("y_type")), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
 torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
                             const std::vector<double>& bandwidth_multipliers) {
   if (x.dim() != 2 || y.dim() != 2 || x.size(1) != y.size(1) || x.size(0) < 2 || y.size(0) < 2) {
@@ -219,25 +416,10 @@ torch::Tensor mmd2_unbiased(const torch::Tensor& x, const torch::Tensor& y,
          y.sizes());
   }
   if (bandwidth_multipliers.empty()) fail("mmd2_unbiased: no bandwidth multipliers");
-  const int64_t n = x.size(0), m = y.size(0), total = n + m;
-  auto z = widen(torch::cat({x, y}, 0));
-  auto norms = z.pow(2).sum(-1);
-  auto diagonal = torch::eye(total, z.options().dtype(torch::kBool));
-  auto sq_dist = (norms.unsqueeze(0) + norms.unsqueeze(1) - 2 * z.matmul(z.t()))
-                     .clamp_min(0)
-                     .masked_fill(diagonal, 0.0);
   for (double s : bandwidth_multipliers) {
     if (!(s > 0)) fail("mmd2_unbiased: bandwidth multiplier {} must be > 0", s);
   }
-  auto bandwidth = (sq_dist.detach().sum() / double(total * (total - 1))).clamp_min(1e-12);
-  // Every kernel at once, [K, N, N] summed over K: a handful of operators instead of five per
-  // kernel, and the same values (each kernel's exponent is the same division).
-  const auto multipliers =
-      torch::from_blob(const_cast<double*>(bandwidth_multipliers.data()),
-                       {int64_t(bandwidth_multipliers.size()), 1, 1}, torch::kDouble)
-          .to(z.options());
-  auto kernel = torch::exp(-sq_dist / (bandwidth * multipliers)).sum(0);
-  return (kernel * mmd_weights(n, m, kernel.options())).sum();
+  return MmdFunction::apply(x, y, bandwidth_multipliers);
 }
 
 LossTerms<double> loss_weights(const Config& config) {
@@ -277,7 +459,7 @@ torch::Tensor emotion_ce_sum(const torch::Tensor& logits, const torch::Tensor& l
          labels.sizes());
   }
   check_labels(labels, logits.size(1), "emotion_ce_sum");
-  return nll_rows(logits, labels).sum();
+  return nll_sum(logits, labels);
 }
 
 torch::Tensor emotion_kd_sum(const torch::Tensor& logits, const torch::Tensor& teacher_logprobs) {

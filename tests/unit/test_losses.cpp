@@ -1,5 +1,6 @@
 // Loss terms: hand-computed values, zero/positivity properties, masking, temperature, MMD
-// behaviour, and autograd gradients against central finite differences in double precision.
+// behaviour, and autograd gradients against central finite differences in double precision; the
+// CE and RKL computed together against the two terms apart.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -208,6 +209,73 @@ TEST(ReverseKlSum, SurvivesExhaustedTailAndMinusInfinityTeacher) {
   loss.backward();
   EXPECT_TRUE(std::isfinite(value(loss)));
   EXPECT_TRUE(torch::isfinite(logits.grad()).all().item<bool>());
+}
+
+// ---- CE and RKL together -------------------------------------------------------------------
+
+// token_loss_sums (one autograd node with its gradient written out) against cross_entropy_sum
+// and reverse_kl_sum (autograd through their composites), in double: both sums, and the logits'
+// gradient of a weighted sum of the two, for `mode`'s way of taking the masked rows.
+void expect_token_losses_match_the_terms(const torch::Tensor& logits_at, const torch::Tensor& ids,
+                                         const torch::Tensor& teacher, const torch::Tensor& mask,
+                                         double temperature, bool tail, MaskedRowsMode mode) {
+  const auto targets = torch::randint(logits_at.size(-1), mask.sizes(), kI64);
+  auto fused_logits = logits_at.clone().requires_grad_();
+  auto terms_logits = logits_at.clone().requires_grad_();
+  const auto fused =
+      token_loss_sums(fused_logits, targets, ids, teacher, mask, temperature, tail, mode);
+  const auto ce = cross_entropy_sum(terms_logits, targets, mask);
+  const auto rkl = reverse_kl_sum(terms_logits, ids, teacher, mask, temperature, tail);
+  EXPECT_NEAR(value(fused.ce), value(ce), 1e-12 * (1 + std::abs(value(ce))));
+  EXPECT_NEAR(value(fused.rkl), value(rkl), 1e-12 * (1 + std::abs(value(rkl))));
+  (0.7 * fused.ce + 1.3 * fused.rkl).backward();
+  (0.7 * ce + 1.3 * rkl).backward();
+  EXPECT_TRUE(torch::allclose(fused_logits.grad(), terms_logits.grad(), 1e-10, 1e-12))
+      << "fused\n"
+      << fused_logits.grad() << "\nterms\n"
+      << terms_logits.grad();
+}
+
+// Both ways of taking the rows, with and without the tail bucket, at T = 1 (one log-softmax for
+// both terms) and T = 1.5, with distinct top-K ids and with ids that repeat in a row.
+TEST(TokenLossSums, EqualTheTwoTermsValuesAndGradients) {
+  torch::manual_seed(11);
+  const auto mask = torch::tensor({{true, false, true, true}, {false, true, true, false}});
+  auto distinct = torch::empty({2, 4, 3}, kI64);
+  for (int64_t i = 0; i < 8; ++i)
+    distinct.view({8, 3})[i] = torch::randperm(9, kI64).narrow(0, 0, 3);
+  auto repeating = distinct.clone();
+  repeating.select(2, 2).copy_(repeating.select(2, 0));
+  const auto teacher = torch::log_softmax(torch::randn({2, 4, 4}, kF64), -1).narrow(2, 0, 3);
+  for (const auto& ids : {distinct, repeating}) {
+    for (double temperature : {1.0, 1.5}) {
+      for (bool tail : {false, true}) {
+        for (auto mode : {MaskedRowsMode::indexed, MaskedRowsMode::weighted}) {
+          SCOPED_TRACE(::testing::Message()
+                       << "T " << temperature << " tail " << tail << " mode " << int(mode));
+          expect_token_losses_match_the_terms(torch::randn({2, 4, 9}, kF64), ids, teacher, mask,
+                                              temperature, tail, mode);
+        }
+      }
+    }
+  }
+}
+
+// The student's tail bucket empty (the top K is the whole vocabulary) and a -inf teacher
+// log-probability: finite sums and gradients, as for reverse_kl_sum; no masked row: zero sums.
+TEST(TokenLossSums, SurviveAnExhaustedTailAndNoMaskedRow) {
+  const auto ids = torch::tensor({0, 1, 2}, kI64).view({1, 1, 3});
+  const auto teacher = torch::tensor({0.0f, -INFINITY, -INFINITY}).view({1, 1, 3});
+  const auto targets = torch::zeros({1, 1}, kI64);
+  for (bool masked : {true, false}) {
+    auto logits = torch::randn({1, 1, 3}).requires_grad_(true);
+    const auto mask = torch::full({1, 1}, masked, torch::kBool);
+    auto sums = token_loss_sums(logits, targets, ids, teacher, mask, 1.0, true);
+    (sums.ce + sums.rkl).backward();
+    EXPECT_TRUE(std::isfinite(value(sums.rkl)) && std::isfinite(value(sums.ce)));
+    EXPECT_TRUE(torch::isfinite(logits.grad()).all().item<bool>());
+    if (!masked) EXPECT_EQ(value(sums.ce) + value(sums.rkl), 0.0);
+  }
 }
 
 // ---- MMD -----------------------------------------------------------------------------------
