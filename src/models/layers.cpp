@@ -243,14 +243,20 @@ const torch::Tensor& ones_row(int64_t n, const torch::TensorOptions& options) {
 // this records 6 and returns one. Over rows [N, D] (the blocks' layout) mean(x^2) + eps is one
 // addmm, and the weight's gradient, a sum over rows, is one addmm_ straight into its .grad when
 // autograd would add it there (compat::will_add_into_grad), instead of a sum and autograd's add_.
+// With a `branch`, the input is the residual sum x + branch, which is returned too (outputs
+// {y, sum}): the sum's own gradient joins the norm's in the formula's last operator (an addcmul
+// for a product), where autograd would add the two with one more operator.
 // It rounds differently from autograd's chain (the same value within float rounding;
 // tests/unit/test_layers.cpp holds it to a double-precision reference).
 // `views`: the module's weight as a column [D, 1] (weights) and its .grad as a row [1, D]
 // (grads), kept across steps.
 struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& weight, double eps,
-                               c10::intrusive_ptr<StackedViews> views) {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const torch::Tensor& input,
+                                                const c10::optional<torch::Tensor>& branch,
+                                                const torch::Tensor& weight, double eps,
+                                                c10::intrusive_ptr<StackedViews> views) {
+    const auto x = branch ? input + *branch : input;
     torch::Tensor mean_square;  // mean(x^2) + eps, [..., 1]
     if (x.dim() == 2) {
       const auto width = x.size(1);
@@ -264,7 +270,9 @@ struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
     ctx->save_for_backward({inv_rms, normed});
     ctx->saved_data["weight"] = weight;  // the parameter itself, whose .grad backward may fill
     ctx->saved_data["views"] = c10::IValue::make_capsule(std::move(views));
-    return normed * weight;
+    ctx->saved_data["branch"] = branch.has_value();
+    if (!branch) return {normed * weight};
+    return {normed * weight, x};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -273,6 +281,7 @@ struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
     const auto &inv_rms = saved[0], &normed = saved[1];
     const auto weight = ctx->saved_data["weight"].toTensor();
     auto& views = static_cast<StackedViews&>(*ctx->saved_data["views"].toCapsule());
+    const bool branch = ctx->saved_data["branch"].toBool();
     const auto& grad = grads[0];
     const auto grad_times_normed = grad * normed;
     torch::Tensor grad_weight;
@@ -290,8 +299,11 @@ struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
     // row is (grad * normed) . weight, one product.
     const auto row_sums = torch::matmul(grad_times_normed, column_of(weight, views.weights));
     const double width = double(normed.size(-1));
-    auto grad_x = torch::addcmul(grad_normed, normed, row_sums, /*value=*/-1.0 / width) * inv_rms;
-    return {grad_x, grad_weight, torch::Tensor(), torch::Tensor()};
+    const auto inner = torch::addcmul(grad_normed, normed, row_sums, /*value=*/-1.0 / width);
+    const auto& grad_sum = branch ? grads[1] : torch::Tensor();
+    auto grad_x = grad_sum.defined() ? torch::addcmul(grad_sum, inner, inv_rms) : inner * inv_rms;
+    return {grad_x, branch ? grad_x : torch::Tensor(), grad_weight, torch::Tensor(),
+            torch::Tensor()};
   }
 
   // The weight as a column [D, 1], of the detached weight (read only, and outside autograd's view
@@ -608,13 +620,28 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
 #else
   // On 1.13 the composite with its gradient written out (RMSNormFunction), where the types allow.
-  if (x.scalar_type() == weight_.scalar_type() && x.scalar_type() == accumulate_type(x)) {
-    return RMSNormFunction::apply(x, weight_, eps_, views_);
-  }
+  if (written_out(x)) return RMSNormFunction::apply(x, c10::nullopt, weight_, eps_, views_)[0];
   const auto wide = as_type(x, accumulate_type(x));
   auto normed = wide * torch::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
   return as_type(normed, x.scalar_type()) * weight_;
 #endif
+}
+
+std::pair<torch::Tensor, torch::Tensor> RMSNormImpl::add_and_norm(const torch::Tensor& x,
+                                                                  const torch::Tensor& branch) {
+#if !PRIDE_TORCH_HAS_RMS_NORM
+  if (written_out(x) && branch.scalar_type() == x.scalar_type()) {
+    auto outputs = RMSNormFunction::apply(x, branch, weight_, eps_, views_);
+    return {outputs[1], outputs[0]};
+  }
+#endif
+  auto sum = x + branch;
+  return {sum, forward(sum)};
+}
+
+bool RMSNormImpl::written_out(const torch::Tensor& x) const {
+  return !PRIDE_TORCH_HAS_RMS_NORM && x.scalar_type() == weight_.scalar_type() &&
+         x.scalar_type() == accumulate_type(x);
 }
 
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like) {
@@ -812,7 +839,7 @@ void AttentionImpl::add_lora(const std::vector<std::string>& targets,
               targets, settings);
 }
 
-AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
+AttentionMask AttentionMask::prepared(torch::ScalarType scores_type, bool some_key_always) const {
   AttentionMask ready = *this;
   if (!allowed.defined()) return ready;
   // A finite floor instead of -inf keeps rows without any admissible key NaN-free (half the
@@ -823,7 +850,7 @@ AttentionMask AttentionMask::prepared(torch::ScalarType scores_type) const {
   const auto refused = allowed.logical_not();
   ready.additive = torch::zeros(allowed.sizes(), allowed.options().dtype(scores_type))
                        .masked_fill(refused, floor);
-  ready.no_key = refused.all(-1, /*keepdim=*/true);
+  if (!some_key_always) ready.no_key = refused.all(-1, /*keepdim=*/true);
   return ready;
 }
 
@@ -888,12 +915,14 @@ torch::Tensor DecoderLayerImpl::forward_rows(torch::Tensor x, int64_t batch,
                                              const AttentionImpl::KeyValues& memory,
                                              const AttentionMask& memory_mask, KVCache* cache) {
   auto h = input_layernorm(x);
-  x = x + self_attn->forward_rows(h, batch, h, self_mask, &rotary, cache);
+  auto branch = self_attn->forward_rows(h, batch, h, self_mask, &rotary, cache);
   if (!cross_attn.is_empty()) {
     if (!memory.keys.defined()) fail("decoder layer: the cross-attention needs a memory");
-    x = x + cross_attn->forward_rows(cross_attn_layernorm(x), batch, memory, memory_mask);
+    std::tie(x, h) = cross_attn_layernorm->add_and_norm(x, branch);
+    branch = cross_attn->forward_rows(h, batch, memory, memory_mask);
   }
-  return x + mlp(post_attention_layernorm(x));
+  std::tie(x, h) = post_attention_layernorm->add_and_norm(x, branch);
+  return x + mlp(h);
 }
 
 void DecoderLayerImpl::add_lora(const std::vector<std::string>& targets,
@@ -922,9 +951,10 @@ torch::Tensor ResamplerImpl::forward(const torch::Tensor& tokens, const torch::T
   // Every sample's slots as rows [B * slots, d], as DecoderLayer::forward_rows has its positions.
   auto slots = queries_.repeat({batch, 1});
   // mask [B, L] -> [B, 1, 1, L]: every slot sees the same admissible tokens.
-  slots = slots + attn->forward_rows(query_norm(slots), batch, input_norm(tokens),
+  auto attended = attn->forward_rows(query_norm(slots), batch, input_norm(tokens),
                                      mask.unsqueeze(1).unsqueeze(1));
-  slots = slots + mlp(post_attention_layernorm(slots));
+  auto [sum, normed] = post_attention_layernorm->add_and_norm(slots, attended);
+  slots = sum + mlp(normed);
   return slots.view({batch, queries_.size(0), slots.size(-1)});
 }
 

@@ -68,8 +68,15 @@ class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t dim, double eps);
   torch::Tensor forward(const torch::Tensor& x);
+  // The residual sum x + branch and its norm, {sum, forward(sum)}: on LibTorch before 2.4 one
+  // autograd node whose backward also adds the sum's own gradient (one operator fewer).
+  std::pair<torch::Tensor, torch::Tensor> add_and_norm(const torch::Tensor& x,
+                                                       const torch::Tensor& branch);
 
  private:
+  // Whether the gradient is written out (RMSNormFunction) for inputs like x.
+  bool written_out(const torch::Tensor& x) const;
+
   torch::Tensor weight_;
   double eps_;
   // For the written-out gradient on LibTorch before 2.4: views of the weight and its .grad kept
@@ -134,7 +141,9 @@ struct AttentionMask {
   torch::Tensor no_key;    // rows that may attend to no key (their output is zero)
 
   // This mask with `additive` and `no_key` for scores of `scores_type` (the queries' type).
-  AttentionMask prepared(torch::ScalarType scores_type) const;
+  // `some_key_always`: the caller knows every query may attend to some key (no `no_key`, and no
+  // operator to find the rows without one, nor to zero them in every layer).
+  AttentionMask prepared(torch::ScalarType scores_type, bool some_key_always = false) const;
 };
 
 // One attention layer's keys and values so far, for incremental decoding: [B, kv_heads, capacity,

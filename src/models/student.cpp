@@ -71,11 +71,13 @@ void check_frames(const Batch& batch, const torch::Tensor& frames, const torch::
 }
 
 // The blocks' cross-attention mask [B, 1, 1, M], prepared once for all of them, for the scores'
-// type: the projections' (bf16) under autocast, else the activations'.
+// type: the projections' (bf16) under autocast, else the activations'. Every position may attend
+// to the PI slots, which the memory always has (build_memory).
 AttentionMask memory_attention_mask(const torch::Tensor& mask, const torch::Tensor& activations) {
   const bool autocast = compat::AutocastGuard::is_enabled(activations.device().type());
   return AttentionMask(mask.unsqueeze(1).unsqueeze(1))
-      .prepared(autocast ? torch::kBFloat16 : activations.scalar_type());
+      .prepared(autocast ? torch::kBFloat16 : activations.scalar_type(),
+                /*some_key_always=*/true);
 }
 
 }  // namespace

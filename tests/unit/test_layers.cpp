@@ -63,6 +63,40 @@ TEST(Layers, RmsNormGradientEqualsAutogradsInDouble) {
   }
 }
 
+// add_and_norm, the residual sum and its norm as one node, against autograd through x + branch
+// and the composite in double, where the sum's gradient and the norm's both reach x and branch
+// (as in a pre-norm block: the sum goes on down the residual stream): the two outputs and the
+// gradients of x, branch and the weight, 2-D and 3-D, within float rounding.
+TEST(Layers, AddAndNormEqualsTheSumAndTheCompositeInDouble) {
+  torch::manual_seed(12);
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{5, 48}, {3, 7, 48}}) {
+    RMSNorm norm(48, 1e-6);
+    {
+      torch::NoGradGuard no_grad;
+      norm->parameters()[0].uniform_(0.5, 1.5);
+    }
+    const auto inputs = std::vector<torch::Tensor>{torch::randn(shape), torch::randn(shape)};
+    const auto upstream = std::vector<torch::Tensor>{torch::randn(shape), torch::randn(shape)};
+    const auto x = inputs[0].clone().requires_grad_(), branch = inputs[1].clone().requires_grad_();
+    auto [sum, normed] = norm->add_and_norm(x, branch);
+    torch::autograd::backward({sum, normed}, upstream);
+
+    const auto weight =
+        norm->parameters()[0].detach().to(torch::kDouble).clone().requires_grad_(true);
+    const auto x_ref = inputs[0].to(torch::kDouble).requires_grad_();
+    const auto branch_ref = inputs[1].to(torch::kDouble).requires_grad_();
+    const auto sum_ref = x_ref + branch_ref;
+    const auto normed_ref = composite_rms_norm(sum_ref, weight, 1e-6);
+    torch::autograd::backward({sum_ref, normed_ref},
+                              {upstream[0].to(torch::kDouble), upstream[1].to(torch::kDouble)});
+    EXPECT_LT(relative_error(sum, sum_ref), 2e-7);
+    EXPECT_LT(relative_error(normed, normed_ref), 2e-6);
+    EXPECT_LT(relative_error(x.grad(), x_ref.grad()), 2e-6);
+    EXPECT_LT(relative_error(branch.grad(), branch_ref.grad()), 2e-6);
+    EXPECT_LT(relative_error(norm->parameters()[0].grad(), weight.grad()), 2e-6);
+  }
+}
+
 // Two decoder blocks that cross-attend to one memory, as the student's do: its keys and values
 // projected for both blocks in one product (AttentionImpl::project_memory), or by each block.
 struct TwoBlocksImpl : torch::nn::Module {
