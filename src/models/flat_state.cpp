@@ -106,11 +106,14 @@ void FlatAdamW::step(torch::Tensor& values, const torch::Tensor& grads, double l
 }
 
 torch::Tensor squared_norm_fp64(const torch::Tensor& values) {
-  constexpr int64_t kPiece = int64_t{1} << 24;
   if (values.numel() == 0) return torch::zeros({}, values.options().dtype(torch::kFloat64));
-  // Three operators a piece (a widening copy, a dot product, an add), and one split for all.
+  // Three operators a piece (a widening copy, a dot product, an add), and one split for all. Two
+  // pieces at most beyond 16M values: a float64 half takes the memory of the float32 temporary
+  // that AdamW's update makes anyway (the denominator), and a piece per 16M values cost 3
+  // operators each (24 at 125M parameters).
+  const int64_t piece_size = std::max<int64_t>(int64_t{1} << 24, (values.numel() + 1) / 2);
   torch::Tensor total;
-  for (const auto& piece : (values.dim() == 1 ? values : values.reshape(-1)).split(kPiece)) {
+  for (const auto& piece : (values.dim() == 1 ? values : values.reshape(-1)).split(piece_size)) {
     const auto wide = piece.to(torch::kFloat64);
     auto squares = torch::dot(wide, wide);
     total = total.defined() ? total.add_(squares) : squares;
