@@ -1,10 +1,10 @@
 // Llama-family layers shared by the Hugging Face causal LMs and the PRIDE student: RMSNorm, rotary
 // tables, grouped-query attention by scaled-dot-product attention, SwiGLU, the decoder block with
 // its optional multi-source cross-attention, the learned-query resampler, and LoRA adapters added
-// to the stacked projections' outputs. The linear layers, and on LibTorch 1.13 RMSNorm and
-// attention, have their gradients written out: autograd through the composites dispatches several
-// times as many operators per step (docs/performance.md, "Operators per step"). Attention's
-// rounds exactly as autograd's does; RMSNorm's is one formula, equal within float rounding.
+// to the stacked projections' outputs. The linear layers, the rotation, and on LibTorch 1.13
+// RMSNorm and attention, have their gradients written out: autograd through the composites
+// dispatches several times as many operators per step (docs/performance.md, "Operators per
+// step"). They equal autograd's within float rounding (tests/unit/test_layers.cpp).
 #include "models/layers.h"
 
 #include <algorithm>
@@ -115,9 +115,11 @@ torch::Tensor adjacent_rows(const std::vector<torch::Tensor>& parts, torch::Tens
 // aten::linear records about ten operators per layer in backward (the matmul's reshapes and
 // transposes); this records two products and a transpose for the whole stack when the input and
 // its gradient are rows [N, d] (plus a reshape for each that is not), the weight gradient added
-// straight into the flat gradient buffer where autograd would add it there (else a split and
-// autograd's add per layer). Under autocast the products run in the type aten::linear chose;
-// gradients return in the inputs' types.
+// straight into the flat gradient buffer where autograd would add it there (one addmm_ where the
+// weights' .grads lie back to back, one split and _foreach_add_ for layers of several modules;
+// else a split and autograd's add per layer). Weights that do not lie back to back (layers of
+// several modules) are joined by a copy each forward. Under autocast the products run in the type
+// aten::linear chose; gradients return in the inputs' types.
 struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                at::TensorList weights, at::TensorList biases,

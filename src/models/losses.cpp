@@ -1,4 +1,6 @@
-// The PRIDE loss terms (formulas in losses.h), computed in fp32 (fp64 for double inputs).
+// The PRIDE loss terms (formulas in losses.h), computed in fp32 (fp64 for double inputs). CE and
+// RKL together (token_loss_sums) and MMD^2 have their gradients written out, one autograd node
+// each (docs/performance.md, "Operators per step"); the other functions are autograd's.
 #include "models/losses.h"
 
 #include <fmt/ranges.h>

@@ -267,16 +267,25 @@ TEST(Layers, AttentionRowsWithoutKeysMatchTheComposite) {
   }
 }
 
+// A self-attention layer of 4 query and 2 key/value heads of width 16, two samples' 9 positions
+// as rows with an upstream gradient, and the rotary tables of those positions.
+struct SelfAttentionCase {
+  Attention attention{64, 4, 2};
+  torch::Tensor input = torch::randn({2 * 9, 64});
+  torch::Tensor upstream = torch::randn({2 * 9, 64});
+  Rotary tables = rotary_tables_at(torch::arange(9).unsqueeze(0), 16, RopeConfig{}, input);
+};
+
 // Self-attention that rotates its whole projection with the projection tables (the student's
 // training path) gives what rotating q and k after the split gives, bit for bit, gradients of
 // the input and of every weight included, and within float rounding with the attention scale
 // folded into the tables; tables for other head counts are not used.
 TEST(Layers, ProjectionTablesRotateAsTheSplitHeadsDo) {
   torch::manual_seed(8);
-  Attention attention(64, 4, 2);
-  const auto input = torch::randn({2 * 9, 64});
-  const auto upstream = torch::randn({2 * 9, 64});
-  const auto plain = rotary_tables_at(torch::arange(9).unsqueeze(0), 16, RopeConfig{}, input);
+  SelfAttentionCase c;
+  auto& attention = c.attention;
+  const auto &input = c.input, &upstream = c.upstream;
+  const auto& plain = c.tables;
   auto run = [&](const Rotary& rotary) {
     attention->zero_grad();
     const auto x = input.clone().requires_grad_();
@@ -311,10 +320,10 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 // and values repeated for their query heads. Output and input gradient.
 TEST(Layers, RotatedSelfAttentionEqualsTheDoubleComposite) {
   torch::manual_seed(9);
-  Attention attention(64, 4, 2);
-  const auto input = torch::randn({2 * 9, 64});
-  const auto upstream = torch::randn({2 * 9, 64});
-  const auto tables = rotary_tables_at(torch::arange(9).unsqueeze(0), 16, RopeConfig{}, input);
+  SelfAttentionCase c;
+  auto& attention = c.attention;
+  const auto &input = c.input, &upstream = c.upstream;
+  const auto& tables = c.tables;
   std::map<std::string, torch::Tensor> w;
   for (const auto& p : attention->named_parameters()) {
     w[p.key()] = p.value().detach().to(torch::kDouble);

@@ -13,7 +13,9 @@
       rewards, log-probabilities and gradient norm equal the DPO formula (Rafailov et al. 2023;
       TRL's sigmoid with label smoothing EPS, IPO on per-token mean log-probabilities, hinge)
       computed with autograd over the from-scratch HF forward (hf_reference.py), within TOL
-      (relative for log-probabilities and the gradient norm)
+      (relative for log-probabilities and the gradient norm; the rewards, beta times differences
+      of log-probabilities, relative to beta times those log-probabilities: pride subtracts them
+      in float32, whose spacing at |log p| ~ 350 is 3e-5)
 """
 import json
 import os
@@ -129,9 +131,12 @@ def check_step(policy_dir, reference_dir, h5, metrics, beta, loss, eps, tol):
             "logps/chosen": float(pc.detach().mean()), "logps/rejected": float(pr.detach().mean()),
             "grad_norm": grad_norm}
     got = json.loads(open(metrics).readline())
+    logp_scale = max(1.0, abs(want["logps/chosen"]), abs(want["logps/rejected"]))
     for key, value in want.items():
         diff = abs(got[key] - value)
         scale = max(1.0, abs(value)) if key.startswith("logps") or key == "grad_norm" else 1.0
+        if key.startswith("rewards/") and key != "rewards/accuracies":
+            scale = max(1.0, beta * logp_scale)
         good = diff <= tol * scale
         ok = ok and good
         print(f"{key}: pride {got[key]:.8g}, reference {value:.8g}, |diff| {diff:.2e}"
