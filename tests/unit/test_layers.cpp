@@ -283,29 +283,26 @@ struct SelfAttentionCase {
 TEST(Layers, ProjectionTablesRotateAsTheSplitHeadsDo) {
   torch::manual_seed(8);
   SelfAttentionCase c;
-  auto& attention = c.attention;
-  const auto &input = c.input, &upstream = c.upstream;
-  const auto& plain = c.tables;
   auto run = [&](const Rotary& rotary) {
-    attention->zero_grad();
-    const auto x = input.clone().requires_grad_();
-    auto out = attention->forward_rows(x, 2, x, AttentionMask::causal_only(), &rotary);
-    out.backward(upstream);
+    c.attention->zero_grad();
+    const auto x = c.input.clone().requires_grad_();
+    auto out = c.attention->forward_rows(x, 2, x, AttentionMask::causal_only(), &rotary);
+    out.backward(c.upstream);
     std::vector<torch::Tensor> results{out.detach(), x.grad()};
-    for (const auto& p : attention->parameters()) results.push_back(p.grad().clone());
+    for (const auto& p : c.attention->parameters()) results.push_back(p.grad().clone());
     return results;
   };
-  const auto expected = run(plain);
-  const auto whole = run(with_projection_tables(plain, 4, 2));
+  const auto expected = run(c.tables);
+  const auto whole = run(with_projection_tables(c.tables, 4, 2));
   // With the attention scale folded into the query heads' tables: within float rounding.
-  const auto folded = run(with_projection_tables(plain, 4, 2, 1.0 / std::sqrt(16.0)));
+  const auto folded = run(with_projection_tables(c.tables, 4, 2, 1.0 / std::sqrt(16.0)));
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_TRUE(torch::equal(whole[i], expected[i])) << i;
     EXPECT_LT(relative_error(folded[i], expected[i]), 1e-6) << i;
   }
-  EXPECT_FALSE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 1), 9));
-  EXPECT_TRUE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 2), 9));
-  EXPECT_FALSE(attention->rotates_whole_projection(with_projection_tables(plain, 4, 2), 8));
+  EXPECT_FALSE(c.attention->rotates_whole_projection(with_projection_tables(c.tables, 4, 1), 9));
+  EXPECT_TRUE(c.attention->rotates_whole_projection(with_projection_tables(c.tables, 4, 2), 9));
+  EXPECT_FALSE(c.attention->rotates_whole_projection(with_projection_tables(c.tables, 4, 2), 8));
 }
 
 // Llama's rotate_half, written as Hugging Face writes it: [-x2, x1].
@@ -321,18 +318,15 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 TEST(Layers, RotatedSelfAttentionEqualsTheDoubleComposite) {
   torch::manual_seed(9);
   SelfAttentionCase c;
-  auto& attention = c.attention;
-  const auto &input = c.input, &upstream = c.upstream;
-  const auto& tables = c.tables;
   std::map<std::string, torch::Tensor> w;
-  for (const auto& p : attention->named_parameters()) {
+  for (const auto& p : c.attention->named_parameters()) {
     w[p.key()] = p.value().detach().to(torch::kDouble);
   }
-  const auto x_ref = input.to(torch::kDouble).requires_grad_();
+  const auto x_ref = c.input.to(torch::kDouble).requires_grad_();
   auto heads = [&](const char* name, int64_t count) {
     return torch::matmul(x_ref, w[name].t()).view({2, 9, count, 16}).transpose(1, 2);
   };
-  const auto cos = tables.cos.to(torch::kDouble), sin = tables.sin.to(torch::kDouble);
+  const auto cos = c.tables.cos.to(torch::kDouble), sin = c.tables.sin.to(torch::kDouble);
   auto q = heads("q_proj.weight", 4), k = heads("k_proj.weight", 2), v = heads("v_proj.weight", 2);
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
@@ -340,12 +334,12 @@ TEST(Layers, RotatedSelfAttentionEqualsTheDoubleComposite) {
   scores = scores.masked_fill(torch::ones({9, 9}, torch::kBool).triu(1), -INFINITY);
   auto out_ref = torch::matmul(torch::softmax(scores, -1), repeated(v, 4));
   out_ref = torch::matmul(out_ref.transpose(1, 2).reshape({18, 64}), w["o_proj.weight"].t());
-  out_ref.backward(upstream.to(torch::kDouble));
+  out_ref.backward(c.upstream.to(torch::kDouble));
 
-  for (const auto& rotary : {tables, with_projection_tables(tables, 4, 2, 0.25)}) {
-    const auto x = input.clone().requires_grad_();
-    auto out = attention->forward_rows(x, 2, x, AttentionMask::causal_only(), &rotary);
-    out.backward(upstream);
+  for (const auto& rotary : {c.tables, with_projection_tables(c.tables, 4, 2, 0.25)}) {
+    const auto x = c.input.clone().requires_grad_();
+    auto out = c.attention->forward_rows(x, 2, x, AttentionMask::causal_only(), &rotary);
+    out.backward(c.upstream);
     EXPECT_LT(relative_error(out, out_ref), kAttentionTolerance);
     EXPECT_LT(relative_error(x.grad(), x_ref.grad()), kAttentionTolerance);
   }
