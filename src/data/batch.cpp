@@ -148,6 +148,7 @@ void collate_sequences(const std::vector<Sample>& samples, const DatasetInfo& in
         .copy_(sample.topk_logprobs.narrow(0, skipped, predicted));
   }
   batch.response_tokens = batch.response_mask.sum().item<int64_t>();
+  batch.response_rows = batch.response_mask.reshape(-1).nonzero().squeeze(1);
   batch.input_tokens = batch.tokens.ne(info.pad_id).sum().item<int64_t>();
 }
 
@@ -219,6 +220,10 @@ Batch collate_pairs(const std::vector<Sample>& pairs, const DatasetInfo& info,
   return batch;
 }
 
+torch::Tensor Batch::response_rows_of() const {
+  return response_rows.defined() ? response_rows : response_mask.reshape(-1).nonzero().squeeze(1);
+}
+
 Batch Batch::to(const torch::Device& device, bool non_blocking) const {
   return map([&](const torch::Tensor& tensor) { return tensor.to(device, non_blocking); });
 }
@@ -231,10 +236,10 @@ Batch Batch::map(const std::function<torch::Tensor(const torch::Tensor&)>& f) co
   auto move = [&](const torch::Tensor& tensor) { return tensor.defined() ? f(tensor) : tensor; };
   Batch moved = *this;
   for (torch::Tensor* tensor :
-       {&moved.tokens, &moved.context_mask, &moved.response_mask, &moved.targets, &moved.emotion,
-        &moved.topk_ids, &moved.topk_logprobs, &moved.teacher_hidden,
-        &moved.teacher_emotion_logprobs, &moved.audio, &moved.audio_mask, &moved.visual,
-        &moved.visual_mask, &moved.reference_logps}) {
+       {&moved.tokens, &moved.context_mask, &moved.response_mask, &moved.response_rows,
+        &moved.targets, &moved.emotion, &moved.topk_ids, &moved.topk_logprobs,
+        &moved.teacher_hidden, &moved.teacher_emotion_logprobs, &moved.audio, &moved.audio_mask,
+        &moved.visual, &moved.visual_mask, &moved.reference_logps}) {
     *tensor = move(*tensor);
   }
   for (auto* tensors : {&moved.privileged, &moved.privileged_mask}) {

@@ -55,9 +55,12 @@ struct Sample {
 // Position t predicts token t+1; response_mask marks the positions whose *next* token is a
 // response token, i.e. where CE and RKL apply.
 struct Batch {
-  torch::Tensor tokens;          // [B, T] int64, right-padded: the student attends causally only
-  torch::Tensor context_mask;    // [B, T] bool: context positions
-  torch::Tensor response_mask;   // [B, T] bool: positions that predict a response token
+  torch::Tensor tokens;         // [B, T] int64, right-padded: the student attends causally only
+  torch::Tensor context_mask;   // [B, T] bool: context positions
+  torch::Tensor response_mask;  // [B, T] bool: positions that predict a response token
+  // [N] int64: b * T + t of each position in response_mask, row by row (made by collate on the
+  // host, so that taking those positions on a GPU reads nothing back; see response_rows_of).
+  torch::Tensor response_rows;
   torch::Tensor targets;         // [B, T] int64: next token (pad where not predicted)
   torch::Tensor emotion;         // [B] int64
   torch::Tensor topk_ids;        // [B, T, K] int64 teacher ids aligned with targets (0 elsewhere)
@@ -78,6 +81,9 @@ struct Batch {
   std::vector<int64_t> indices;  // global sample indices, in row order
 
   int64_t size() const { return tokens.defined() ? tokens.size(0) : 0; }
+  // response_rows, or where a batch was built without them, computed from response_mask (on a
+  // GPU a read back to the host).
+  torch::Tensor response_rows_of() const;
   // Training samples in the batch: pairs, or rows.
   int64_t samples() const { return pairs > 0 ? pairs : size(); }
   // A copy on `device`; non_blocking overlaps the copy with host work when the batch is pinned.

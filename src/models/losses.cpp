@@ -306,6 +306,25 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
 
 }  // namespace
 
+namespace {
+
+// token_loss_sums' terms over rows [N, V] (widened), their labels [N] (kIgnoredLabel: left out),
+// top-K ids and log-probabilities [N, K] and, where rows are weighted, the weights [N, 1].
+TokenLossSums token_losses_of(const torch::Tensor& rows, const torch::Tensor& labels,
+                              const torch::Tensor& ids, const torch::Tensor& topk_logprobs,
+                              const torch::Tensor& weights, double temperature, bool tail_bucket) {
+  check_labels(ids, rows.size(-1), "reverse_kl_sum");
+  auto teacher =
+      teacher_log_buckets(as_type(topk_logprobs, rows.scalar_type()), temperature, tail_bucket);
+  auto sums = TokenLossFunction::apply(
+      rows, labels, ids, teacher,
+      weights.defined() ? c10::optional<torch::Tensor>(weights) : c10::nullopt, temperature,
+      tail_bucket);
+  return {sums[0], sums[1]};
+}
+
+}  // namespace
+
 TokenLossSums token_loss_sums(const torch::Tensor& logits, const torch::Tensor& targets,
                               const torch::Tensor& topk_ids, const torch::Tensor& topk_logprobs,
                               const torch::Tensor& mask, double temperature, bool tail_bucket,
@@ -314,18 +333,45 @@ TokenLossSums token_loss_sums(const torch::Tensor& logits, const torch::Tensor& 
   check_reverse_kl_inputs(logits, topk_ids, topk_logprobs, mask, temperature);
   const MaskedRows masked(mask, logits, mode);
   auto labels = masked.kept_labels(targets);
-  auto ids = masked.rows(topk_ids);
   check_labels(masked.labels_to_check(labels, targets), logits.size(-1), "cross_entropy_sum");
-  check_labels(ids, logits.size(-1), "reverse_kl_sum");
   auto rows = widen(masked.rows(logits));
-  auto teacher = teacher_log_buckets(as_type(masked.rows(topk_logprobs), rows.scalar_type()),
-                                     temperature, tail_bucket);
-  const auto weights = masked.row_weights(rows.scalar_type());
-  auto sums = TokenLossFunction::apply(
-      rows, labels, ids, teacher,
-      weights.defined() ? c10::optional<torch::Tensor>(weights) : c10::nullopt, temperature,
-      tail_bucket);
-  return {sums[0], sums[1]};
+  return token_losses_of(rows, labels, masked.rows(topk_ids), masked.rows(topk_logprobs),
+                         masked.row_weights(rows.scalar_type()), temperature, tail_bucket);
+}
+
+torch::Tensor rows_at(const torch::Tensor& x, const torch::Tensor& rows) {
+  if (x.dim() < 2) fail("rows_at: need a tensor [B, T, ...], got {}", x.sizes());
+  auto sizes = x.sizes().slice(2).vec();
+  sizes.insert(sizes.begin(), -1);
+  return x.reshape(sizes).index_select(0, rows);
+}
+
+TokenLossSums token_loss_sums_of_rows(const torch::Tensor& logit_rows, const torch::Tensor& targets,
+                                      const torch::Tensor& topk_ids,
+                                      const torch::Tensor& topk_logprobs, double temperature,
+                                      bool tail_bucket) {
+  const int64_t n = logit_rows.size(0);
+  if (logit_rows.dim() != 2 || !targets.sizes().equals({n}) || topk_ids.dim() != 2 ||
+      topk_ids.size(0) != n || !topk_ids.sizes().equals(topk_logprobs.sizes())) {
+    fail(
+        "token_loss_sums: need logit rows [N, V], targets [N], top-K ids and log-probabilities "
+        "[N, K], got {}, {}, {} and {}",
+        logit_rows.sizes(), targets.sizes(), topk_ids.sizes(), topk_logprobs.sizes());
+  }
+  if (!(temperature > 0)) fail("reverse_kl_sum: temperature must be > 0, got {}", temperature);
+  check_labels(targets, logit_rows.size(-1), "cross_entropy_sum");
+  return token_losses_of(widen(logit_rows), targets, topk_ids, topk_logprobs, {}, temperature,
+                         tail_bucket);
+}
+
+torch::Tensor cross_entropy_sum_of_rows(const torch::Tensor& logit_rows,
+                                        const torch::Tensor& targets) {
+  if (logit_rows.dim() != 2 || !targets.sizes().equals({logit_rows.size(0)})) {
+    fail("cross_entropy_sum: need logit rows [N, V] and targets [N], got {} and {}",
+         logit_rows.sizes(), targets.sizes());
+  }
+  check_labels(targets, logit_rows.size(-1), "cross_entropy_sum");
+  return nll_sum(logit_rows, targets);
 }
 
 namespace {

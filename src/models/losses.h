@@ -52,6 +52,20 @@ TokenLossSums token_loss_sums(const torch::Tensor& logits, const torch::Tensor& 
                               const torch::Tensor& mask, double temperature, bool tail_bucket,
                               MaskedRowsMode mode = MaskedRowsMode::by_device);
 
+// The rows [N, ...] of x [B, T, ...] at the flat positions `rows` [N] int64 (b * T + t, as
+// Batch::response_rows holds them): one index_select, nothing read back to the host.
+torch::Tensor rows_at(const torch::Tensor& x, const torch::Tensor& rows);
+
+// token_loss_sums of logits taken at the masked positions already: logit rows [N, V] (as
+// StudentOutput::response_logits), targets [N], topk_ids and topk_logprobs [N, K] (rows_at).
+TokenLossSums token_loss_sums_of_rows(const torch::Tensor& logit_rows, const torch::Tensor& targets,
+                                      const torch::Tensor& topk_ids,
+                                      const torch::Tensor& topk_logprobs, double temperature,
+                                      bool tail_bucket);
+// cross_entropy_sum likewise: logit rows [N, V], targets [N].
+torch::Tensor cross_entropy_sum_of_rows(const torch::Tensor& logit_rows,
+                                        const torch::Tensor& targets);
+
 // Unbiased multi-kernel Gaussian MMD^2 between x [n, d] and y [m, d], n, m >= 2:
 //   k(a, b) = sum_s exp(-||a - b||^2 / (s * bw)), bw = mean squared distance over the distinct
 //   pairs of the pooled sample {x, y}, detached (a constant for the gradient);

@@ -183,9 +183,9 @@ void StudentImpl::check_batch(const Batch& batch) const {
   check_mask(batch, batch.response_mask, batch.tokens, "response_mask");
 }
 
-StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi) {
+StudentOutput StudentImpl::forward(const Batch& batch, const PiUsage& pi, LogitRows logit_rows) {
   check_batch(batch);
-  return forward_checked(batch, embed_tokens(batch.tokens), pi);
+  return forward_checked(batch, embed_tokens(batch.tokens), logit_rows, pi);
 }
 
 StudentOutput StudentImpl::forward_embedded(const Batch& batch, const torch::Tensor& embeddings,
@@ -197,11 +197,11 @@ StudentOutput StudentImpl::forward_embedded(const Batch& batch, const torch::Ten
     fail("student: embeddings {} do not match the batch's tokens ({})", embeddings.sizes(),
          expected);
   }
-  return forward_checked(batch, embeddings, pi);
+  return forward_checked(batch, embeddings, LogitRows::all, pi);
 }
 
 StudentOutput StudentImpl::forward_checked(const Batch& batch, const torch::Tensor& embedded,
-                                           const PiUsage& pi) {
+                                           LogitRows logit_rows, const PiUsage& pi) {
   const int64_t rows = batch.size(), length = batch.tokens.size(1);
   Memory memory = build_memory(batch, embedded, pi);
 
@@ -217,7 +217,11 @@ StudentOutput StudentImpl::forward_checked(const Batch& batch, const torch::Tens
   auto hidden = x.view({rows, length, x.size(-1)});
 
   StudentOutput out;
-  out.logits = logits_of(x).view({rows, length, -1});
+  if (logit_rows == LogitRows::response) {
+    out.response_logits = logits_of(x.index_select(0, batch.response_rows_of()));
+  } else {
+    out.logits = logits_of(x).view({rows, length, -1});
+  }
   out.emotion_logits = apply_linear(emotion_head, masked_mean(hidden, batch.context_mask));
   // The MMD only sees the distribution of these features, not which sample is which; pooled from
   // the response it pulled the states the LM head reads towards any clustering of the right shape

@@ -20,11 +20,17 @@
 namespace pride {
 
 struct StudentOutput {
-  torch::Tensor logits;          // [B, T, V] float32
-  torch::Tensor emotion_logits;  // [B, E]
-  torch::Tensor features;        // [B, H_teacher], the student side of the MMD
-  torch::Tensor pi_align;        // [B] per-sample alignment loss; undefined when no PI was given
+  torch::Tensor logits;           // [B, T, V] float32 (LogitRows::all)
+  torch::Tensor response_logits;  // [N, V] float32 at Batch::response_rows (LogitRows::response)
+  torch::Tensor emotion_logits;   // [B, E]
+  torch::Tensor features;         // [B, H_teacher], the student side of the MMD
+  torch::Tensor pi_align;         // [B] per-sample alignment loss; undefined when no PI was given
 };
+
+// Which positions' logits a forward computes: every position's (StudentOutput::logits), or only
+// the response positions' (response_logits), all that the training losses read: the LM head's
+// product and its [positions, vocab] output shrink to the response.
+enum class LogitRows { all, response };
 
 // Whether this forward reads batch.privileged, and which rows see the real PI slots (the others,
 // and every row when real_pi_rows is undefined, see the predicted slots).
@@ -70,7 +76,8 @@ class StudentImpl : public torch::nn::Module {
   StudentImpl(const ModelConfig& config, const DatasetInfo& info)
       : StudentImpl(config, info, arch_from_keys(config, info)) {}
   StudentImpl(const ModelConfig& config, const DatasetInfo& info, const StudentArch& arch);
-  StudentOutput forward(const Batch& batch, const PiUsage& pi = {});
+  StudentOutput forward(const Batch& batch, const PiUsage& pi = {},
+                        LogitRows logit_rows = LogitRows::all);
   // forward() from given token embeddings [B, T, d] (what embed() returns for batch.tokens, maybe
   // scaled): gradient-based attributions read their gradient (teacher/plugin.h).
   StudentOutput forward_embedded(const Batch& batch, const torch::Tensor& embeddings,
@@ -116,7 +123,7 @@ class StudentImpl : public torch::nn::Module {
 
   void check_batch(const Batch& batch) const;
   StudentOutput forward_checked(const Batch& batch, const torch::Tensor& embeddings,
-                                const PiUsage& pi);
+                                LogitRows logit_rows, const PiUsage& pi);
   Memory build_memory(const Batch& batch, const torch::Tensor& token_embeddings, const PiUsage& pi);
   torch::Tensor pi_slots(const Batch& batch, const torch::Tensor& observed,
                          const torch::Tensor& observed_mask, const PiUsage& pi,

@@ -62,17 +62,20 @@ Batch synthetic_batch(const DatasetInfo& info, const SyntheticShape& shape) {
     batch.privileged_mask[name] = all_true(rows, tokens);
   }
   batch.response_tokens = batch.response_mask.sum().item<int64_t>();
+  batch.response_rows = batch.response_mask.reshape(-1).nonzero().squeeze(1);
   for (int64_t row = 0; row < rows; ++row) batch.indices.push_back(row);
   return batch;
 }
 
 torch::Tensor single_process_loss(Student& student, const Batch& batch, const PiUsage& pi,
                                   const Config& config) {
-  const auto out = student->forward(batch, pi);
+  const auto out = student->forward(batch, pi, LogitRows::response);
   const double tokens = double(batch.response_tokens), samples = double(batch.size());
   const auto& loss = config.loss;
-  auto [ce, rkl] = token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs,
-                                   batch.response_mask, loss.rkl_temperature, loss.rkl_tail_bucket);
+  const auto rows = batch.response_rows_of();
+  auto [ce, rkl] = token_loss_sums_of_rows(
+      out.response_logits, rows_at(batch.targets, rows), rows_at(batch.topk_ids, rows),
+      rows_at(batch.topk_logprobs, rows), loss.rkl_temperature, loss.rkl_tail_bucket);
   // MMD^2 needs two rows; a one-row probe leaves it out (its memory is a [B, B] matrix).
   auto mmd = batch.size() >= 2
                  ? mmd2_unbiased(out.features, batch.teacher_hidden, loss.mmd_bandwidths)

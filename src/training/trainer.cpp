@@ -405,9 +405,10 @@ class Trainer {
   // Only PRIDE reads privileged information.
   bool pi_read() const { return pride_objective() && config_.pi.enabled; }
 
-  StudentOutput forward(Student& model, const Batch& batch, const PiUsage& usage) {
+  StudentOutput forward(Student& model, const Batch& batch, const PiUsage& usage,
+                        LogitRows logit_rows = LogitRows::all) {
     compat::AutocastGuard autocast(device_, bf16());
-    return model->forward(batch, usage);
+    return model->forward(batch, usage, logit_rows);
   }
 
   // Forward and backward of micro-batch j; adds its term sums to `sums` (on the device).
@@ -442,8 +443,9 @@ class Trainer {
 
   // train.objective sft: cross-entropy on the response tokens, nothing else.
   MicroLoss sft_loss(const Batch& batch, const StepCounts& counts) {
-    const StudentOutput out = forward(model_, batch, PiUsage{});
-    const auto ce = cross_entropy_sum(out.logits, batch.targets, batch.response_mask);
+    const StudentOutput out = forward(model_, batch, PiUsage{}, LogitRows::response);
+    const auto ce = cross_entropy_sum_of_rows(out.response_logits,
+                                              rows_at(batch.targets, batch.response_rows_of()));
     const auto zero = torch::zeros({1}, torch::TensorOptions(torch::kFloat64).device(device_));
     const auto sums =
         torch::cat({ce.detach().to(torch::kFloat64).reshape({1}), zero.expand({kNumTerms - 1})});
@@ -519,11 +521,11 @@ class Trainer {
   MicroLoss pride_loss(const Batch& batch, const PiUsage& usage, const StepCounts& counts,
                        const GlobalMmd& mmd, size_t j) {
     const auto& w = config_.loss;
-    const StudentOutput out = forward(model_, batch, usage);
-    const auto& mask = batch.response_mask;
-    const auto [ce, rkl] =
-        token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
-                        w.rkl_temperature, w.rkl_tail_bucket);
+    const StudentOutput out = forward(model_, batch, usage, LogitRows::response);
+    const auto rows = batch.response_rows_of();
+    const auto [ce, rkl] = token_loss_sums_of_rows(
+        out.response_logits, rows_at(batch.targets, rows), rows_at(batch.topk_ids, rows),
+        rows_at(batch.topk_logprobs, rows), w.rkl_temperature, w.rkl_tail_bucket);
     const auto emotion_logits = out.emotion_logits.to(torch::kFloat);
     const auto emotion = emotion_ce_sum(emotion_logits, batch.emotion);
     // Off, the term is a constant zero made once: no operator per step.

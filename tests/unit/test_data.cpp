@@ -385,6 +385,8 @@ TEST(Collate, AlignsTargetsMasksAndTeacherRows) {
   EXPECT_EQ(as_bool(batch.context_mask[0]), (std::vector<int64_t>{1, 1, 1, 0, 0, 0}));
   EXPECT_EQ(as_bool(batch.context_mask[1]), (std::vector<int64_t>{1, 0, 0, 0, 0, 0}));
   EXPECT_EQ(batch.response_tokens, 5);
+  // The response positions as flat rows b * T + t, row by row.
+  EXPECT_EQ(as_long(batch.response_rows), (std::vector<int64_t>{2, 3, 4, 6, 7}));
   // Response token j's teacher row sits at position context_len - 1 + j.
   EXPECT_TRUE(torch::equal(batch.topk_ids[0].slice(0, 2, 5), samples[0].topk_ids));
   EXPECT_TRUE(torch::equal(batch.topk_logprobs[1].slice(0, 0, 2), samples[1].topk_logprobs));
@@ -398,6 +400,7 @@ TEST(Collate, AlignsTargetsMasksAndTeacherRows) {
   EXPECT_FALSE(batch.audio.defined());
   const Batch moved = batch.to(torch::kCPU);
   EXPECT_TRUE(torch::equal(moved.tokens, batch.tokens));
+  EXPECT_TRUE(torch::equal(moved.response_rows, batch.response_rows));
   EXPECT_EQ(moved.privileged.size(), 1u);
 }
 

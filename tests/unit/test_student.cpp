@@ -121,6 +121,35 @@ TEST_F(StudentTest, OutputShapes) {
   EXPECT_TRUE(torch::isfinite(out.logits).all().item<bool>());
 }
 
+// Logits of the response positions only are the full logits at those positions, and the loss
+// terms of those rows are token_loss_sums' (the trainer's path against the masked full logits),
+// with collate's rows or, for a batch built without them, rows from the mask.
+TEST_F(StudentTest, ResponseLogitsAreTheFullLogitsAtTheResponsePositions) {
+  batch.topk_ids = torch::randint(kVocab, {2, 12, 3}, torch::kLong);
+  batch.topk_logprobs = torch::log_softmax(torch::randn({2, 12, 4}), -1).narrow(2, 0, 3);
+  const auto full = student->forward(batch).logits;
+  Batch with_rows = batch;  // as collate makes it
+  with_rows.response_rows = batch.response_mask.reshape(-1).nonzero().squeeze(1);
+  for (const Batch* b : {&with_rows, &batch}) {
+    const auto out = student->forward(*b, {}, LogitRows::response);
+    EXPECT_FALSE(out.logits.defined());
+    const auto rows = b->response_rows_of();
+    EXPECT_EQ(rows.size(0), batch.response_mask.sum().item<int64_t>());
+    EXPECT_TRUE(
+        torch::allclose(out.response_logits, full.index({batch.response_mask}), 1e-6, 1e-6));
+    const auto of_rows = token_loss_sums_of_rows(out.response_logits, rows_at(batch.targets, rows),
+                                                 rows_at(batch.topk_ids, rows),
+                                                 rows_at(batch.topk_logprobs, rows), 1.0, true);
+    const auto masked = token_loss_sums(full, batch.targets, batch.topk_ids, batch.topk_logprobs,
+                                        batch.response_mask, 1.0, true);
+    EXPECT_NEAR(of_rows.ce.item<double>(), masked.ce.item<double>(), 1e-5);
+    EXPECT_NEAR(of_rows.rkl.item<double>(), masked.rkl.item<double>(), 1e-5);
+    EXPECT_NEAR(
+        cross_entropy_sum_of_rows(out.response_logits, rows_at(batch.targets, rows)).item<double>(),
+        masked.ce.item<double>(), 1e-5);
+  }
+}
+
 TEST_F(StudentTest, ChangingAFutureResponseTokenLeavesEarlierLogitsUnchanged) {
   const int64_t changed_at = 7;  // row 1: context 0..5, response 6..9
   auto before = student->forward(batch).logits;
