@@ -93,9 +93,6 @@ struct MaskedRows {
   torch::Tensor rows(const torch::Tensor& x) const {
     return indexed ? x.index({mask}) : x.reshape({-1, x.size(-1)});
   }
-  torch::Tensor labels(const torch::Tensor& x) const {
-    return indexed ? x.index({mask}) : x.reshape({-1});
-  }
   // The labels [N] of the rows, the unmasked ones kIgnoredLabel.
   torch::Tensor kept_labels(const torch::Tensor& x) const {
     return indexed ? x.index({mask})
@@ -303,10 +300,6 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
     }
   }
 };
-
-}  // namespace
-
-namespace {
 
 // token_loss_sums' terms over rows [N, V] (widened), their labels [N] (kIgnoredLabel: left out),
 // top-K ids and log-probabilities [N, K] and, where rows are weighted, the weights [N, 1].
