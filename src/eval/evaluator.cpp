@@ -47,14 +47,13 @@ EvalResult evaluate(Student& model, const DialogueDataset& data, const Config& c
       samples.push_back(data.read(mine[i], /*with_privileged=*/false));
     }
     const Batch batch = collate(samples, data.info(), config.model.max_seq_len).to(device);
-    const StudentOutput out = model->forward(batch, PiUsage{});
-    const auto& mask = batch.response_mask;
+    const StudentOutput out = model->forward(batch, PiUsage{}, LogitRows::response);
     // Preference data has no teacher targets (topk 0) and no emotions.
     const auto [ce, rkl] =
         data.info().topk > 0
-            ? token_loss_sums(out.logits, batch.targets, batch.topk_ids, batch.topk_logprobs, mask,
-                              config.loss.rkl_temperature, config.loss.rkl_tail_bucket)
-            : TokenLossSums{cross_entropy_sum(out.logits, batch.targets, mask),
+            ? response_token_losses(out.response_logits, batch, config.loss.rkl_temperature,
+                                    config.loss.rkl_tail_bucket)
+            : TokenLossSums{response_cross_entropy(out.response_logits, batch),
                             torch::zeros({}, torch::kFloat64)};
     sums[0] += ce.item<double>();
     sums[1] += rkl.item<double>();

@@ -357,6 +357,35 @@ TokenLossSums token_loss_sums_of_rows(const torch::Tensor& logit_rows, const tor
                          tail_bucket);
 }
 
+TokenLossSums response_token_losses(const torch::Tensor& response_logits, const Batch& batch,
+                                    double temperature, bool tail_bucket) {
+  const auto rows = batch.response_rows_of();
+  return token_loss_sums_of_rows(response_logits, rows_at(batch.targets, rows),
+                                 rows_at(batch.topk_ids, rows), rows_at(batch.topk_logprobs, rows),
+                                 temperature, tail_bucket);
+}
+
+torch::Tensor response_cross_entropy(const torch::Tensor& response_logits, const Batch& batch) {
+  return cross_entropy_sum_of_rows(response_logits,
+                                   rows_at(batch.targets, batch.response_rows_of()));
+}
+
+torch::Tensor response_logps(const torch::Tensor& response_logits, const Batch& batch) {
+  const auto rows = batch.response_rows_of();
+  const auto targets = rows_at(batch.targets, rows);
+  if (response_logits.dim() != 2 || response_logits.size(0) != rows.size(0)) {
+    fail("response_logps: need the logits of the batch's {} response positions, got {}",
+         rows.size(0), response_logits.sizes());
+  }
+  check_labels(targets, response_logits.size(-1), "response_logps");
+  const auto token_logps = torch::log_softmax(response_logits.to(torch::kFloat), -1)
+                               .gather(-1, targets.unsqueeze(-1))
+                               .squeeze(-1);
+  // Each position's sample: its row of the [B, T] layout.
+  const auto samples = torch::div(rows, batch.tokens.size(1), "floor");
+  return torch::zeros({batch.size()}, token_logps.options()).index_add_(0, samples, token_logps);
+}
+
 torch::Tensor cross_entropy_sum_of_rows(const torch::Tensor& logit_rows,
                                         const torch::Tensor& targets) {
   if (logit_rows.dim() != 2 || !targets.sizes().equals({logit_rows.size(0)})) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "data/sample.h"
 
 namespace pride {
 
@@ -65,6 +66,15 @@ TokenLossSums token_loss_sums_of_rows(const torch::Tensor& logit_rows, const tor
 // cross_entropy_sum likewise: logit rows [N, V], targets [N].
 torch::Tensor cross_entropy_sum_of_rows(const torch::Tensor& logit_rows,
                                         const torch::Tensor& targets);
+
+// The terms above at `batch`'s response positions (Batch::response_rows_of), from the logits of
+// those positions (StudentOutput::response_logits, LogitRows::response): the targets and the
+// teacher's top-K are taken there by rows_at.
+TokenLossSums response_token_losses(const torch::Tensor& response_logits, const Batch& batch,
+                                    double temperature, bool tail_bucket);
+torch::Tensor response_cross_entropy(const torch::Tensor& response_logits, const Batch& batch);
+// sequence_logps likewise: each row's summed log-probability of its response tokens, [B] float32.
+torch::Tensor response_logps(const torch::Tensor& response_logits, const Batch& batch);
 
 // Unbiased multi-kernel Gaussian MMD^2 between x [n, d] and y [m, d], n, m >= 2:
 //   k(a, b) = sum_s exp(-||a - b||^2 / (s * bw)), bw = mean squared distance over the distinct

@@ -173,9 +173,8 @@ void score_reference(const PairsOptions& options, const PreferenceHeader& header
       samples.push_back(pair_sample(i, pairs[i].prompt, pairs[i].chosen, pairs[i].rejected));
     }
     const Batch batch = collate_pairs(samples, info, options.max_seq_len).to(device);
-    const StudentOutput out = reference->forward(batch, PiUsage{});
-    const torch::Tensor rows =
-        sequence_logps(out.logits, batch.targets, batch.response_mask).cpu().contiguous();
+    const StudentOutput out = reference->forward(batch, PiUsage{}, LogitRows::response);
+    const torch::Tensor rows = response_logps(out.response_logits, batch).cpu().contiguous();
     const float* values = rows.data_ptr<float>();
     for (int64_t j = 0; j < batch.pairs; ++j) {
       logps[2 * (begin + j)] = values[j];

@@ -72,10 +72,8 @@ torch::Tensor single_process_loss(Student& student, const Batch& batch, const Pi
   const auto out = student->forward(batch, pi, LogitRows::response);
   const double tokens = double(batch.response_tokens), samples = double(batch.size());
   const auto& loss = config.loss;
-  const auto rows = batch.response_rows_of();
-  auto [ce, rkl] = token_loss_sums_of_rows(
-      out.response_logits, rows_at(batch.targets, rows), rows_at(batch.topk_ids, rows),
-      rows_at(batch.topk_logprobs, rows), loss.rkl_temperature, loss.rkl_tail_bucket);
+  auto [ce, rkl] =
+      response_token_losses(out.response_logits, batch, loss.rkl_temperature, loss.rkl_tail_bucket);
   // MMD^2 needs two rows; a one-row probe leaves it out (its memory is a [B, B] matrix).
   auto mmd = batch.size() >= 2
                  ? mmd2_unbiased(out.features, batch.teacher_hidden, loss.mmd_bandwidths)

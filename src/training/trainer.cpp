@@ -444,8 +444,7 @@ class Trainer {
   // train.objective sft: cross-entropy on the response tokens, nothing else.
   MicroLoss sft_loss(const Batch& batch, const StepCounts& counts) {
     const StudentOutput out = forward(model_, batch, PiUsage{}, LogitRows::response);
-    const auto ce = cross_entropy_sum_of_rows(out.response_logits,
-                                              rows_at(batch.targets, batch.response_rows_of()));
+    const auto ce = response_cross_entropy(out.response_logits, batch);
     const auto zero = torch::zeros({1}, torch::TensorOptions(torch::kFloat64).device(device_));
     const auto sums =
         torch::cat({ce.detach().to(torch::kFloat64).reshape({1}), zero.expand({kNumTerms - 1})});
@@ -454,8 +453,8 @@ class Trainer {
 
   // train.objective dpo: the batch's rows are P chosen then P rejected responses (collate_pairs).
   MicroLoss dpo_loss(const Batch& batch, const StepCounts& counts) {
-    const StudentOutput out = forward(model_, batch, PiUsage{});
-    auto policy = sequence_logps(out.logits, batch.targets, batch.response_mask);
+    const StudentOutput out = forward(model_, batch, PiUsage{}, LogitRows::response);
+    auto policy = response_logps(out.response_logits, batch);
     auto reference = reference_logps(batch);
     if (config_.dpo.loss == "ipo") {  // per-token means, as TRL's IPO
       const auto lengths = batch.response_mask.sum(-1).to(policy.scalar_type());
@@ -505,16 +504,17 @@ class Trainer {
   torch::Tensor reference_logps(const Batch& batch) {
     if (!online_reference()) return batch.reference_logps;
     torch::NoGradGuard no_grad;
-    if (reference_) return logps_of(forward(reference_, batch, PiUsage{}), batch);
+    if (reference_) return logps_of(reference_, batch);
     // LoRA alone trains, from a no-op start: with the adapters off the student is as it started.
     model_->set_adapters_enabled(false);
-    const auto base = forward(model_, batch, PiUsage{});
+    const auto base = logps_of(model_, batch);
     model_->set_adapters_enabled(true);
-    return logps_of(base, batch);
+    return base;
   }
 
-  static torch::Tensor logps_of(const StudentOutput& out, const Batch& batch) {
-    return sequence_logps(out.logits, batch.targets, batch.response_mask);
+  torch::Tensor logps_of(Student& model, const Batch& batch) {
+    return response_logps(forward(model, batch, PiUsage{}, LogitRows::response).response_logits,
+                          batch);
   }
 
   // train.objective pride: every PRIDE term (docs/method.md, "Total loss").
@@ -522,10 +522,8 @@ class Trainer {
                        const GlobalMmd& mmd, size_t j) {
     const auto& w = config_.loss;
     const StudentOutput out = forward(model_, batch, usage, LogitRows::response);
-    const auto rows = batch.response_rows_of();
-    const auto [ce, rkl] = token_loss_sums_of_rows(
-        out.response_logits, rows_at(batch.targets, rows), rows_at(batch.topk_ids, rows),
-        rows_at(batch.topk_logprobs, rows), w.rkl_temperature, w.rkl_tail_bucket);
+    const auto [ce, rkl] =
+        response_token_losses(out.response_logits, batch, w.rkl_temperature, w.rkl_tail_bucket);
     const auto emotion_logits = out.emotion_logits.to(torch::kFloat);
     const auto emotion = emotion_ce_sum(emotion_logits, batch.emotion);
     // Off, the term is a constant zero made once: no operator per step.

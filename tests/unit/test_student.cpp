@@ -122,8 +122,9 @@ TEST_F(StudentTest, OutputShapes) {
 }
 
 // Logits of the response positions only are the full logits at those positions, and the loss
-// terms of those rows are token_loss_sums' (the trainer's path against the masked full logits),
-// with collate's rows or, for a batch built without them, rows from the mask.
+// terms and log-likelihoods of those rows are token_loss_sums' and sequence_logps' (the trainer's,
+// evaluator's and DPO's path against the masked full logits), with collate's rows or, for a batch
+// built without them, rows from the mask.
 TEST_F(StudentTest, ResponseLogitsAreTheFullLogitsAtTheResponsePositions) {
   batch.topk_ids = torch::randint(kVocab, {2, 12, 3}, torch::kLong);
   batch.topk_logprobs = torch::log_softmax(torch::randn({2, 12, 4}), -1).narrow(2, 0, 3);
@@ -147,6 +148,15 @@ TEST_F(StudentTest, ResponseLogitsAreTheFullLogitsAtTheResponsePositions) {
     EXPECT_NEAR(
         cross_entropy_sum_of_rows(out.response_logits, rows_at(batch.targets, rows)).item<double>(),
         masked.ce.item<double>(), 1e-5);
+    const auto response = response_token_losses(out.response_logits, *b, 1.0, true);
+    EXPECT_EQ(response.ce.item<double>(), of_rows.ce.item<double>());
+    EXPECT_EQ(response.rkl.item<double>(), of_rows.rkl.item<double>());
+    EXPECT_EQ(response_cross_entropy(out.response_logits, *b).item<double>(),
+              of_rows.ce.item<double>());
+    // Each row's log-likelihood of its response, as sequence_logps gives it from the full logits.
+    EXPECT_TRUE(torch::allclose(response_logps(out.response_logits, *b),
+                                sequence_logps(full, batch.targets, batch.response_mask), 1e-6,
+                                1e-5));
   }
 }
 
