@@ -125,10 +125,13 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
                                at::TensorList weights, at::TensorList biases,
                                c10::intrusive_ptr<StackedViews> views) {
     auto weight = adjacent_rows(weights.vec(), views->weights);
-    if (!weight.defined()) weight = joined(weights);
+    const bool copied = !weight.defined();
+    if (copied) weight = joined(weights);
     auto y = at::linear(x, weight, joined(biases));  // one operator (the frontend's is two)
     const auto type = y.scalar_type();
-    ctx->save_for_backward({as_type(x, type), as_type(weight, type)});
+    // A joined copy is made again in backward rather than kept in between (for the blocks'
+    // memory projections of a large student, a copy of every block's key and value weights).
+    ctx->save_for_backward({as_type(x, type), copied ? torch::Tensor() : as_type(weight, type)});
     ctx->saved_data["weights"] = weights.vec();  // the parameters, whose .grad backward may fill
     std::vector<int64_t> rows;
     for (const auto& w : weights) rows.push_back(w.size(0));
@@ -143,7 +146,9 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &weight = saved[1];
+    const auto& x = saved[0];
+    const auto weights = ctx->saved_data["weights"].toTensorVector();
+    const auto weight = saved[1].defined() ? saved[1] : as_type(joined(weights), x.scalar_type());
     const auto grad = as_type(grads[0], x.scalar_type());
     const auto rows = ctx->saved_data["rows"].toIntVector();
     const auto weight_type = static_cast<torch::ScalarType>(ctx->saved_data["weight_type"].toInt());
@@ -158,8 +163,7 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     const auto rows_grad = as_rows(grad);
     const auto rows_x = as_rows(x);
     auto views = ctx->saved_data["views"].toCapsule();
-    const auto into =
-        grads_to_add_into(ctx->saved_data["weights"].toTensorVector(), x.scalar_type());
+    const auto into = grads_to_add_into(weights, x.scalar_type());
     const auto adjacent = into.empty()
                               ? torch::Tensor()
                               : adjacent_rows(into, static_cast<StackedViews&>(*views).grads);
