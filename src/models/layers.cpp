@@ -110,6 +110,20 @@ torch::Tensor adjacent_rows(const std::vector<torch::Tensor>& parts, torch::Tens
   return cached;
 }
 
+// The .grad tensors of `weights` when a backward function may add their gradient there itself
+// (compat::will_add_into_grad) in `type`, the type its products ran in; else none.
+std::vector<torch::Tensor> grads_to_add_into(const std::vector<torch::Tensor>& weights,
+                                             torch::ScalarType type) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& weight : weights) {
+    if (!compat::will_add_into_grad(weight)) return {};
+    const auto& grad = weight.grad();
+    if (grad.scalar_type() != type || !grad.sizes().equals(weight.sizes())) return {};
+    grads.push_back(grad);
+  }
+  return grads;
+}
+
 // y = x W^T + b for the weights (and biases) of one or more linear layers that read the same x,
 // stacked: one GEMM instead of one per layer, and the gradient written out. Autograd through
 // aten::linear records about ten operators per layer in backward (the matmul's reshapes and
@@ -192,20 +206,6 @@ struct StackedLinearFunction : torch::autograd::Function<StackedLinearFunction> 
     }
     out.emplace_back();  // none for the views
     return out;
-  }
-
-  // The stacked weights' .grad tensors when backward may add their gradient there itself
-  // (compat::will_add_into_grad) in `type`, the type the products ran in; else none.
-  static std::vector<torch::Tensor> grads_to_add_into(const std::vector<torch::Tensor>& weights,
-                                                      torch::ScalarType type) {
-    std::vector<torch::Tensor> grads;
-    for (const auto& weight : weights) {
-      if (!compat::will_add_into_grad(weight)) return {};
-      const auto& grad = weight.grad();
-      if (grad.scalar_type() != type || !grad.sizes().equals(weight.sizes())) return {};
-      grads.push_back(grad);
-    }
-    return grads;
   }
 };
 
@@ -328,9 +328,10 @@ struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
   static const torch::Tensor& grad_row(const torch::Tensor& weight, const torch::Tensor& normed,
                                        torch::Tensor& cached) {
     static const torch::Tensor none;
-    if (normed.dim() != 2 || !compat::will_add_into_grad(weight)) return none;
-    const auto& grad = weight.grad();
-    if (grad.scalar_type() != normed.scalar_type() || !grad.is_contiguous()) return none;
+    if (normed.dim() != 2) return none;
+    const auto into = grads_to_add_into({weight}, normed.scalar_type());
+    if (into.empty() || !into[0].is_contiguous()) return none;
+    const auto& grad = into[0];
     if (!cached.defined() || !cached.is_alias_of(grad) || cached.data_ptr() != grad.data_ptr() ||
         cached.size(1) != grad.numel()) {
       torch::NoGradGuard no_grad;

@@ -84,11 +84,8 @@ struct MaskedRows {
   torch::Tensor mask;  // [...] bool
   bool indexed;
 
-  MaskedRows(const torch::Tensor& mask, const torch::Tensor& like,
-             MaskedRowsMode mode = MaskedRowsMode::by_device)
-      : mask(mask),
-        indexed(mode == MaskedRowsMode::by_device ? like.device().is_cpu()
-                                                  : mode == MaskedRowsMode::indexed) {}
+  MaskedRows(const torch::Tensor& mask, const torch::Tensor& like)
+      : mask(mask), indexed(like.device().is_cpu()) {}
   // x [..., D] -> [N, D]
   torch::Tensor rows(const torch::Tensor& x) const {
     return indexed ? x.index({mask}) : x.reshape({-1, x.size(-1)});
@@ -97,16 +94,6 @@ struct MaskedRows {
   torch::Tensor kept_labels(const torch::Tensor& x) const {
     return indexed ? x.index({mask})
                    : x.reshape({-1}).masked_fill(~mask.reshape({-1}), kIgnoredLabel);
-  }
-  // The labels check_labels validates for kept_labels(x) = `kept`: the masked positions' (it
-  // looks at host tensors only; on those, unmasked labels are kIgnoredLabel where rows are
-  // weighted).
-  torch::Tensor labels_to_check(const torch::Tensor& kept, const torch::Tensor& x) const {
-    return indexed || !x.device().is_cpu() ? kept : x.index({mask});
-  }
-  // 1 for the masked rows, 0 for the others, [N, 1] in `type` (undefined where every row is one).
-  torch::Tensor row_weights(torch::ScalarType type) const {
-    return indexed ? torch::Tensor() : mask.reshape({-1, 1}).to(type);
   }
   torch::Tensor sum(const torch::Tensor& per_row) const {
     if (indexed) return per_row.sum();
@@ -204,18 +191,19 @@ namespace {
 // CE and RKL sums (token_loss_sums) over rows [N, V] of float logits as one autograd node, with
 // the gradient written out: autograd through the two terms' composites records about forty
 // operators in backward, this fourteen (at T = 1 with the tail bucket). Inputs: the rows' labels
-// [N] (kIgnoredLabel: left out of the CE), the teacher's top-K ids [N, K], its buckets'
-// log-probabilities [N, K or K+1] (a constant), and `row_weights` [N, 1] (optional: 0 leaves a
-// row out of the RKL). The gradient is autograd's chain rule term by term (duplicate ids
+// [N], the teacher's top-K ids [N, K] and its buckets' log-probabilities [N, K or K+1] (a
+// constant). The gradient is autograd's chain rule term by term (duplicate ids
 // included), except that the student's tail bucket passes its gradient even where it sits at the
 // log floor: there its probability, below e^-100, makes that gradient vanish in float anyway.
 struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
-  static torch::autograd::variable_list forward(
-      torch::autograd::AutogradContext* ctx, const torch::Tensor& rows, const torch::Tensor& labels,
-      const torch::Tensor& ids, const torch::Tensor& teacher,
-      const c10::optional<torch::Tensor>& row_weights, double temperature, bool tail_bucket) {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const torch::Tensor& rows,
+                                                const torch::Tensor& labels,
+                                                const torch::Tensor& ids,
+                                                const torch::Tensor& teacher, double temperature,
+                                                bool tail_bucket) {
     const auto log_probs = torch::log_softmax(rows, -1);
-    const auto ce = torch::nll_loss(log_probs, labels, {}, at::Reduction::Sum, kIgnoredLabel);
+    const auto ce = torch::nll_loss(log_probs, labels, {}, at::Reduction::Sum);
     const auto tempered = temperature == 1.0 ? log_probs : tempered_log_probs(rows, temperature);
     const auto picked = tempered.gather(-1, ids);
     torch::Tensor log_q, tail;  // the student's buckets; its tail's log-probability, floored
@@ -227,15 +215,8 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
     } else {
       log_q = torch::log_softmax(picked, -1);
     }
-    // sum q (log q - log p), per row where rows are weighted
-    const auto rkl =
-        row_weights
-            ? (torch::kl_div(teacher, log_q, at::Reduction::None, true).sum(-1, /*keepdim=*/true) *
-               *row_weights)
-                  .sum()
-            : torch::kl_div(teacher, log_q, at::Reduction::Sum, true);
-    ctx->save_for_backward({log_probs, tempered, labels, ids, teacher, log_q, tail,
-                            row_weights ? *row_weights : torch::Tensor()});
+    const auto rkl = torch::kl_div(teacher, log_q, at::Reduction::Sum, /*log_target=*/true);
+    ctx->save_for_backward({log_probs, tempered, labels, ids, teacher, log_q, tail});
     ctx->saved_data["temperature"] = temperature;
     return {ce, rkl};
   }
@@ -244,17 +225,16 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &log_probs = saved[0], &tempered = saved[1], &labels = saved[2], &ids = saved[3];
-    const auto &teacher = saved[4], &log_q = saved[5], &tail = saved[6], &row_weights = saved[7];
+    const auto &teacher = saved[4], &log_q = saved[5], &tail = saved[6];
     const double temperature = ctx->saved_data["temperature"].toDouble();
     const auto &grad_ce = grads[0], &grad_rkl = grads[1];
     const int64_t top_k = ids.size(-1);
 
-    // d RKL / d log q_i = q_i (log q_i - log p_i + 1), times the row's weight.
+    // d RKL / d log q_i = q_i (log q_i - log p_i + 1)
     torch::Tensor grad_tempered;
     if (grad_rkl.defined()) {
       const auto q = log_q.exp();
-      auto grad_log_q = torch::addcmul(q, q, log_q - teacher) * grad_rkl;
-      if (row_weights.defined()) grad_log_q = grad_log_q * row_weights;
+      const auto grad_log_q = torch::addcmul(q, q, log_q - teacher) * grad_rkl;
       if (tail.defined()) {
         // The tail, a logsumexp over the ids outside the top K: d tail / d tempered_v =
         // exp(tempered_v - tail) there, 0 on the ids.
@@ -267,11 +247,16 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
             -1, ids, torch::_log_softmax_backward_data(grad_log_q, log_q, -1, log_q.scalar_type()));
       }
     }
-    // d CE / d log_probs: -grad_ce at each kept row's label.
+    // d CE / d log_probs: -grad_ce at each row's label.
     auto grad_log_probs = temperature == 1.0 && grad_tempered.defined()
                               ? grad_tempered
                               : torch::zeros_like(log_probs);
-    if (grad_ce.defined()) add_label_gradient(grad_log_probs, labels, row_weights, grad_ce);
+    if (grad_ce.defined()) {
+      const auto& positions =
+          per_thread_constant(std::make_tuple(labels.size(0), labels.device().str()),
+                              [&] { return torch::arange(labels.size(0), labels.options()); });
+      grad_log_probs.index_put_({positions, labels}, -grad_ce, /*accumulate=*/true);
+    }
     auto grad_rows =
         torch::_log_softmax_backward_data(grad_log_probs, log_probs, -1, log_probs.scalar_type());
     if (temperature != 1.0 && grad_tempered.defined()) {
@@ -279,57 +264,23 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
                                                                 tempered.scalar_type()) /
                                   temperature;
     }
-    std::vector<torch::Tensor> out(7);
+    std::vector<torch::Tensor> out(6);
     out[0] = grad_rows;
     return out;
   }
-
-  // grad[n, labels[n]] -= grad_ce on every row whose label is kept: all of them without
-  // `row_weights`, else those of weight 1 (the others' labels are kIgnoredLabel: clamped to a
-  // valid index, they add 0). No boolean indexing, which would read a count back to the host.
-  static void add_label_gradient(torch::Tensor& grad, const torch::Tensor& labels,
-                                 const torch::Tensor& row_weights, const torch::Tensor& grad_ce) {
-    const auto& rows =
-        per_thread_constant(std::make_tuple(labels.size(0), labels.device().str()),
-                            [&] { return torch::arange(labels.size(0), labels.options()); });
-    if (!row_weights.defined()) {
-      grad.index_put_({rows, labels}, -grad_ce, /*accumulate=*/true);
-    } else {
-      grad.index_put_({rows, labels.clamp_min(0)}, row_weights.view({-1}) * -grad_ce,
-                      /*accumulate=*/true);
-    }
-  }
 };
-
-// token_loss_sums' terms over rows [N, V] (widened), their labels [N] (kIgnoredLabel: left out),
-// top-K ids and log-probabilities [N, K] and, where rows are weighted, the weights [N, 1].
-TokenLossSums token_losses_of(const torch::Tensor& rows, const torch::Tensor& labels,
-                              const torch::Tensor& ids, const torch::Tensor& topk_logprobs,
-                              const torch::Tensor& weights, double temperature, bool tail_bucket) {
-  check_labels(ids, rows.size(-1), "reverse_kl_sum");
-  auto teacher =
-      teacher_log_buckets(as_type(topk_logprobs, rows.scalar_type()), temperature, tail_bucket);
-  auto sums = TokenLossFunction::apply(
-      rows, labels, ids, teacher,
-      weights.defined() ? c10::optional<torch::Tensor>(weights) : c10::nullopt, temperature,
-      tail_bucket);
-  return {sums[0], sums[1]};
-}
 
 }  // namespace
 
 TokenLossSums token_loss_sums(const torch::Tensor& logits, const torch::Tensor& targets,
                               const torch::Tensor& topk_ids, const torch::Tensor& topk_logprobs,
-                              const torch::Tensor& mask, double temperature, bool tail_bucket,
-                              MaskedRowsMode mode) {
+                              const torch::Tensor& mask, double temperature, bool tail_bucket) {
   check_cross_entropy_inputs(logits, targets, mask);
   check_reverse_kl_inputs(logits, topk_ids, topk_logprobs, mask, temperature);
-  const MaskedRows masked(mask, logits, mode);
-  auto labels = masked.kept_labels(targets);
-  check_labels(masked.labels_to_check(labels, targets), logits.size(-1), "cross_entropy_sum");
-  auto rows = widen(masked.rows(logits));
-  return token_losses_of(rows, labels, masked.rows(topk_ids), masked.rows(topk_logprobs),
-                         masked.row_weights(rows.scalar_type()), temperature, tail_bucket);
+  const auto positions = mask.reshape(-1).nonzero().squeeze(1);
+  return token_loss_sums_of_rows(rows_at(logits, positions), rows_at(targets, positions),
+                                 rows_at(topk_ids, positions), rows_at(topk_logprobs, positions),
+                                 temperature, tail_bucket);
 }
 
 torch::Tensor rows_at(const torch::Tensor& x, const torch::Tensor& rows) {
@@ -353,8 +304,13 @@ TokenLossSums token_loss_sums_of_rows(const torch::Tensor& logit_rows, const tor
   }
   if (!(temperature > 0)) fail("reverse_kl_sum: temperature must be > 0, got {}", temperature);
   check_labels(targets, logit_rows.size(-1), "cross_entropy_sum");
-  return token_losses_of(widen(logit_rows), targets, topk_ids, topk_logprobs, {}, temperature,
-                         tail_bucket);
+  check_labels(topk_ids, logit_rows.size(-1), "reverse_kl_sum");
+  const auto rows = widen(logit_rows);
+  const auto teacher =
+      teacher_log_buckets(as_type(topk_logprobs, rows.scalar_type()), temperature, tail_bucket);
+  const auto sums =
+      TokenLossFunction::apply(rows, targets, topk_ids, teacher, temperature, tail_bucket);
+  return {sums[0], sums[1]};
 }
 
 TokenLossSums response_token_losses(const torch::Tensor& response_logits, const Batch& batch,

@@ -35,23 +35,18 @@ torch::Tensor reverse_kl_sum(const torch::Tensor& logits, const torch::Tensor& t
                              const torch::Tensor& topk_logprobs, const torch::Tensor& mask,
                              double temperature, bool tail_bucket);
 
-// How the loss terms take the masked positions' rows: by device (`indexed` on the CPU; on a GPU
-// `weighted`, because indexing reads the row count back to the host), only the masked rows
-// (`indexed`), or every row, weighted 0/1 (`weighted`).
-enum class MaskedRowsMode { by_device, indexed, weighted };
-
 // cross_entropy_sum and reverse_kl_sum of the same logits, masked positions and temperature
-// together, as one pass over the vocabulary: the masked rows are taken and widened once, at
-// T = 1 both terms read one log-softmax (no second [tokens, vocab] log-probability tensor), and
-// the gradient of both is written out as one autograd node. The same values and gradients as the
-// two functions, within float rounding.
+// together, as one pass over the vocabulary: the masked rows are taken (by the mask's positions,
+// read back to the host; the training step passes its rows instead, token_loss_sums_of_rows) and
+// widened once, at T = 1 both terms read one log-softmax (no second [tokens, vocab]
+// log-probability tensor), and the gradient of both is written out as one autograd node. The
+// same values and gradients as the two functions, within float rounding.
 struct TokenLossSums {
   torch::Tensor ce, rkl;
 };
 TokenLossSums token_loss_sums(const torch::Tensor& logits, const torch::Tensor& targets,
                               const torch::Tensor& topk_ids, const torch::Tensor& topk_logprobs,
-                              const torch::Tensor& mask, double temperature, bool tail_bucket,
-                              MaskedRowsMode mode = MaskedRowsMode::by_device);
+                              const torch::Tensor& mask, double temperature, bool tail_bucket);
 
 // The rows [N, ...] of x [B, T, ...] at the flat positions `rows` [N] int64 (b * T + t, as
 // Batch::response_rows holds them): one index_select, nothing read back to the host.

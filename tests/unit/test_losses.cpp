@@ -215,15 +215,14 @@ TEST(ReverseKlSum, SurvivesExhaustedTailAndMinusInfinityTeacher) {
 
 // token_loss_sums (one autograd node with its gradient written out) against cross_entropy_sum
 // and reverse_kl_sum (autograd through their composites), in double: both sums, and the logits'
-// gradient of a weighted sum of the two, for `mode`'s way of taking the masked rows.
+// gradient of a weighted sum of the two.
 void expect_token_losses_match_the_terms(const torch::Tensor& logits_at, const torch::Tensor& ids,
                                          const torch::Tensor& teacher, const torch::Tensor& mask,
-                                         double temperature, bool tail, MaskedRowsMode mode) {
+                                         double temperature, bool tail) {
   const auto targets = torch::randint(logits_at.size(-1), mask.sizes(), kI64);
   auto fused_logits = logits_at.clone().requires_grad_();
   auto terms_logits = logits_at.clone().requires_grad_();
-  const auto fused =
-      token_loss_sums(fused_logits, targets, ids, teacher, mask, temperature, tail, mode);
+  const auto fused = token_loss_sums(fused_logits, targets, ids, teacher, mask, temperature, tail);
   const auto ce = cross_entropy_sum(terms_logits, targets, mask);
   const auto rkl = reverse_kl_sum(terms_logits, ids, teacher, mask, temperature, tail);
   EXPECT_NEAR(value(fused.ce), value(ce), 1e-12 * (1 + std::abs(value(ce))));
@@ -236,8 +235,8 @@ void expect_token_losses_match_the_terms(const torch::Tensor& logits_at, const t
       << terms_logits.grad();
 }
 
-// Both ways of taking the rows, with and without the tail bucket, at T = 1 (one log-softmax for
-// both terms) and T = 1.5, with distinct top-K ids and with ids that repeat in a row.
+// With and without the tail bucket, at T = 1 (one log-softmax for both terms) and T = 1.5, with
+// distinct top-K ids and with ids that repeat in a row.
 TEST(TokenLossSums, EqualTheTwoTermsValuesAndGradients) {
   torch::manual_seed(11);
   const auto mask = torch::tensor({{true, false, true, true}, {false, true, true, false}});
@@ -250,12 +249,9 @@ TEST(TokenLossSums, EqualTheTwoTermsValuesAndGradients) {
   for (const auto& ids : {distinct, repeating}) {
     for (double temperature : {1.0, 1.5}) {
       for (bool tail : {false, true}) {
-        for (auto mode : {MaskedRowsMode::indexed, MaskedRowsMode::weighted}) {
-          SCOPED_TRACE(::testing::Message()
-                       << "T " << temperature << " tail " << tail << " mode " << int(mode));
-          expect_token_losses_match_the_terms(torch::randn({2, 4, 9}, kF64), ids, teacher, mask,
-                                              temperature, tail, mode);
-        }
+        SCOPED_TRACE(::testing::Message() << "T " << temperature << " tail " << tail);
+        expect_token_losses_match_the_terms(torch::randn({2, 4, 9}, kF64), ids, teacher, mask,
+                                            temperature, tail);
       }
     }
   }
@@ -274,7 +270,9 @@ TEST(TokenLossSums, SurviveAnExhaustedTailAndNoMaskedRow) {
     (sums.ce + sums.rkl).backward();
     EXPECT_TRUE(std::isfinite(value(sums.rkl)) && std::isfinite(value(sums.ce)));
     EXPECT_TRUE(torch::isfinite(logits.grad()).all().item<bool>());
-    if (!masked) EXPECT_EQ(value(sums.ce) + value(sums.rkl), 0.0);
+    if (!masked) {
+      EXPECT_EQ(value(sums.ce) + value(sums.rkl), 0.0);
+    }
   }
 }
 
