@@ -20,7 +20,8 @@
 # skipped, so that a hang costs one phase, not the machine's budget.
 #
 # Knobs (environment): STEPS=20 (timed runs; log every 5), CONFIGS="gpu-125m gpu-350m",
-# PRECISIONS="fp32 bf16", PEER=1 (0: skip the PyTorch peer), DEADLINE_S=450, BUILD_DIR=build-gpu,
+# PRECISIONS="fp32 bf16", PEER=1 (0: skip the PyTorch peer), PEER_COMPILE=1 (0: skip the peer under
+# torch.compile at gpu-125m bf16), DEADLINE_S=450, BUILD_DIR=build-gpu,
 # SKIP_BUILD=1 (reuse BUILD_DIR), PYTHON=python3.
 # CPU=1 checks this script on a machine without a GPU: system libraries, device cpu, a tiny model
 # and short rows, same phases (GPU-only steps report n/a).
@@ -34,6 +35,7 @@ steps="${STEPS:-20}"
 configs="${CONFIGS:-gpu-125m gpu-350m}"
 precisions="${PRECISIONS:-fp32 bf16}"
 peer="${PEER:-1}"
+peer_compile="${PEER_COMPILE:-1}"
 deadline="${DEADLINE_S:-450}"
 build="${BUILD_DIR:-build-gpu}"
 python="${PYTHON:-python3}"
@@ -168,11 +170,22 @@ measure() {  # measure CONFIG PRECISION
     cp "$work/$name/metrics.jsonl" "$logs/$name.metrics.jsonl" 2>/dev/null
   fi
   [[ $peer == 1 ]] || return 0
-  name="peer-$config-$precision"
+  run_peer "peer-$config-$precision" 150
+  # Issue 22's goal is against the peer under torch.compile (gpu-125m bf16; compiling takes a
+  # minute or two, so only there).
+  if [[ $peer_compile == 1 && $config == gpu-125m && $precision == bf16 ]]; then
+    run_peer "peer-compiled-$config-$precision" 300 --compile
+  fi
+}
+
+# run_peer NAME TIMEOUT_S [ARGS...]: the PyTorch peer at measure()'s config and precision.
+run_peer() {
+  local name=$1 timeout_s=$2 sampler
+  shift 2
   sampler=$(sample_memory "$name")
-  phase "$name" 150 "$python" scripts/bench/pytorch_peer.py --config "configs/$config.yaml" \
+  phase "$name" "$timeout_s" "$python" scripts/bench/pytorch_peer.py --config "configs/$config.yaml" \
     --data "$data/train.h5" --device $device --precision $precision --steps "$steps" --warmup 5 \
-    --peak-tflops "$(pride_peak)" "${shape_sets[@]}"
+    --peak-tflops "$(pride_peak)" "${shape_sets[@]}" "$@"
   [[ -n $sampler ]] && kill "$sampler" 2>/dev/null
 }
 
@@ -272,18 +285,21 @@ print(f"{'run':<28} {'tokens/s/GPU':>12} {'MFU':>6} {'step ms':>8} {'peak GiB':>
 for config in configs:
     for precision in precisions:
         pair = {}
-        for impl, read in (("pride", pride_row), ("peer", peer_row)):
+        for impl, read in (("pride", pride_row), ("peer", peer_row),
+                           ("peer-compiled", peer_row)):
             name = f"{impl}-{config}-{precision}"
             row = read(name)
             pair[impl] = row
             if row is None:
-                print(f"{name:<28} {'(no result)':>12}")
+                if impl != "peer-compiled":  # run at gpu-125m bf16 only
+                    print(f"{name:<28} {'(no result)':>12}")
                 continue
             print(f"{name:<28} {row['tokens_per_s_per_gpu']:12.0f} {fmt(row['mfu'], '6.1%')}"
                   f" {row['step_ms']:8.1f} {fmt(peak_gib(name), '8.1f')} {row['loss']:7.3f}")
-        if pair["pride"] and pair["peer"]:
-            ratio = pair["pride"]["tokens_per_s_per_gpu"] / pair["peer"]["tokens_per_s_per_gpu"]
-            print(f"{'  pride/PyTorch tokens/s':<28} {ratio:12.2f}")
+        for impl, label in (("peer", "PyTorch"), ("peer-compiled", "compiled")):
+            if pair["pride"] and pair[impl]:
+                ratio = pair["pride"]["tokens_per_s_per_gpu"] / pair[impl]["tokens_per_s_per_gpu"]
+                print(f"{'  pride/' + label + ' tokens/s':<28} {ratio:12.2f}")
 for name in ("pride-gpu-125m-bf16-ckpt", "pride-gpu-125m-bf16-auto"):
     row = pride_row(name)
     if row:

@@ -37,6 +37,11 @@ constexpr int64_t kTimeDim = kTokenMajor ? 1 : 2;
 torch::Tensor as_heads(const torch::Tensor& x) {
   return kTokenMajor ? x : x.transpose(1, 2);
 }
+// x in attention's layout as head-major [B, heads, T, d], or head-major x in attention's layout
+// (a transpose where attention is token-major, its own inverse).
+torch::Tensor head_major(const torch::Tensor& x) {
+  return kTokenMajor ? x.transpose(1, 2) : x;
+}
 
 // Attention scores and norms run in fp32 (or fp64 when the model is double, for tests).
 torch::ScalarType accumulate_type(const torch::Tensor& x) {
@@ -483,20 +488,20 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
 };
 
 // compat::scaled_dot_product_attention, with the written-out gradient where LibTorch has no
-// fused attention (outside autocast). q [B, Tq, H, d], k, v [B, Tk, KV, d] in attention's layout
-// (head-major: [B, H, Tq, d] ...); output token-major, [B, Tq, H, d] or (the math's)
-// [B, Tq, KV, H / KV, d]: each position's heads side by side. Query rows marked in `no_key`
-// (undefined: none) output zeros. `q_scale`: as scaled_dot_product's.
+// fused attention (outside autocast). q [B, Tq, H, d] and k, v [B, Tk, KV, d] where attention is
+// token-major, else head-major [B, H, Tq, d] and [B, KV, Tk, d]; the output is token-major either
+// way, [B, Tq, H, d] or the math's [B, Tq, KV, H / KV, d] (each position's heads side by side).
+// Query rows marked in `no_key` (undefined: none) output zeros. `q_scale`: as
+// scaled_dot_product's.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& additive_mask, const torch::Tensor& no_key,
                         bool causal, double q_scale) {
   // Under autocast the products' types are autocast's (bf16) while the saved operands are not:
   // there the composite, whose backward autograd types.
   if (compat::kHasFusedAttention || compat::AutocastGuard::is_enabled(q.device().type())) {
-    auto heads = [](const torch::Tensor& x) { return kTokenMajor ? x.transpose(1, 2) : x; };
-    const int64_t count = heads(q).size(1);
+    const int64_t count = head_major(q).size(1);
     auto out = compat::scaled_dot_product_attention(
-        heads(q), repeat_kv(heads(k), count), repeat_kv(heads(v), count),
+        head_major(q), repeat_kv(head_major(k), count), repeat_kv(head_major(v), count),
         for_head_scores(additive_mask), causal, q_scale);
     if (no_key.defined()) out = out.masked_fill(for_head_scores(no_key), 0.0);
     return out.transpose(1, 2);
@@ -900,8 +905,7 @@ AttentionMask AttentionMask::of_keys(const torch::Tensor& keys) {
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask,
                                  double q_scale) {
-  auto layout = [](const torch::Tensor& x) { return kTokenMajor ? x.transpose(1, 2) : x; };
-  const auto out = attend_heads(layout(q), layout(k), layout(v), mask, q_scale);
+  const auto out = attend_heads(head_major(q), head_major(k), head_major(v), mask, q_scale);
   return out.reshape({q.size(0), q.size(2), q.size(1), q.size(3)}).transpose(1, 2);
 }
 
