@@ -25,24 +25,6 @@
 namespace pride {
 namespace {
 
-// Where attention's heads lie in q, k and v. The written-out math (LibTorch before 2.0,
-// MathAttentionFunction) contracts them token-major, [B, T, heads, d], as the projections leave
-// their linear layers: no transpose before attention nor after it, each one operator each way.
-// Fused attention (2.x) takes them head-major, [B, heads, T, d].
-constexpr bool kTokenMajor = !compat::kHasFusedAttention;
-constexpr int64_t kHeadsDim = kTokenMajor ? 2 : 1;
-constexpr int64_t kTimeDim = kTokenMajor ? 1 : 2;
-
-// x [B, T, heads, d] in attention's layout.
-torch::Tensor as_heads(const torch::Tensor& x) {
-  return kTokenMajor ? x : x.transpose(1, 2);
-}
-// x in attention's layout as head-major [B, heads, T, d], or head-major x in attention's layout
-// (a transpose where attention is token-major, its own inverse).
-torch::Tensor head_major(const torch::Tensor& x) {
-  return kTokenMajor ? x.transpose(1, 2) : x;
-}
-
 // Attention scores and norms run in fp32 (or fp64 when the model is double, for tests).
 torch::ScalarType accumulate_type(const torch::Tensor& x) {
   return x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
@@ -378,18 +360,12 @@ torch::Tensor inverse_frequencies(int64_t head_dim, const RopeConfig& rope, torc
   return torch::where(medium, blended, scaled);
 }
 
-// The tables repeat each frequency's value over the two halves of a head. freqs [T, d/2] or per
-// row [B, T, d/2]; the tables broadcast over the heads of attention's layout: [T, 1, d] or
-// [B, T, 1, d] token-major, [T, d] or [B, 1, T, d] head-major.
+// The tables repeat each frequency's value over the two halves of a head.
 Rotary tables_from(const torch::Tensor& freqs, const torch::Tensor& like) {
   const auto type = like.scalar_type();
   auto cos = freqs.cos(), sin = freqs.sin();
-  auto over_heads = [&](const torch::Tensor& table) {
-    if (kTokenMajor) return table.to(type).unsqueeze(-2);
-    return table.dim() == 3 ? table.to(type).unsqueeze(1) : table.to(type);
-  };
-  return {over_heads(torch::cat({cos, cos}, -1)), over_heads(torch::cat({sin, sin}, -1)),
-          over_heads(torch::cat({-sin, sin}, -1))};
+  return {torch::cat({cos, cos}, -1).to(type), torch::cat({sin, sin}, -1).to(type),
+          torch::cat({-sin, sin}, -1).to(type)};
 }
 
 // [B, kv, T, d] -> [B, heads, T, d]: kv head j serves query heads j*rep .. (j+1)*rep-1 (a copy, for
@@ -402,29 +378,36 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t heads) {
       .reshape({x.size(0), heads, x.size(2), x.size(3)});
 }
 
-// Masks for the math's scores [B, KV, rep, Tq, Tk]: one shaped [B, 1, Tq, Tk] (or [B, 1, Tq, 1])
-// gains the rep axis, one made for the scores (AttentionMask::of_keys) is taken as it is.
-torch::Tensor for_grouped_scores(const torch::Tensor& mask) {
-  return mask.defined() && mask.dim() == 4 ? mask.unsqueeze(1) : mask;
+// [..., T, C] -> [..., rep * T, C]: the rows repeated `rep` times one after the other, as the
+// grouped query rows of MathAttentionFunction take them (a copy; none when there is one row,
+// which broadcasts, or one copy).
+torch::Tensor grouped_rows(const torch::Tensor& x, int64_t rep) {
+  if (rep == 1 || x.size(-2) == 1) return x;
+  std::vector<int64_t> repeats(x.dim(), 1);
+  repeats[x.dim() - 2] = rep;
+  return x.repeat(repeats);
 }
-// The same masks for scores [B, H, Tq, Tk].
-torch::Tensor for_head_scores(const torch::Tensor& mask) {
-  return mask.defined() && mask.dim() == 5 ? mask.squeeze(1) : mask;
+
+// The causal mask of `rep` groups of t query rows over t keys, [rep * t, t], true above each
+// group's diagonal: built once per shape and device on each thread.
+const torch::Tensor& grouped_future_mask(int64_t t, int64_t rep, const torch::Device& device) {
+  return per_thread_constant(std::make_tuple(t, rep, device.str()), [&] {
+    return grouped_rows(compat::causal_future_mask(t, device), rep);
+  });
 }
 
 // LibTorch before 2.0 has no fused attention: softmax(q k^T / sqrt(d) + mask) v is math, and
 // autograd through it records about 25 operators per call in backward (each 4-D matmul's
 // reshapes, expands and transposes), plus three for each key and value head copy that
 // grouped-query attention would make (and three for each copy's gradient). This is the same math
-// (compat's, with the same types) with its gradient written out, no copies of keys or values,
-// and no transposes: each product is one einsum over the token-major layout the projections
-// leave, the query heads that share a key/value head taken together as one group (query head
-// j*rep + i is q[:, :, j, i]), so that each key/value head is read once and the keys' and values'
-// gradients come out summed over their query heads. The einsums give the matmuls' values exactly.
+// (compat's, with the same types) with its gradient written out, and no copies: the query heads
+// that share a key/value head are stacked as one group of rows, [B, KV, rep * Tq, d] (query head
+// j*rep + i is row block i of group j), so each product reads every key/value head once (half as
+// many, twice as tall GEMMs for two query heads per key/value head) and the keys' and values'
+// gradients come out summed over their query heads.
 // The scores' divisor sqrt(d) comes folded into q where the rotary tables scaled it (q_scale),
 // and into the mask's add where there is one (an add with alpha).
-// q [B, Tq, KV, rep, d]; k, v [B, Tk, KV, d]; masks broadcast to the scores [B, KV, rep, Tq, Tk];
-// output [B, Tq, KV, rep, d].
+// q [B, H, Tq, d]; k, v [B, KV, Tk, d] with KV dividing H; masks broadcast to [B, 1, Tq, Tk].
 struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
                                const torch::Tensor& k, const torch::Tensor& v,
@@ -432,41 +415,44 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
                                const c10::optional<torch::Tensor>& no_key, bool causal,
                                double q_scale) {
     const auto wide = accumulate_type(q);
-    const auto wide_q = as_type(q, wide), wide_k = as_type(k, wide);
-    const double divisor = scores_divisor(q.size(-1), q_scale);
-    auto scores = torch::einsum("btkrd,bskd->bkrts", {wide_q, wide_k});
+    const int64_t batch = q.size(0), kv_heads = k.size(1), rep = q.size(1) / kv_heads;
+    const int64_t rows = q.size(2), width = q.size(3);
+    const auto grouped_q = as_type(q, wide).reshape({batch, kv_heads, rep * rows, width});
+    const auto wide_k = as_type(k, wide);
+    const double divisor = scores_divisor(width, q_scale);
+    auto scores = torch::matmul(grouped_q, wide_k.transpose(-2, -1));
     if (additive_mask) {
-      scores = torch::add(as_type(*additive_mask, wide), scores, 1.0 / divisor);
+      scores = torch::add(grouped_rows(as_type(*additive_mask, wide), rep), scores, 1.0 / divisor);
     } else if (divisor != 1.0) {
       scores = scores / divisor;
     }
     if (causal) {
-      scores.masked_fill_(compat::causal_future_mask(q.size(1), q.device()),
+      scores.masked_fill_(grouped_future_mask(rows, rep, q.device()),
                           -std::numeric_limits<double>::infinity());
     }
     auto probs = torch::softmax(scores, -1);
     // Rows without any key: zero weights give zero outputs, and zero gradients through the
     // softmax, as zeroing the outputs after would (one operator fewer in backward).
-    if (no_key) probs.masked_fill_(*no_key, 0.0);
-    ctx->save_for_backward({wide_q, wide_k, v, probs});
+    if (no_key) probs.masked_fill_(grouped_rows(*no_key, rep), 0.0);
+    ctx->save_for_backward({grouped_q, wide_k, v, probs});
     ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
     ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
     ctx->saved_data["divisor"] = divisor;
-    return torch::einsum("bkrts,bskd->btkrd", {as_type(probs, v.scalar_type()), v});
+    return torch::matmul(as_type(probs, v.scalar_type()), v).view(q.sizes());
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
-    const auto& grad = grads[0];  // [B, Tq, KV, rep, d]
-    auto grad_v = torch::einsum("bkrts,btkrd->bskd", {as_type(probs, v.scalar_type()), grad});
-    auto grad_probs = as_type(torch::einsum("btkrd,bskd->bkrts", {grad, v}), probs.scalar_type());
+    const auto grad = grads[0].reshape(q.sizes().vec());  // [B, KV, rep * Tq, d]
+    auto grad_v = torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad);
+    auto grad_probs = as_type(torch::matmul(grad, v.transpose(-2, -1)), probs.scalar_type());
     auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type());
     const double divisor = ctx->saved_data["divisor"].toDouble();
     if (divisor != 1.0) grad_scores = grad_scores / divisor;
-    auto grad_q = torch::einsum("bkrts,bskd->btkrd", {grad_scores, k});
-    auto grad_k = torch::einsum("bkrts,btkrd->bskd", {grad_scores, q});
+    auto grad_q = torch::matmul(grad_scores, k).view(grads[0].sizes());
+    auto grad_k = torch::matmul(grad_scores.transpose(-2, -1), q);
     auto type_of = [&](const char* key) {
       return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
     };
@@ -488,65 +474,43 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
 };
 
 // compat::scaled_dot_product_attention, with the written-out gradient where LibTorch has no
-// fused attention (outside autocast). q [B, Tq, H, d] and k, v [B, Tk, KV, d] where attention is
-// token-major, else head-major [B, H, Tq, d] and [B, KV, Tk, d]; the output is token-major either
-// way, [B, Tq, H, d] or the math's [B, Tq, KV, H / KV, d] (each position's heads side by side).
-// Query rows marked in `no_key` (undefined: none) output zeros. `q_scale`: as
-// scaled_dot_product's.
+// fused attention (outside autocast).
+// Query rows marked in `no_key` (undefined: none) output zeros. `q_scale`: as scaled_dot_product's.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& additive_mask, const torch::Tensor& no_key,
                         bool causal, double q_scale) {
   // Under autocast the products' types are autocast's (bf16) while the saved operands are not:
   // there the composite, whose backward autograd types.
   if (compat::kHasFusedAttention || compat::AutocastGuard::is_enabled(q.device().type())) {
-    const int64_t count = head_major(q).size(1);
-    auto out = compat::scaled_dot_product_attention(
-        head_major(q), repeat_kv(head_major(k), count), repeat_kv(head_major(v), count),
-        for_head_scores(additive_mask), causal, q_scale);
-    if (no_key.defined()) out = out.masked_fill(for_head_scores(no_key), 0.0);
-    return out.transpose(1, 2);
+    const int64_t heads = q.size(1);
+    auto out = compat::scaled_dot_product_attention(q, repeat_kv(k, heads), repeat_kv(v, heads),
+                                                    additive_mask, causal, q_scale);
+    return no_key.defined() ? out.masked_fill(no_key, 0.0) : out;
   }
   // Optionals, not undefined tensors: autograd asks every tensor input for its device.
   auto optional = [](const torch::Tensor& t) {
-    return t.defined() ? c10::optional<torch::Tensor>(for_grouped_scores(t)) : c10::nullopt;
+    return t.defined() ? c10::optional<torch::Tensor>(t) : c10::nullopt;
   };
-  const int64_t kv_heads = k.size(2);
-  const auto grouped = q.reshape({q.size(0), q.size(1), kv_heads, q.size(2) / kv_heads, q.size(3)});
-  return MathAttentionFunction::apply(grouped, k, v, optional(additive_mask), optional(no_key),
-                                      causal, q_scale);
+  return MathAttentionFunction::apply(q, k, v, optional(additive_mask), optional(no_key), causal,
+                                      q_scale);
 }
 
-// Attention over q, k, v in attention's layout (as `attention`) with `mask`, prepared here unless
-// it was for q's type; output token-major [B, Tq, ...].
-torch::Tensor attend_heads(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                           const AttentionMask& mask, double q_scale) {
-  if (!mask.allowed.defined()) {
-    return attention(q, k, v, {}, {}, mask.causal && q.size(kTimeDim) > 1, q_scale);
-  }
-  const bool ready = mask.additive.defined() && mask.additive.scalar_type() == q.scalar_type();
-  const AttentionMask prepared = ready ? mask : mask.prepared(q.scalar_type());
-  return attention(q, k, v, prepared.additive, prepared.no_key, /*causal=*/false, q_scale);
-}
-
-// Writes this call's keys/values (in attention's layout) after the cached ones; returns all of
-// them.
+// Writes this call's keys/values [B, kv, T, hd] after the cached ones; returns all of them.
 std::pair<torch::Tensor, torch::Tensor> append_to_cache(KVCache& cache, const torch::Tensor& k,
                                                         const torch::Tensor& v) {
-  const int64_t length = k.size(kTimeDim), end = cache.length + length;
+  const int64_t end = cache.length + k.size(2);
   if (end > cache.capacity) {
-    fail("attention: KV cache of {} positions cannot take {} more after {}", cache.capacity, length,
-         cache.length);
+    fail("attention: KV cache of {} positions cannot take {} more after {}", cache.capacity,
+         k.size(2), cache.length);
   }
   if (!cache.keys.defined()) {
-    auto sizes = k.sizes().vec();
-    sizes[kTimeDim] = cache.capacity;
-    cache.keys = torch::empty(sizes, k.options());
+    cache.keys = torch::empty({k.size(0), k.size(1), cache.capacity, k.size(3)}, k.options());
     cache.values = torch::empty_like(cache.keys);
   }
-  cache.keys.narrow(kTimeDim, cache.length, length).copy_(k);
-  cache.values.narrow(kTimeDim, cache.length, length).copy_(v);
+  cache.keys.narrow(2, cache.length, k.size(2)).copy_(k);
+  cache.values.narrow(2, cache.length, v.size(2)).copy_(v);
   cache.length = end;
-  return {cache.keys.narrow(kTimeDim, 0, end), cache.values.narrow(kTimeDim, 0, end)};
+  return {cache.keys.narrow(2, 0, end), cache.values.narrow(2, 0, end)};
 }
 
 }  // namespace
@@ -697,19 +661,17 @@ Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch
 Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const RopeConfig& rope,
                         const torch::Tensor& like) {
   auto inv_freq = inverse_frequencies(head_dim, rope, like.device());
-  return tables_from(positions.to(torch::kDouble).unsqueeze(-1) * inv_freq, like);
-}
-
-int64_t Rotary::length() const {
-  return cos.size(kTokenMajor ? -3 : -2);
+  auto rotary = tables_from(positions.to(torch::kDouble).unsqueeze(-1) * inv_freq, like);
+  return {rotary.cos.unsqueeze(1), rotary.sin.unsqueeze(1),
+          rotary.sin_signed.unsqueeze(1)};  // [B, 1, T, head_dim]
 }
 
 Rotary with_projection_tables(Rotary rotary, int64_t heads, int64_t kv_heads, double query_scale) {
   torch::NoGradGuard no_grad;
-  // [B, T, 1, d] (token-major, or [B, 1, T, d] transposed), over q heads (scaled) and k heads,
-  // then v's heads: cos 1 and sin 0 give v back exactly (v * 1 + roll(v) * 0).
+  // [B, 1, T, d] -> [B, T, 1, d], over q heads (scaled) and k heads, then v's heads: cos 1 and
+  // sin 0 give v back exactly (v * 1 + roll(v) * 0).
   auto over_heads = [&](const torch::Tensor& table, double v_value) {
-    const auto rows = kTokenMajor ? table : table.transpose(1, 2);
+    const auto rows = table.transpose(1, 2);
     auto sizes = rows.sizes().vec();
     sizes[2] = 1;
     auto kept = torch::full({sizes[0], sizes[1], kv_heads, sizes[3]}, v_value, table.options());
@@ -760,8 +722,9 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
                  .view({batch, length, qk_heads + n_kv_heads_, head_dim_});
   if (rotary != nullptr && !normed && rotates_whole_projection(*rotary, length)) {
     // The same values as rotating q and k after the split (v comes back as it is).
-    auto parts = as_heads(rotate(qkv, rotary->projection_cos, rotary->projection_sin_signed))
-                     .split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, kHeadsDim);
+    auto parts = rotate(qkv, rotary->projection_cos, rotary->projection_sin_signed)
+                     .transpose(1, 2)
+                     .split_with_sizes({n_heads_, n_kv_heads_, n_kv_heads_}, 1);
     return {parts[0], parts[1], parts[2], rotary->projection_query_scale};
   }
   // Splits, not narrows: backward joins the parts in one cat, where each narrow's backward
@@ -781,11 +744,11 @@ AttentionImpl::Heads AttentionImpl::project(const torch::Tensor& x, int64_t batc
     q = q_norm(q);
     k = k_norm(k);
   }
-  v = as_heads(v);
-  if (rotary == nullptr) return {as_heads(q), as_heads(k), v};
+  v = v.transpose(1, 2);
+  if (rotary == nullptr) return {q.transpose(1, 2), k.transpose(1, 2), v};
   if (!qk.defined()) qk = torch::cat({q, k}, 2);
-  qk = apply_rotary(as_heads(qk), *rotary);  // q and k in one rotation
-  auto parts = qk.split_with_sizes({n_heads_, n_kv_heads_}, kHeadsDim);
+  qk = apply_rotary(qk.transpose(1, 2), *rotary);  // q and k in one rotation
+  auto parts = qk.split_with_sizes({n_heads_, n_kv_heads_}, 1);
   return {parts[0], parts[1], v};
 }
 
@@ -794,7 +757,7 @@ AttentionImpl::Heads AttentionImpl::project_queries(const torch::Tensor& x, int6
   auto q = adapted_linear(x, {&q_proj}, lora_, is_training())
                .view({batch, rows_of(x) / batch, n_heads_, head_dim_});
   if (!q_norm.is_empty()) q = q_norm(q);
-  q = as_heads(q);
+  q = q.transpose(1, 2);
   if (rotary == nullptr) return {q, memory.keys, memory.values};
   return {apply_rotary(q, *rotary), apply_rotary(memory.keys, *rotary), memory.values};
 }
@@ -821,10 +784,11 @@ std::vector<AttentionImpl::KeyValues> AttentionImpl::project_memory(
                        ? adapted_linear(memory, {&first.k_proj, &first.v_proj}, first.lora_,
                                         first.is_training(), first.kv_views_)
                        : stacked_linear(memory, projections);
-  // [B, M, layers * 2 kv_heads * head_dim] -> 2 * layers parts in attention's layout: each
-  // layer's keys, then its values, in one split.
-  const auto parts = as_heads(all.view({memory.size(0), memory.size(1), -1, first.head_dim_}))
-                         .chunk(2 * int64_t(layers.size()), kHeadsDim);
+  // [B, M, layers * 2 kv_heads * head_dim] -> 2 * layers parts [B, kv_heads, M, head_dim]: each
+  // layer's keys, then its values, in one transpose and one split.
+  const auto parts = all.view({memory.size(0), memory.size(1), -1, first.head_dim_})
+                         .transpose(1, 2)
+                         .chunk(2 * int64_t(layers.size()), 1);
   for (size_t i = 0; i < layers.size(); ++i) {
     auto& norm = layers[i]->k_norm;
     projected.push_back({norm.is_empty() ? parts[2 * i] : norm(parts[2 * i]), parts[2 * i + 1]});
@@ -863,7 +827,8 @@ torch::Tensor AttentionImpl::attend(const torch::Tensor& x, int64_t batch, Heads
                                     const AttentionMask& mask, KVCache* cache) {
   auto& [q, k, v, q_scale] = heads;
   if (cache != nullptr) std::tie(k, v) = append_to_cache(*cache, k, v);
-  const auto out = attend_heads(q, k, v, mask, q_scale);  // [B, T, ...]
+  // [B, T, heads, head_dim]
+  auto out = scaled_dot_product(q, k, v, mask, q_scale).transpose(1, 2);
   const int64_t width = n_heads_ * head_dim_;
   return adapted_linear(
       x.dim() == 2 ? out.reshape({-1, width}) : out.reshape({batch, out.size(1), width}), {&o_proj},
@@ -896,17 +861,15 @@ AttentionMask AttentionMask::prepared(torch::ScalarType scores_type, bool some_k
   return ready;
 }
 
-AttentionMask AttentionMask::of_keys(const torch::Tensor& keys) {
-  const int64_t batch = keys.size(0), length = keys.size(1);
-  return AttentionMask(kTokenMajor ? keys.view({batch, 1, 1, 1, length})
-                                   : keys.view({batch, 1, 1, length}));
-}
-
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask,
                                  double q_scale) {
-  const auto out = attend_heads(head_major(q), head_major(k), head_major(v), mask, q_scale);
-  return out.reshape({q.size(0), q.size(2), q.size(1), q.size(3)}).transpose(1, 2);
+  if (!mask.allowed.defined()) {
+    return attention(q, k, v, {}, {}, mask.causal && q.size(2) > 1, q_scale);
+  }
+  const bool ready = mask.additive.defined() && mask.additive.scalar_type() == q.scalar_type();
+  const AttentionMask prepared = ready ? mask : mask.prepared(q.scalar_type());
+  return attention(q, k, v, prepared.additive, prepared.no_key, /*causal=*/false, q_scale);
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
@@ -994,9 +957,9 @@ torch::Tensor ResamplerImpl::forward(const torch::Tensor& tokens, const torch::T
   const int64_t batch = tokens.size(0);
   // Every sample's slots as rows [B * slots, d], as DecoderLayer::forward_rows has its positions.
   auto slots = queries_.repeat({batch, 1});
-  // Every slot sees the same admissible tokens.
+  // mask [B, L] -> [B, 1, 1, L]: every slot sees the same admissible tokens.
   auto attended = attn->forward_rows(query_norm(slots), batch, input_norm(tokens),
-                                     AttentionMask::of_keys(mask));
+                                     mask.unsqueeze(1).unsqueeze(1));
   auto [sum, normed] = post_attention_layernorm->add_and_norm(slots, attended);
   slots = sum + mlp(normed);
   return slots.view({batch, queries_.size(0), slots.size(-1)});

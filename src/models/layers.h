@@ -93,9 +93,8 @@ struct RopeConfig {
   double original_max_position_embeddings = 8192.0;
 };
 
-// cos/sin tables in the Llama "rotate_half" layout, broadcast over the heads of attention's
-// layout (layers.cpp, kTokenMajor): [T, 1, head_dim] (or [B, T, 1, head_dim] for per-row
-// positions) where q and k are token-major, [T, head_dim] (or [B, 1, T, head_dim]) head-major.
+// cos/sin tables in the Llama "rotate_half" layout: [T, head_dim] (or [B, 1, T, head_dim] for
+// per-row positions), broadcast over heads.
 struct Rotary {
   torch::Tensor cos, sin;
   torch::Tensor sin_signed;  // [-sin, sin] over the two halves: rotate_half's sign folded in
@@ -108,15 +107,13 @@ struct Rotary {
   // scale 1 / sqrt(head_dim), folded in where attention is math written out: one operator fewer
   // each way), and the scores by the rest of the scale.
   double projection_query_scale = 1.0;
-
-  int64_t length() const;  // the positions the tables cover
 };
 // Positions 0..length-1.
 Rotary rotary_tables(int64_t length, int64_t head_dim, double theta, const torch::Tensor& like);
 // Positions [B, T] (int64), e.g. after left padding or with a KV cache.
 Rotary rotary_tables_at(const torch::Tensor& positions, int64_t head_dim, const RopeConfig& rope,
                         const torch::Tensor& like);
-// `rotary` (per-row tables, rotary_tables_at's) with the projection tables for attention
+// `rotary` (per-row tables [B or 1, 1, T, head_dim]) with the projection tables for attention
 // layers of `heads` query and `kv_heads` key/value heads: built once where the tables are reused
 // (the student's training tables), they spare every layer two splits and a transpose each way.
 // The query heads' tables are multiplied by `query_scale` (see Rotary::projection_query_scale).
@@ -136,9 +133,6 @@ struct AttentionMask {
     mask.causal = true;
     return mask;
   }
-  // Every query may attend to the keys marked in `keys` [B, Tk]: `allowed` [B, 1, 1, Tk], or
-  // [B, 1, 1, 1, Tk] where attention is token-major math (its grouped scores take it as it is).
-  static AttentionMask of_keys(const torch::Tensor& keys);
   torch::Tensor allowed;  // bool, broadcastable to [B, 1, Tq, Tk]; true = may attend
   bool causal = false;
   // What attention derives from `allowed`, computed once by prepared() for every layer that
@@ -152,9 +146,8 @@ struct AttentionMask {
   AttentionMask prepared(torch::ScalarType scores_type, bool some_key_always = false) const;
 };
 
-// One attention layer's keys and values so far, for incremental decoding: buffers of `capacity`
-// positions in attention's layout ([B, capacity, kv_heads, head_dim] token-major), allocated on
-// first use, of which the first `length` positions are filled.
+// One attention layer's keys and values so far, for incremental decoding: [B, kv_heads, capacity,
+// head_dim] buffers allocated on first use, of which the first `length` positions are filled.
 struct KVCache {
   explicit KVCache(int64_t capacity) : capacity(capacity) {}
   int64_t capacity;
@@ -188,8 +181,7 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward_rows(const torch::Tensor& x, int64_t batch, const torch::Tensor& memory,
                              const AttentionMask& mask, const Rotary* rotary = nullptr,
                              KVCache* cache = nullptr);
-  // A memory's keys and values in attention's layout ([B, M, kv_heads, head_dim] token-major), as
-  // cross-attention reads them.
+  // A memory's keys and values [B, kv_heads, M, head_dim], as cross-attention reads them.
   struct KeyValues {
     torch::Tensor keys, values;
   };
@@ -213,7 +205,7 @@ class AttentionImpl : public torch::nn::Module {
 
  private:
   struct Heads {
-    torch::Tensor q, k, v;  // attention's layout: [B, T, heads, head_dim] token-major
+    torch::Tensor q, k, v;  // [B, heads, T, head_dim]
     double q_scale = 1.0;   // what q was multiplied by already (Rotary::projection_query_scale)
   };
   // Self-attention's queries, keys and values, rotated when rotary tables are given.

@@ -70,14 +70,14 @@ void check_frames(const Batch& batch, const torch::Tensor& frames, const torch::
   }
 }
 
-// The blocks' cross-attention mask of the memory's keys, prepared once for all of them, for the
-// scores' type: the projections' (bf16) under autocast, else the activations'. Every position may
-// attend to the PI slots, which the memory always has (build_memory).
+// The blocks' cross-attention mask [B, 1, 1, M], prepared once for all of them, for the scores'
+// type: the projections' (bf16) under autocast, else the activations'. Every position may attend
+// to the PI slots, which the memory always has (build_memory).
 AttentionMask memory_attention_mask(const torch::Tensor& mask, const torch::Tensor& activations) {
   const bool autocast = compat::AutocastGuard::is_enabled(activations.device().type());
-  return AttentionMask::of_keys(mask).prepared(
-      autocast ? torch::kBFloat16 : activations.scalar_type(),
-      /*some_key_always=*/true);
+  return AttentionMask(mask.unsqueeze(1).unsqueeze(1))
+      .prepared(autocast ? torch::kBFloat16 : activations.scalar_type(),
+                /*some_key_always=*/true);
 }
 
 }  // namespace
@@ -260,7 +260,7 @@ std::vector<AttentionImpl::KeyValues> StudentImpl::project_memory(const torch::T
 // Positions 0..length-1 are the same every step: the tables are built once per length, device
 // and type (about twenty operators each forward otherwise).
 const Rotary& StudentImpl::training_rotary(int64_t length, const torch::Tensor& like) {
-  const bool reusable = rotary_.cos.defined() && rotary_.length() == length &&
+  const bool reusable = rotary_.cos.defined() && rotary_.cos.size(-2) == length &&
                         rotary_.cos.device() == like.device() &&
                         rotary_.cos.scalar_type() == like.scalar_type();
   if (!reusable) {

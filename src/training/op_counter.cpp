@@ -59,10 +59,10 @@ void record_operator(const at::RecordFunction& fn, bool top_level) {
   const bool counted_thread = t_backward_depth > 0 || std::this_thread::get_id() == g_state.owner;
   if (!counted_thread) return;
   const bool sync = is_host_sync(fn);
-  if (!top_level && !sync) return;
   const int phase = g_phase.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(g_state.mutex);
   OpCounts& counts = g_state.counts;
+  ++counts.dispatches[phase];
   if (top_level) {
     auto& per_phase = counts.by_operator[fn.name()];
     ++per_phase[phase];
@@ -136,15 +136,21 @@ int64_t OpCounts::total_host_syncs() const {
   return sum_of(host_syncs);
 }
 
+int64_t OpCounts::total_dispatches() const {
+  return sum_of(dispatches);
+}
+
 nlohmann::json OpCounts::summary() const {
-  nlohmann::json by_phase = nlohmann::json::object(), syncs = nlohmann::json::object();
-  for (int p = 0; p < kNumOpPhases; ++p) {
-    by_phase[op_phase_name(static_cast<OpPhase>(p))] = ops[p];
-    syncs[op_phase_name(static_cast<OpPhase>(p))] = host_syncs[p];
-  }
-  by_phase["total"] = total_ops();
-  syncs["total"] = total_host_syncs();
-  return {{"ops", by_phase}, {"host_syncs", syncs}, {"host_sync_operators", sync_operators}};
+  auto by_phase = [](const PerPhase& counts) {
+    nlohmann::json json = nlohmann::json::object();
+    for (int p = 0; p < kNumOpPhases; ++p) json[op_phase_name(static_cast<OpPhase>(p))] = counts[p];
+    json["total"] = sum_of(counts);
+    return json;
+  };
+  return {{"ops", by_phase(ops)},
+          {"host_syncs", by_phase(host_syncs)},
+          {"host_sync_operators", sync_operators},
+          {"dispatches", by_phase(dispatches)}};
 }
 
 std::string OpCounts::table(size_t limit) const {
@@ -164,6 +170,8 @@ std::string OpCounts::table(size_t limit) const {
   text += fmt::format("{:<40}{} {:>9}\n", "all operators", per_phase_cells(ops), total_ops());
   text += fmt::format("{:<40}{} {:>9}\n", "host syncs", per_phase_cells(host_syncs),
                       total_host_syncs());
+  text += fmt::format("{:<40}{} {:>9}\n", "dispatches at any depth", per_phase_cells(dispatches),
+                      total_dispatches());
   return text;
 }
 

@@ -5,7 +5,8 @@
 //
 // An operator is counted when it is dispatched outside any other operator ("top-level"): the
 // operators a composite one calls internally run inside the same launch budget and are not
-// counted again. Operators run by autograd's backward nodes are top-level in their node. Only the
+// counted again (`dispatches` counts them too: every operator at any depth, the host's dispatch
+// work). Operators run by autograd's backward nodes are top-level in their node. Only the
 // thread that started the counter, and autograd's backward threads, are counted (not the
 // prefetcher's collation nor the checkpoint writer).
 //
@@ -41,13 +42,18 @@ struct OpCounts {
   PerPhase ops{};                               // their totals per phase
   PerPhase host_syncs{};
   std::map<std::string, int64_t> sync_operators;  // which operators synchronised, how often
+  // Every operator dispatched, at any depth: a composite (matmul, einsum) counts with what it
+  // dispatches inside it, so this shows what merging operators into composites hides.
+  PerPhase dispatches{};
   // With OpCounter(/*record_sequence=*/true): every top-level operator in dispatch order, as
   // "phase<TAB>autograd node (backward only)<TAB>operator": what attributes a count to the code.
   std::vector<std::string> sequence;
 
   int64_t total_ops() const;
   int64_t total_host_syncs() const;
-  // {"forward": n, ..., "total": n} for ops and host_syncs, and host_sync_operators {name: n}.
+  int64_t total_dispatches() const;
+  // {"forward": n, ..., "total": n} for ops, host_syncs and dispatches, and host_sync_operators
+  // {name: n}.
   nlohmann::json summary() const;
   // The `limit` most frequent operators, one line each: name, per-phase counts, total.
   std::string table(size_t limit) const;

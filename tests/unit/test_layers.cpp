@@ -241,28 +241,6 @@ TEST(Layers, GroupedQueryAttentionEqualsRepeatedKeysAndValues) {
   }
 }
 
-// A mask of the keys made for the scores (AttentionMask::of_keys, as the student's memory and the
-// resamplers build theirs) attends exactly as the same mask broadcast from [B, 1, 1, Tk]:
-// outputs and gradients, with a sample that sees no key.
-TEST(Layers, MaskOfTheKeysEqualsTheBroadcastMask) {
-  torch::manual_seed(10);
-  auto keys = torch::rand({2, 20}) > 0.3;
-  keys[1].fill_(false);
-  auto run = [&](const AttentionMask& mask) {
-    torch::manual_seed(11);
-    const auto heads = layer_like_heads(4, 2, 27, 20);
-    auto out = scaled_dot_product(heads[0], heads[1], heads[2], mask.prepared(torch::kFloat));
-    out.backward(torch::ones_like(out));
-    return std::vector<torch::Tensor>{out, heads[0].grad(), heads[1].grad(), heads[2].grad()};
-  };
-  const auto of_keys = run(AttentionMask::of_keys(keys));
-  const auto broadcast = run(AttentionMask(keys.unsqueeze(1).unsqueeze(1)));
-  for (size_t i = 0; i < of_keys.size(); ++i) {
-    EXPECT_TRUE(torch::equal(of_keys[i], broadcast[i])) << i;
-  }
-  EXPECT_EQ(of_keys[0][1].abs().max().item<float>(), 0.0f);
-}
-
 // Query rows that may attend to no key output zeros and pass no gradient, as the composite
 // attention with its outputs zeroed after gives, and the other rows are the composite's.
 TEST(Layers, AttentionRowsWithoutKeysMatchTheComposite) {
@@ -348,9 +326,7 @@ TEST(Layers, RotatedSelfAttentionEqualsTheDoubleComposite) {
   auto heads = [&](const char* name, int64_t count) {
     return torch::matmul(x_ref, w[name].t()).view({2, 9, count, 16}).transpose(1, 2);
   };
-  // The tables' values [9 positions, 16] (laid out for the layers' own head layout).
-  const auto cos = c.tables.cos.reshape({9, 16}).to(torch::kDouble);
-  const auto sin = c.tables.sin.reshape({9, 16}).to(torch::kDouble);
+  const auto cos = c.tables.cos.to(torch::kDouble), sin = c.tables.sin.to(torch::kDouble);
   auto q = heads("q_proj.weight", 4), k = heads("k_proj.weight", 2), v = heads("v_proj.weight", 2);
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
