@@ -310,7 +310,8 @@ for line in open(ops_log) if os.path.exists(ops_log) else []:
     if line.startswith("{"):
         record = json.loads(line)
         print("ops per bench step (gpu-125m shapes):", json.dumps(record.get("ops")),
-              "host syncs:", json.dumps(record.get("host_syncs")))
+              "host syncs:", json.dumps(record.get("host_syncs")),
+              "dispatches at any depth:", json.dumps(record.get("dispatches")))
 for line in open(f"{logs}/teach-bench.log") if os.path.exists(f"{logs}/teach-bench.log") else []:
     if line.startswith('{"ranks"'):
         print("teach", line.strip())
