@@ -25,6 +25,9 @@ struct CounterState {
   std::thread::id owner;
   std::atomic<bool> record_sequence{false};  // read by the callbacks without the lock
   OpCounts counts;
+  // Every operator at any depth, per phase: counted without the lock (most are nested ones, which
+  // need nothing else), moved into counts.dispatches when the counter stops.
+  std::array<std::atomic<int64_t>, kNumOpPhases> dispatches{};
 };
 // Never freed: a callback still running on another thread as the counter stops may read it.
 CounterState g_state;
@@ -58,11 +61,12 @@ bool is_host_sync(const at::RecordFunction& fn) {
 void record_operator(const at::RecordFunction& fn, bool top_level) {
   const bool counted_thread = t_backward_depth > 0 || std::this_thread::get_id() == g_state.owner;
   if (!counted_thread) return;
-  const bool sync = is_host_sync(fn);
   const int phase = g_phase.load(std::memory_order_relaxed);
+  g_state.dispatches[phase].fetch_add(1, std::memory_order_relaxed);
+  const bool sync = is_host_sync(fn);
+  if (!top_level && !sync) return;
   std::lock_guard<std::mutex> lock(g_state.mutex);
   OpCounts& counts = g_state.counts;
-  ++counts.dispatches[phase];
   if (top_level) {
     auto& per_phase = counts.by_operator[fn.name()];
     ++per_phase[phase];
@@ -180,6 +184,7 @@ OpCounter::OpCounter(bool record_sequence) {
   {
     std::lock_guard<std::mutex> lock(g_state.mutex);
     g_state.counts = OpCounts{};
+    for (auto& count : g_state.dispatches) count.store(0);
     g_state.owner = std::this_thread::get_id();
     g_state.record_sequence = record_sequence;
   }
@@ -204,6 +209,7 @@ OpCounts OpCounter::stop() {
   {
     std::lock_guard<std::mutex> lock(g_state.mutex);
     counts = std::move(g_state.counts);
+    for (int p = 0; p < kNumOpPhases; ++p) counts.dispatches[p] = g_state.dispatches[p].load();
   }
   g_active.store(false);
   return counts;
