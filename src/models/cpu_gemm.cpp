@@ -18,6 +18,7 @@
 namespace pride {
 namespace {
 
+#if PRIDE_WITH_CBLAS
 // How BLAS reads one operand: its matrices as row-major [rows, cols] with leading dimension `ld`,
 // transposed or not, at the operand's data plus each batch entry's offset.
 struct BlasOperand {
@@ -43,7 +44,6 @@ BlasOperand blas_operand(const torch::Tensor& x, bool transpose) {
   return {};
 }
 
-#if PRIDE_WITH_CBLAS
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
           int64_t lda, const float* b, int64_t ldb, float* c) {
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
@@ -86,16 +86,15 @@ torch::Tensor blas_product(const torch::Tensor& a, const torch::Tensor& b, bool 
   }
   return out;
 }
-#endif
 
 // Whether BLAS can take the product: see cpu_gemm.h. Not where autograd would record it (the
 // result would have no gradient function).
 bool blas_takes(const torch::Tensor& a, const torch::Tensor& b, bool transpose_a,
                 bool transpose_b) {
   const auto type = a.scalar_type();
-  if (!batched_matmul_has_blas() || !a.device().is_cpu() || !b.device().is_cpu() ||
-      b.scalar_type() != type || (type != torch::kFloat && type != torch::kDouble) || a.dim() < 2 ||
-      a.dim() != b.dim() || a.numel() == 0 || b.numel() == 0 ||
+  if (!a.device().is_cpu() || !b.device().is_cpu() || b.scalar_type() != type ||
+      (type != torch::kFloat && type != torch::kDouble) || a.dim() < 2 || a.dim() != b.dim() ||
+      a.numel() == 0 || b.numel() == 0 ||
       (torch::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()))) {
     return false;
   }
@@ -111,6 +110,7 @@ bool blas_takes(const torch::Tensor& a, const torch::Tensor& b, bool transpose_a
   return inner_a == inner_b && op_a.usable && op_b.usable &&
          largest <= std::numeric_limits<int>::max();
 }
+#endif
 
 }  // namespace
 
