@@ -407,7 +407,8 @@ const torch::Tensor& grouped_future_mask(int64_t t, int64_t rep, const torch::De
 // many, twice as tall GEMMs for two query heads per key/value head) and the keys' and values'
 // gradients come out summed over their query heads.
 // The scores' divisor sqrt(d) comes folded into q where the rotary tables scaled it (q_scale),
-// and into the mask's add where there is one (an add with alpha).
+// and into the mask's add where there is one (an add with alpha). The six products go through
+// batched_matmul: on the CPU one BLAS gemm per batch entry, with no operator dispatched.
 // q [B, H, Tq, d]; k, v [B, KV, Tk, d] with KV dividing H; masks broadcast to [B, 1, Tq, Tk].
 struct MathAttentionFunction : torch::autograd::Function<MathAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
